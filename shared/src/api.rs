@@ -1,0 +1,306 @@
+//! Bodies of the HTTP API (`/api/v1/...`, documented in `ARCHITECTURE.md`).
+//!
+//! Query parameters that carry keys (`prefix`, `key`, `after`) use the URL
+//! form of [`Bytes`] (percent-encoded bytes); JSON bodies carry keys and values
+//! as base64 strings. Lease ids are hex strings, as etcdctl prints them, because
+//! they use all 64 bits and JSON numbers in browsers stop being exact at 2^53.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Bytes;
+
+/// Paths of the HTTP API, shared so neither side spells them twice.
+pub mod path {
+    pub const HEALTHZ: &str = "/healthz";
+    pub const STATUS: &str = "/api/v1/status";
+    pub const LEVEL: &str = "/api/v1/level";
+    pub const KEY: &str = "/api/v1/key";
+}
+
+/// Largest page of a level the backend returns; larger `limit`s are clamped.
+pub const MAX_LEVEL_PAGE: usize = 5_000;
+/// Page size used when a request names none.
+pub const DEFAULT_LEVEL_PAGE: usize = 1_000;
+
+/// An etcd revision (a logical clock over the whole keyspace).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Revision(pub i64);
+
+impl fmt::Display for Revision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An etcd lease id, written as lowercase hex (as etcdctl prints it).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LeaseId(pub i64);
+
+impl fmt::Display for LeaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:x}", self.0)
+    }
+}
+
+impl fmt::Debug for LeaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LeaseId({self})")
+    }
+}
+
+impl std::str::FromStr for LeaseId {
+    type Err = std::num::ParseIntError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        u64::from_str_radix(s, 16).map(|v| LeaseId(v as i64))
+    }
+}
+
+impl Serialize for LeaseId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for LeaseId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// `GET /api/v1/status`: what the backend is connected to and how.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// etcdeck's own version.
+    pub version: String,
+    pub connection: Connection,
+    /// The etcd endpoints etcdeck was given, in order.
+    pub endpoints: Vec<String>,
+    /// The etcd user etcdeck acts as, if any.
+    pub user: Option<String>,
+    /// Whether every write is refused by the backend.
+    pub read_only: bool,
+    /// The separator that splits keys into tree levels (usually `/`).
+    pub separator: Bytes,
+}
+
+/// The backend's connection to etcd.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Connection {
+    /// etcd answered the last health check.
+    Connected {
+        /// The etcd server version reported by the member that answered.
+        etcd_version: String,
+    },
+    /// etcd is not reachable now; the backend keeps retrying with backoff.
+    Disconnected {
+        /// Why the last attempt failed, in words for a person.
+        reason: String,
+        /// Seconds until the next attempt.
+        retry_in_secs: u64,
+    },
+}
+
+/// `GET /api/v1/level?prefix=P&after=C&limit=N`: one page of the direct
+/// children of the tree node `prefix`.
+///
+/// A child named `name` stands for the key `prefix + name` (when `is_key`)
+/// and for the keys under `prefix + name + separator` (when `has_children`).
+/// Children come in key order; a child that is both a key and a directory is
+/// listed once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Level {
+    pub prefix: Bytes,
+    pub children: Vec<Child>,
+    /// Cursor for the next page (pass as `after`); `None` on the last page.
+    pub next: Option<Bytes>,
+    /// The etcd revision the page was read at.
+    pub revision: Revision,
+}
+
+/// One direct child of a tree level.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Child {
+    /// The path segment, without the level prefix or trailing separator.
+    pub name: Bytes,
+    /// `prefix + name` is itself a key.
+    pub is_key: bool,
+    /// There are keys under `prefix + name + separator`.
+    pub has_children: bool,
+    /// How many keys lie under `prefix + name + separator`, when it was cheap
+    /// to count them.
+    pub count: Option<u64>,
+}
+
+impl Child {
+    /// The key this child stands for: `prefix + name`.
+    pub fn key(&self, prefix: &Bytes) -> Bytes {
+        let mut key = prefix.0.clone();
+        key.extend_from_slice(&self.name.0);
+        Bytes(key)
+    }
+
+    /// The prefix of this child's own level: `prefix + name + separator`.
+    pub fn dir(&self, prefix: &Bytes, separator: &Bytes) -> Bytes {
+        let mut dir = self.key(prefix).0;
+        dir.extend_from_slice(&separator.0);
+        Bytes(dir)
+    }
+}
+
+/// `GET /api/v1/key?key=K`: one key with its value and metadata.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyValue {
+    pub key: Bytes,
+    pub value: Bytes,
+    pub create_revision: Revision,
+    pub mod_revision: Revision,
+    /// How many times the key was written since it was created.
+    pub version: i64,
+    pub lease: Option<Lease>,
+    /// The etcd revision the key was read at.
+    pub revision: Revision,
+}
+
+/// A lease as seen when a key was read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub id: LeaseId,
+    /// The TTL the lease was granted with, in seconds.
+    pub granted_ttl: i64,
+    /// Seconds left when read; `None` if the lease has already expired or
+    /// could not be read (for example for lack of permission).
+    pub remaining_ttl: Option<i64>,
+}
+
+/// The body of every error answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    /// A sentence for a person; never internals.
+    pub message: String,
+}
+
+/// What kind of failure an [`ApiError`] reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    NotFound,
+    /// etcd refused: the etcd user may not read or write there.
+    PermissionDenied,
+    /// etcd is unreachable now; the backend is retrying.
+    EtcdUnavailable,
+    /// The answer would exceed a size limit.
+    TooLarge,
+    Internal,
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+
+    use super::*;
+
+    #[test]
+    fn level_wire_format() {
+        let level = Level {
+            prefix: Bytes::from("/app/"),
+            children: vec![
+                Child {
+                    name: Bytes::from("db"),
+                    is_key: true,
+                    has_children: true,
+                    count: Some(12),
+                },
+                Child {
+                    name: Bytes::new(vec![0xff]),
+                    is_key: true,
+                    has_children: false,
+                    count: None,
+                },
+            ],
+            next: Some(Bytes::from("/app/db0")),
+            revision: Revision(42),
+        };
+        let json = serde_json::to_string_pretty(&level).unwrap();
+        expect![[r#"
+            {
+              "prefix": "L2FwcC8=",
+              "children": [
+                {
+                  "name": "ZGI=",
+                  "is_key": true,
+                  "has_children": true,
+                  "count": 12
+                },
+                {
+                  "name": "/w==",
+                  "is_key": true,
+                  "has_children": false,
+                  "count": null
+                }
+              ],
+              "next": "L2FwcC9kYjA=",
+              "revision": 42
+            }"#]]
+        .assert_eq(&json);
+        assert_eq!(serde_json::from_str::<Level>(&json).unwrap(), level);
+    }
+
+    #[test]
+    fn key_value_wire_format() {
+        let kv = KeyValue {
+            key: Bytes::from("k"),
+            value: Bytes::from("v"),
+            create_revision: Revision(2),
+            mod_revision: Revision(3),
+            version: 2,
+            lease: Some(Lease {
+                id: LeaseId(0x694d_7b8e_1d1a_2b3c),
+                granted_ttl: 60,
+                remaining_ttl: Some(59),
+            }),
+            revision: Revision(9),
+        };
+        let json = serde_json::to_string(&kv).unwrap();
+        expect![[r#"{"key":"aw==","value":"dg==","create_revision":2,"mod_revision":3,"version":2,"lease":{"id":"694d7b8e1d1a2b3c","granted_ttl":60,"remaining_ttl":59},"revision":9}"#]]
+        .assert_eq(&json);
+        assert_eq!(serde_json::from_str::<KeyValue>(&json).unwrap(), kv);
+    }
+
+    #[test]
+    fn status_and_error_wire_format() {
+        let status = Status {
+            version: "0.1.0".into(),
+            connection: Connection::Disconnected {
+                reason: "connection refused".into(),
+                retry_in_secs: 4,
+            },
+            endpoints: vec!["http://127.0.0.1:2379".into()],
+            user: Some("root".into()),
+            read_only: false,
+            separator: Bytes::from("/"),
+        };
+        expect![[r#"{"version":"0.1.0","connection":{"state":"disconnected","reason":"connection refused","retry_in_secs":4},"endpoints":["http://127.0.0.1:2379"],"user":"root","read_only":false,"separator":"Lw=="}"#]]
+        .assert_eq(&serde_json::to_string(&status).unwrap());
+        let err = ApiError {
+            code: ErrorCode::PermissionDenied,
+            message: "etcd user 'viewer' may not read /secret/".into(),
+        };
+        expect![[r#"{"code":"permission_denied","message":"etcd user 'viewer' may not read /secret/"}"#]]
+            .assert_eq(&serde_json::to_string(&err).unwrap());
+    }
+
+    #[test]
+    fn lease_id_negative_values_round_trip_as_hex() {
+        let id = LeaseId(-1);
+        assert_eq!(id.to_string(), "ffffffffffffffff");
+        assert_eq!("ffffffffffffffff".parse::<LeaseId>().unwrap(), id);
+    }
+}

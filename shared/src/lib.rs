@@ -1,0 +1,17 @@
+//! Wire types spoken between the etcdeck backend and its browser frontend.
+//!
+//! Every type here is serialised onto the wire and is therefore a compatibility
+//! promise: change one and you change the HTTP API documented in
+//! `ARCHITECTURE.md`. This crate stays WASM-clean: serde, base64 and
+//! percent-encoding only; no tokio, axum, etcd-client or leptos.
+//!
+//! # Layout
+//! - [`bytes`]: [`Bytes`], etcd keys and values (arbitrary bytes, not UTF-8),
+//!   with their JSON form (base64) and their URL form (percent-encoding).
+//! - [`api`]: request and response bodies of the HTTP API.
+
+pub mod api;
+pub mod bytes;
+
+pub use api::*;
+pub use bytes::Bytes;
