@@ -1,2 +1,2 @@
-//! placeholder
+//! `cargo xtask`: the project's commands (placeholder until the CLI lands).
 fn main() {}
