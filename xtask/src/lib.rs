@@ -2,7 +2,17 @@
 //!
 //! - [`harness`]: real etcd clusters (1 or 3 members, optional auth) for integration tests,
 //!   fault tests, benchmarks and the demo.
+//! - [`gateway`]: fast bulk writes through etcd's JSON gateway (seeding).
+//! - [`setup`]: installing the exact tools the project needs, and the release builds.
+//! - [`process`]: running commands (tool `PATH`, echo, live streaming with capture).
+//! - [`demo`]: `cargo xtask run`.
+//! - [`suite`]: `cargo xtask test`.
 //!
-//! The `cargo xtask` binary (`src/main.rs`) wires the commands on top of this library.
+//! The `cargo xtask` binary (`src/main.rs`) only parses arguments and calls these.
 
+pub mod demo;
+pub mod gateway;
 pub mod harness;
+pub mod process;
+pub mod setup;
+pub mod suite;

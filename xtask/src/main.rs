@@ -1,2 +1,46 @@
-//! `cargo xtask`: the project's commands (placeholder until the CLI lands).
-fn main() {}
+//! `cargo xtask`: the project's commands (the alias lives in `.cargo/config.toml`).
+//!
+//! - `cargo xtask run [ARGS...]`: set up, build, and run etcdeck against a seeded demo etcd, or
+//!   against the cluster named by `--endpoints` in ARGS (see [`xtask::demo`]).
+//! - `cargo xtask test`: every check, with a summary (see [`xtask::suite`]).
+
+#![allow(clippy::print_stdout)]
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "etcdeck's project commands")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Build etcdeck and run it: against a local demo etcd, or a real cluster when ARGS name
+    /// `--endpoints`. ARGS go to etcdeck (e.g. `--listen 0.0.0.0:8080 --read-only`).
+    Run {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Install what is missing, then run every check (fmt, clippy, tests, builds, e2e).
+    Test,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Run { args } => xtask::demo::run(args).map(|()| true),
+        Cmd::Test => xtask::suite::run(),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
