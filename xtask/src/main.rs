@@ -44,3 +44,44 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_args(argv: &[&str]) -> Vec<String> {
+        match Cli::try_parse_from(argv).map(|cli| cli.command) {
+            Ok(Cmd::Run { args }) => args,
+            other => panic!("{argv:?} parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn run_passes_its_arguments_through() {
+        assert!(run_args(&["xtask", "run"]).is_empty());
+        let expected = ["--endpoints", "https://e:2379", "--user", "u"];
+        assert_eq!(
+            run_args(&[
+                "xtask",
+                "run",
+                "--",
+                "--endpoints",
+                "https://e:2379",
+                "--user",
+                "u"
+            ]),
+            expected
+        );
+        assert_eq!(
+            run_args(&[
+                "xtask",
+                "run",
+                "--endpoints",
+                "https://e:2379",
+                "--user",
+                "u"
+            ]),
+            expected
+        );
+    }
+}
