@@ -1,1 +1,59 @@
-//! placeholder
+//! etcdeck: a live web dashboard for etcd.
+//!
+//! The binary (`main.rs`) only parses flags and wires; everything else is
+//! this library, so tests start the very same server with [`run`] on a
+//! port-0 listener.
+//!
+//! # Layout
+//! - [`config`]: flags and environment, validated into a [`Config`].
+//! - [`etcd`]: the one etcd session (connect, auth, reconnect, health); the
+//!   only module that names `etcd_client` types.
+//! - [`tree`]: listing one level of the key tree with tight, cheap ranges.
+//! - [`api`]: HTTP routes, error mapping and the built frontend; the only
+//!   module that names axum.
+//!
+//! Dependencies point one way: `api -> tree -> etcd`, `api -> etcd`.
+
+pub mod api;
+pub mod config;
+pub mod etcd;
+pub mod tree;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use config::{Cli, Config};
+
+/// Why the server stopped or could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Start(#[from] etcd::StartError),
+    #[error("serving HTTP failed: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+/// Connects to etcd and serves the dashboard on `listener` until `shutdown`
+/// completes; then stops accepting, lets open requests finish and returns.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let session = etcd::EtcdSession::start(config.etcd, stop_rx).await?;
+    let app = api::router(api::AppState {
+        session,
+        config: Arc::new(config.server),
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
+        .await?;
+    Ok(())
+}

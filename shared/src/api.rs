@@ -25,7 +25,9 @@ pub const MAX_LEVEL_PAGE: usize = 5_000;
 pub const DEFAULT_LEVEL_PAGE: usize = 1_000;
 
 /// An etcd revision (a logical clock over the whole keyspace).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Revision(pub i64);
 
@@ -293,8 +295,10 @@ mod tests {
             code: ErrorCode::PermissionDenied,
             message: "etcd user 'viewer' may not read /secret/".into(),
         };
-        expect![[r#"{"code":"permission_denied","message":"etcd user 'viewer' may not read /secret/"}"#]]
-            .assert_eq(&serde_json::to_string(&err).unwrap());
+        expect![[
+            r#"{"code":"permission_denied","message":"etcd user 'viewer' may not read /secret/"}"#
+        ]]
+        .assert_eq(&serde_json::to_string(&err).unwrap());
     }
 
     #[test]

@@ -99,7 +99,7 @@ impl Bytes {
     /// Parses hex, ignoring ASCII white space between digits.
     pub fn from_hex(text: &str) -> Result<Self, BytesError> {
         let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-        if digits.len() % 2 != 0 {
+        if !digits.len().is_multiple_of(2) {
             return Err(BytesError::Hex);
         }
         digits
@@ -211,7 +211,10 @@ mod tests {
     fn display_is_lossless_and_readable() {
         assert_eq!(Bytes::from("/app/cfg").display(), "/app/cfg");
         assert_eq!(Bytes::from("grüße").display(), "grüße");
-        assert_eq!(Bytes::new(vec![b'a', 0xff, 0x00, b'b']).display(), "a\\xff\\x00b");
+        assert_eq!(
+            Bytes::new(vec![b'a', 0xff, 0x00, b'b']).display(),
+            "a\\xff\\x00b"
+        );
         assert_eq!(Bytes::from("a\\xff").display(), "a\\\\xff");
         assert_eq!(Bytes::from("tab\there").display(), "tab\\x09here");
     }

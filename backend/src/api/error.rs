@@ -1,0 +1,77 @@
+//! [`Failure`]: every error an API handler can meet, and the one mapping
+//! from it to an HTTP status and an [`ApiError`] body.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use etcdeck_shared::{ApiError, ErrorCode};
+
+use crate::etcd::EtcdError;
+use crate::tree::LevelError;
+
+#[derive(Debug)]
+pub enum Failure {
+    BadRequest(String),
+    NotFound(String),
+    Etcd(EtcdError),
+}
+
+impl From<EtcdError> for Failure {
+    fn from(err: EtcdError) -> Self {
+        Failure::Etcd(err)
+    }
+}
+
+impl From<LevelError<EtcdError>> for Failure {
+    fn from(err: LevelError<EtcdError>) -> Self {
+        match err {
+            LevelError::Source(err) => Failure::Etcd(err),
+            other => Failure::BadRequest(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match self {
+            Failure::BadRequest(message) => {
+                (StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
+            }
+            Failure::NotFound(message) => (StatusCode::NOT_FOUND, ErrorCode::NotFound, message),
+            Failure::Etcd(err) => {
+                let (status, code) = match &err {
+                    EtcdError::PermissionDenied(_) => {
+                        (StatusCode::FORBIDDEN, ErrorCode::PermissionDenied)
+                    }
+                    EtcdError::Unavailable(_) => {
+                        (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::EtcdUnavailable)
+                    }
+                    EtcdError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge),
+                    EtcdError::InvalidRequest(_) | EtcdError::Compacted(_) => {
+                        (StatusCode::BAD_REQUEST, ErrorCode::BadRequest)
+                    }
+                    EtcdError::AuthFailed(_) | EtcdError::Config(_) | EtcdError::Other(_) => {
+                        (StatusCode::BAD_GATEWAY, ErrorCode::Internal)
+                    }
+                };
+                if status.is_server_error() {
+                    tracing::warn!(error = %err, "etcd request failed");
+                }
+                (status, code, user_message(&err))
+            }
+        };
+        (status, Json(ApiError { code, message })).into_response()
+    }
+}
+
+/// What the user reads for an etcd failure: etcd's own words are kept
+/// (they name the problem), internals of the transport are not.
+fn user_message(err: &EtcdError) -> String {
+    match err {
+        EtcdError::PermissionDenied(_) => {
+            "etcd refused: the etcd user etcdeck acts as may not read this range (permission denied)".into()
+        }
+        EtcdError::Unavailable(_) => "etcd is unreachable right now; etcdeck keeps retrying".into(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,170 @@
+//! The HTTP side: the JSON API under `/api/v1`, `/healthz`, and the built
+//! frontend. The only module that names axum.
+//!
+//! Errors of every layer become an [`ApiError`] body with an HTTP status in
+//! exactly one place, [`Failure::into_response`]; details go to the log, and
+//! the body says what happened in words a user can act on.
+
+mod error;
+mod query;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use etcdeck_shared::{
+    Connection, DEFAULT_LEVEL_PAGE, KeyValue, Level, MAX_LEVEL_PAGE, Status, path,
+};
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::ServerConfig;
+use crate::etcd::EtcdSession;
+use crate::tree;
+
+pub use error::Failure;
+use query::Query;
+
+/// How long one API request may take before it is answered with 503.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub session: EtcdSession,
+    pub config: Arc<ServerConfig>,
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route(path::STATUS, get(status))
+        .route(path::LEVEL, get(level))
+        .route(path::KEY, get(key))
+        .route("/api/{*rest}", get(unknown_api))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+    Router::new()
+        .route(path::HEALTHZ, get(healthz))
+        .merge(api)
+        .fallback_service(frontend(&state.config.dist))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// The built frontend; any path that is not a file is the app's own route,
+/// so it gets `index.html` (deep links).
+fn frontend(dist: &Path) -> Router {
+    let index = dist.join("index.html");
+    if !index.is_file() {
+        tracing::warn!(dist = %dist.display(), "no built frontend found; serving a notice instead");
+        return Router::new().fallback(|| async {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Html(
+                    "<!doctype html><title>etcdeck</title><p>The etcdeck frontend has not been built. \
+                     Start etcdeck with <code>cargo xtask run</code>, or pass <code>--dist</code> \
+                     pointing at a built <code>dist/</code> directory.</p>",
+                ),
+            )
+        });
+    }
+    Router::new().fallback_service(ServeDir::new(dist).fallback(ServeFile::new(index)))
+}
+
+/// `GET /healthz`: 200 when etcd answers now, 503 otherwise.
+async fn healthz(State(state): State<AppState>) -> Response {
+    let connection = state.session.check().await;
+    let code = match connection {
+        Connection::Connected { .. } => StatusCode::OK,
+        Connection::Disconnected { .. } => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (code, Json(connection)).into_response()
+}
+
+async fn status(State(state): State<AppState>) -> Json<Status> {
+    Json(Status {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        connection: state.session.connection(),
+        endpoints: state.session.endpoints().to_vec(),
+        user: state.session.user().map(str::to_owned),
+        read_only: state.config.read_only,
+        separator: state.config.separator.clone().into(),
+    })
+}
+
+/// `GET /api/v1/level?prefix=P&after=C&limit=N`.
+async fn level(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Level>, Failure> {
+    let query = Query::parse(raw.as_deref())?;
+    let prefix = query.bytes("prefix").unwrap_or_default();
+    let after = query.bytes("after");
+    let limit = match query.text("limit") {
+        None => DEFAULT_LEVEL_PAGE,
+        Some(text) => text
+            .parse::<usize>()
+            .map_err(|_| {
+                Failure::BadRequest(format!("limit must be a whole number, not '{text}'"))
+            })?
+            .clamp(1, MAX_LEVEL_PAGE),
+    };
+    let level = tree::list_level(
+        &state.session,
+        prefix.as_slice(),
+        &state.config.separator,
+        after.as_ref().map(|a| a.as_slice()),
+        limit,
+    )
+    .await?;
+    Ok(Json(level))
+}
+
+/// `GET /api/v1/key?key=K`.
+async fn key(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<KeyValue>, Failure> {
+    let query = Query::parse(raw.as_deref())?;
+    let key = query
+        .bytes("key")
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| Failure::BadRequest("the key parameter is missing or empty".into()))?;
+    match state.session.get_key(&key).await? {
+        Some(kv) => Ok(Json(kv)),
+        None => Err(Failure::NotFound(format!(
+            "the key {} does not exist",
+            key.display()
+        ))),
+    }
+}
+
+async fn unknown_api() -> Failure {
+    Failure::NotFound("no such API endpoint".into())
+}

@@ -1,0 +1,304 @@
+//! Command-line interface and the configuration it yields.
+//!
+//! The flags follow etcdctl's (`--endpoints`, `--user`, `--cacert`, `--cert`,
+//! `--key`) and so do the environment variables (`ETCDCTL_ENDPOINTS`,
+//! `ETCDCTL_USER`, `ETCDCTL_PASSWORD`, `ETCDCTL_CACERT`, `ETCDCTL_CERT`,
+//! `ETCDCTL_KEY`), so that a shell set up for etcdctl works unchanged. A
+//! password never has to appear on a command line: it comes from
+//! `--password-file`, `ETCDECK_PASSWORD` or `ETCDCTL_PASSWORD`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+
+/// A live web dashboard for etcd.
+#[derive(Debug, Parser)]
+#[command(name = "etcdeck", version, about)]
+pub struct Cli {
+    /// etcd endpoints, comma-separated; all are used, for failover.
+    #[arg(
+        long,
+        env = "ETCDCTL_ENDPOINTS",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:2379"
+    )]
+    pub endpoints: Vec<String>,
+    /// etcd user name (`NAME`, or `NAME:PASSWORD` as in ETCDCTL_USER).
+    #[arg(long, env = "ETCDCTL_USER", hide_env_values = true)]
+    pub user: Option<String>,
+    /// File whose first line is the etcd user's password.
+    #[arg(long, env = "ETCDECK_PASSWORD_FILE")]
+    pub password_file: Option<PathBuf>,
+    /// CA certificate (PEM) that signed the etcd server certificates.
+    #[arg(long, env = "ETCDCTL_CACERT")]
+    pub cacert: Option<PathBuf>,
+    /// Client certificate (PEM) for etcd.
+    #[arg(long, env = "ETCDCTL_CERT")]
+    pub cert: Option<PathBuf>,
+    /// Client private key (PEM) for etcd.
+    #[arg(long, env = "ETCDCTL_KEY")]
+    pub key: Option<PathBuf>,
+    /// Address to serve the dashboard on.
+    #[arg(long, env = "ETCDECK_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Refuse every write.
+    #[arg(long, env = "ETCDECK_READ_ONLY")]
+    pub read_only: bool,
+    /// What splits keys into tree levels.
+    #[arg(long, env = "ETCDECK_SEPARATOR", default_value = "/")]
+    pub separator: String,
+    /// Directory of the built frontend.
+    #[arg(long, env = "ETCDECK_DIST", default_value = "dist")]
+    pub dist: PathBuf,
+}
+
+/// Everything the backend needs, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub etcd: EtcdConfig,
+    pub server: ServerConfig,
+}
+
+/// How to reach and authenticate to etcd.
+#[derive(Debug, Clone)]
+pub struct EtcdConfig {
+    pub endpoints: Vec<String>,
+    pub credentials: Option<Credentials>,
+    pub tls: Option<TlsConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user: String,
+    pub password: Password,
+}
+
+/// A password that never shows in logs or debug output.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    pub fn new(password: impl Into<String>) -> Self {
+        Password(password.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(****)")
+    }
+}
+
+/// PEM contents, read at start-up so a bad path fails at once.
+#[derive(Debug, Clone, Default)]
+pub struct TlsConfig {
+    pub ca: Option<Vec<u8>>,
+    /// Client certificate and key.
+    pub identity: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// What the HTTP side needs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub read_only: bool,
+    pub separator: Vec<u8>,
+    pub dist: PathBuf,
+}
+
+/// A configuration that cannot work, said in one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("no etcd endpoints given")]
+    NoEndpoints,
+    #[error("the separator must not be empty")]
+    EmptySeparator,
+    #[error(
+        "no password for etcd user '{0}': use --password-file, ETCDECK_PASSWORD or ETCDCTL_PASSWORD"
+    )]
+    NoPassword(String),
+    #[error("cannot read {what} {path}: {reason}")]
+    Unreadable {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("{what} {path} is not PEM (no '-----BEGIN' line)")]
+    NotPem { what: &'static str, path: PathBuf },
+    #[error("--cert and --key go together: give both or neither")]
+    HalfIdentity,
+}
+
+impl Cli {
+    /// Validates the flags and reads the files they name. `env` looks up
+    /// environment variables (a parameter so tests need not touch the
+    /// process environment).
+    pub fn into_config(self, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let endpoints: Vec<String> = self
+            .endpoints
+            .iter()
+            .map(|e| e.trim().to_owned())
+            .filter(|e| !e.is_empty())
+            .collect();
+        if endpoints.is_empty() {
+            return Err(ConfigError::NoEndpoints);
+        }
+        if self.separator.is_empty() {
+            return Err(ConfigError::EmptySeparator);
+        }
+        let credentials = match self.user.filter(|u| !u.is_empty()) {
+            None => None,
+            Some(user) => {
+                let (user, inline) = match user.split_once(':') {
+                    Some((name, password)) => (name.to_owned(), Some(password.to_owned())),
+                    None => (user, None),
+                };
+                let password = match &self.password_file {
+                    Some(path) => Some(read_password(path)?),
+                    None => env("ETCDECK_PASSWORD")
+                        .or_else(|| env("ETCDCTL_PASSWORD"))
+                        .or(inline),
+                };
+                let password = password.ok_or_else(|| ConfigError::NoPassword(user.clone()))?;
+                Some(Credentials {
+                    user,
+                    password: Password(password),
+                })
+            }
+        };
+        let identity = match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => Some((
+                read_pem("client certificate", cert)?,
+                read_pem("client key", key)?,
+            )),
+            (None, None) => None,
+            _ => return Err(ConfigError::HalfIdentity),
+        };
+        let ca = self
+            .cacert
+            .as_deref()
+            .map(|p| read_pem("CA certificate", p))
+            .transpose()?;
+        let tls = (ca.is_some() || identity.is_some()).then_some(TlsConfig { ca, identity });
+        Ok(Config {
+            etcd: EtcdConfig {
+                endpoints,
+                credentials,
+                tls,
+            },
+            server: ServerConfig {
+                read_only: self.read_only,
+                separator: self.separator.into_bytes(),
+                dist: self.dist,
+            },
+        })
+    }
+}
+
+fn read_password(path: &Path) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|err| ConfigError::Unreadable {
+        what: "password file",
+        path: path.to_owned(),
+        reason: err.to_string(),
+    })?;
+    Ok(text.lines().next().unwrap_or_default().to_owned())
+}
+
+fn read_pem(what: &'static str, path: &Path) -> Result<Vec<u8>, ConfigError> {
+    let bytes = std::fs::read(path).map_err(|err| ConfigError::Unreadable {
+        what,
+        path: path.to_owned(),
+        reason: err.to_string(),
+    })?;
+    if !bytes.windows(10).any(|w| w == b"-----BEGIN") {
+        return Err(ConfigError::NotPem {
+            what,
+            path: path.to_owned(),
+        });
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("etcdeck").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn password_sources_in_order() {
+        let no_env = |_: &str| None;
+        let cli = parse(&["--user", "root:inline"]);
+        assert_eq!(
+            cli.into_config(no_env)
+                .unwrap()
+                .etcd
+                .credentials
+                .unwrap()
+                .password
+                .expose(),
+            "inline"
+        );
+
+        let env = |name: &str| (name == "ETCDCTL_PASSWORD").then(|| "from-env".to_owned());
+        let cfg = parse(&["--user", "root"]).into_config(env).unwrap();
+        let creds = cfg.etcd.credentials.unwrap();
+        assert_eq!(
+            (creds.user.as_str(), creds.password.expose()),
+            ("root", "from-env")
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "from-file\n").unwrap();
+        let cfg = parse(&["--user", "root", "--password-file", file.to_str().unwrap()])
+            .into_config(env)
+            .unwrap();
+        assert_eq!(cfg.etcd.credentials.unwrap().password.expose(), "from-file");
+    }
+
+    #[test]
+    fn clear_errors() {
+        let err = parse(&["--user", "viewer"])
+            .into_config(|_| None)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no password for etcd user 'viewer': use --password-file, ETCDECK_PASSWORD or ETCDCTL_PASSWORD"
+        );
+        let err = parse(&["--cert", "/nonexistent.pem"])
+            .into_config(|_| None)
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::HalfIdentity));
+        let err = parse(&["--cacert", "/nonexistent.pem"])
+            .into_config(|_| None)
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cannot read CA certificate /nonexistent.pem")
+        );
+    }
+
+    #[test]
+    fn endpoints_split_on_commas_and_password_is_not_printed() {
+        let cfg = parse(&[
+            "--endpoints",
+            "http://a:1, http://b:2",
+            "--user",
+            "u:secret",
+        ])
+        .into_config(|_| None)
+        .unwrap();
+        assert_eq!(cfg.etcd.endpoints, ["http://a:1", "http://b:2"]);
+        assert!(!format!("{cfg:?}").contains("secret"));
+    }
+}

@@ -1,0 +1,38 @@
+//! Conversions from etcd-client types to wire types: the one place where
+//! both meet.
+
+use etcd_client::LeaseTimeToLiveResponse;
+use etcdeck_shared::{Bytes, KeyValue, Lease, LeaseId, Revision};
+
+pub(super) fn key_value(
+    kv: &etcd_client::KeyValue,
+    lease: Option<Lease>,
+    revision: i64,
+) -> KeyValue {
+    KeyValue {
+        key: Bytes::from(kv.key()),
+        value: Bytes::from(kv.value()),
+        create_revision: Revision(kv.create_revision()),
+        mod_revision: Revision(kv.mod_revision()),
+        version: kv.version(),
+        lease,
+        revision: Revision(revision),
+    }
+}
+
+pub(super) fn lease(id: i64, ttl: &LeaseTimeToLiveResponse) -> Lease {
+    Lease {
+        id: LeaseId(id),
+        granted_ttl: ttl.granted_ttl(),
+        // etcd answers -1 for a lease that has expired.
+        remaining_ttl: (ttl.ttl() >= 0).then_some(ttl.ttl()),
+    }
+}
+
+pub(super) fn unknown_lease(id: i64) -> Lease {
+    Lease {
+        id: LeaseId(id),
+        granted_ttl: 0,
+        remaining_ttl: None,
+    }
+}

@@ -1,0 +1,111 @@
+//! Errors of the etcd layer, classified from etcd-client's errors.
+
+use etcd_client::Error as ClientError;
+use tonic::Code;
+
+/// A failed etcd request, in the terms the rest of the backend acts on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EtcdError {
+    /// etcd cannot be reached now; retrying may help.
+    #[error("etcd is unreachable: {0}")]
+    Unavailable(String),
+    /// etcd rejected the user name or password.
+    #[error("etcd rejected the credentials: {0}")]
+    AuthFailed(String),
+    /// The etcd user may not do this.
+    #[error("permission denied by etcd: {0}")]
+    PermissionDenied(String),
+    /// The revision asked for has been compacted away.
+    #[error("revision {0} has been compacted")]
+    Compacted(i64),
+    /// The request or its answer exceeds a size limit.
+    #[error("too large: {0}")]
+    TooLarge(String),
+    /// etcd refused the request as malformed.
+    #[error("etcd refused the request: {0}")]
+    InvalidRequest(String),
+    /// TLS or connection settings that cannot work.
+    #[error("invalid connection settings: {0}")]
+    Config(String),
+    #[error("etcd error: {0}")]
+    Other(String),
+}
+
+/// Why the backend cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Rejected(String),
+}
+
+impl EtcdError {
+    /// Errors that retrying cannot fix and that a user must see at start-up.
+    pub fn is_fatal_at_start(&self) -> bool {
+        matches!(self, EtcdError::AuthFailed(_) | EtcdError::Config(_))
+    }
+}
+
+impl From<ClientError> for EtcdError {
+    fn from(err: ClientError) -> Self {
+        match err {
+            ClientError::GRpcStatus(status) => {
+                let message = status.message().to_owned();
+                match status.code() {
+                    Code::Unauthenticated if message.contains("invalid user ID or password") => {
+                        EtcdError::AuthFailed(message)
+                    }
+                    Code::InvalidArgument if message.contains("authentication failed") => {
+                        EtcdError::AuthFailed(message)
+                    }
+                    Code::PermissionDenied => EtcdError::PermissionDenied(message),
+                    Code::OutOfRange if message.contains("compacted") => EtcdError::Compacted(0),
+                    Code::ResourceExhausted => EtcdError::TooLarge(message),
+                    Code::InvalidArgument | Code::FailedPrecondition => {
+                        EtcdError::InvalidRequest(message)
+                    }
+                    Code::Unavailable
+                    | Code::DeadlineExceeded
+                    | Code::Cancelled
+                    | Code::Unknown
+                        if !message.contains("invalid auth token") =>
+                    {
+                        EtcdError::Unavailable(transport_reason(&message))
+                    }
+                    _ => EtcdError::Other(message),
+                }
+            }
+            ClientError::TransportError(err) => EtcdError::Unavailable(source_chain(&err)),
+            ClientError::IoError(err) => EtcdError::Unavailable(err.to_string()),
+            ClientError::InvalidArgs(msg) | ClientError::EndpointError(msg) => {
+                EtcdError::Config(msg)
+            }
+            ClientError::InvalidUri(err) => {
+                EtcdError::Config(format!("invalid endpoint URL: {err}"))
+            }
+            other => EtcdError::Other(other.to_string()),
+        }
+    }
+}
+
+fn transport_reason(message: &str) -> String {
+    if message.is_empty() {
+        "no answer".into()
+    } else {
+        message.to_owned()
+    }
+}
+
+/// The innermost cause of a transport error is the one that says what
+/// happened ("Connection refused", "invalid peer certificate").
+fn source_chain(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
