@@ -1,0 +1,184 @@
+//! The one module that talks to the backend: every HTTP request the app
+//! makes goes through here (and later the WebSocket too), so URLs, query
+//! encoding and error decoding are written once.
+//!
+//! Keys travel in query strings in their URL form ([`Bytes::to_url`]); bodies
+//! are the wire types of `etcdeck_shared`.
+
+use std::fmt;
+
+use etcdeck_shared::{ApiError, Bytes, ErrorCode, KeyValue, Level, Status, path};
+use gloo_net::http::{Request, Response};
+use serde::de::DeserializeOwned;
+
+/// Why a request failed, in a form the UI can always show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApiFailure {
+    /// The backend answered with an error body.
+    Api { status: u16, error: ApiError },
+    /// The backend could not be reached at all (it is down, or the network
+    /// is): the browser gives no detail beyond this.
+    Network(String),
+    /// The backend answered something that is not what the API promises
+    /// (e.g. a proxy's HTML error page).
+    BadResponse { status: u16, detail: String },
+}
+
+impl ApiFailure {
+    /// The API error code, when the backend sent one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ApiFailure::Api { error, .. } => Some(error.code),
+            _ => None,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.code() == Some(ErrorCode::NotFound)
+    }
+}
+
+impl fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiFailure::Api { error, .. } => f.write_str(&error.message),
+            ApiFailure::Network(detail) => {
+                write!(f, "cannot reach the etcdeck backend ({detail})")
+            }
+            ApiFailure::BadResponse { status, detail } => {
+                write!(
+                    f,
+                    "unexpected answer from the backend (HTTP {status}): {detail}"
+                )
+            }
+        }
+    }
+}
+
+/// `GET /api/v1/status`.
+pub async fn status() -> Result<Status, ApiFailure> {
+    get_json(path::STATUS.to_owned()).await
+}
+
+/// `GET /api/v1/level`: one page of the children of `prefix`, starting after
+/// the cursor `after` (the previous page's `next`).
+pub async fn level(
+    prefix: &Bytes,
+    after: Option<&Bytes>,
+    limit: usize,
+) -> Result<Level, ApiFailure> {
+    get_json(level_url(prefix, after, limit)).await
+}
+
+/// `GET /api/v1/key`: one key with value and metadata; a missing key is an
+/// [`ApiFailure`] with [`ErrorCode::NotFound`].
+pub async fn key(key: &Bytes) -> Result<KeyValue, ApiFailure> {
+    get_json(key_url(key)).await
+}
+
+fn level_url(prefix: &Bytes, after: Option<&Bytes>, limit: usize) -> String {
+    let mut url = format!("{}?prefix={}&limit={limit}", path::LEVEL, prefix.to_url());
+    if let Some(after) = after {
+        url.push_str("&after=");
+        url.push_str(&after.to_url());
+    }
+    url
+}
+
+fn key_url(key: &Bytes) -> String {
+    format!("{}?key={}", path::KEY, key.to_url())
+}
+
+async fn get_json<T: DeserializeOwned>(url: String) -> Result<T, ApiFailure> {
+    let response = Request::get(&url)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .map_err(|err| ApiFailure::Network(network_detail(&err)))?;
+    decode(response).await
+}
+
+async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiFailure> {
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .map_err(|err| ApiFailure::Network(network_detail(&err)))?;
+    if response.ok() {
+        return serde_json::from_str(&text).map_err(|err| ApiFailure::BadResponse {
+            status,
+            detail: format!("malformed body: {err}"),
+        });
+    }
+    match serde_json::from_str::<ApiError>(&text) {
+        Ok(error) => Err(ApiFailure::Api { status, error }),
+        Err(_) => Err(ApiFailure::BadResponse {
+            status,
+            detail: snippet(&text),
+        }),
+    }
+}
+
+fn network_detail(err: &gloo_net::Error) -> String {
+    match err {
+        // The browser reports every fetch failure as the same TypeError
+        // ("Failed to fetch"); say what it most likely means.
+        gloo_net::Error::JsError(js) => format!("{}: is it running?", js.message),
+        other => other.to_string(),
+    }
+}
+
+/// The start of a non-API error body, on one line, for the message.
+fn snippet(text: &str) -> String {
+    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut cut: String = line.chars().take(160).collect();
+    if cut.len() < line.len() {
+        cut.push('…');
+    }
+    if cut.is_empty() {
+        "empty body".to_owned()
+    } else {
+        cut
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+
+    #[wasm_bindgen_test]
+    fn urls_carry_keys_in_url_form() {
+        let prefix = Bytes::new(vec![b'/', b'a', b' ', 0xff, b'/']);
+        assert_eq!(
+            level_url(&prefix, None, 500),
+            "/api/v1/level?prefix=/a%20%FF/&limit=500"
+        );
+        assert_eq!(
+            level_url(&Bytes::default(), Some(&Bytes::from("x+y")), 1000),
+            "/api/v1/level?prefix=&limit=1000&after=x%2By"
+        );
+        assert_eq!(key_url(&Bytes::from("/k")), "/api/v1/key?key=/k");
+    }
+
+    #[wasm_bindgen_test]
+    fn failures_read_as_sentences() {
+        let denied = ApiFailure::Api {
+            status: 403,
+            error: ApiError {
+                code: ErrorCode::PermissionDenied,
+                message: "etcd user 'viewer' may not read /secret/".into(),
+            },
+        };
+        assert_eq!(
+            denied.to_string(),
+            "etcd user 'viewer' may not read /secret/"
+        );
+        assert_eq!(
+            snippet("<html>\n <b>Bad\tgateway</b></html>"),
+            "<html> <b>Bad gateway</b></html>"
+        );
+        assert_eq!(snippet(""), "empty body");
+    }
+}

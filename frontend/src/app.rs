@@ -1,0 +1,34 @@
+//! The application shell: starts the status polling, provides it as
+//! context, and lays out the header above the routed page.
+//!
+//! Routes (the backend serves the app for every path that is not the API):
+//! - `/` with `?prefix=..&key=..`: [`BrowsePage`];
+//! - anything else: [`NotFound`].
+
+use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use crate::components::header::Header;
+use crate::connection::ConnectionState;
+use crate::pages::browse::BrowsePage;
+use crate::pages::not_found::NotFound;
+
+#[component]
+pub fn App() -> impl IntoView {
+    let connection = ConnectionState::new();
+    provide_context(connection);
+    connection.start_polling();
+    view! {
+        <Router>
+            <div class="flex min-h-screen flex-col bg-white text-base text-slate-900 lg:h-screen 2xl:text-lg dark:bg-slate-950 dark:text-slate-100">
+                <Header />
+                <main class="flex min-h-0 flex-1 flex-col">
+                    <Routes fallback=NotFound>
+                        <Route path=path!("/") view=BrowsePage />
+                    </Routes>
+                </main>
+            </div>
+        </Router>
+    }
+}

@@ -1,0 +1,178 @@
+//! The selected key (`data-testid="key-view"`): its name with a copy button,
+//! its value in a [`ValueViewer`], and its metadata (revisions, version,
+//! lease). Loads the key through [`crate::api`] whenever the selection
+//! changes, and shows loading, not-found and error states.
+
+use etcdeck_shared::{Bytes, KeyValue, Lease};
+use leptos::prelude::*;
+
+use crate::api::{self, ApiFailure};
+use crate::components::copy_button::CopyButton;
+use crate::components::value_viewer::ValueViewer;
+
+/// Which key an answer belongs to, so a late answer for the previous
+/// selection is never shown as the current one.
+type Loaded = (Bytes, Result<KeyValue, ApiFailure>);
+
+#[component]
+pub fn KeyView(#[prop(into)] selected: Signal<Option<Bytes>>) -> impl IntoView {
+    let resource = LocalResource::new(move || {
+        let key = selected.get();
+        async move {
+            match key {
+                Some(key) => {
+                    let answer = api::key(&key).await;
+                    Some((key, answer))
+                }
+                None => None,
+            }
+        }
+    });
+
+    let content = move || {
+        let Some(key) = selected.get() else {
+            return view! {
+                <p data-testid="key-hint" class="p-6 text-slate-600 dark:text-slate-300">
+                    "Select a key on the left to see its value. "
+                    "Use the arrow keys in the list, Enter to open, Left or Backspace to go up."
+                </p>
+            }
+            .into_any();
+        };
+        match resource.get().flatten() {
+            Some((loaded, answer)) if loaded == key => loaded_view(key, answer, resource),
+            // Nothing yet, or still the previous key's answer.
+            _ => view! {
+                <KeyTitle key=key.clone() />
+                <p data-testid="key-loading" class="text-slate-600 dark:text-slate-300">
+                    "loading…"
+                </p>
+            }
+            .into_any(),
+        }
+    };
+
+    view! {
+        <section
+            data-testid="key-view"
+            aria-label="Selected key"
+            class="flex min-h-0 min-w-0 flex-col gap-3 overflow-auto p-4"
+        >
+            {content}
+        </section>
+    }
+}
+
+fn loaded_view(
+    key: Bytes,
+    answer: Result<KeyValue, ApiFailure>,
+    resource: LocalResource<Option<Loaded>>,
+) -> AnyView {
+    let reload = move |_| resource.refetch();
+    match answer {
+        Ok(kv) => {
+            let KeyValue {
+                value,
+                create_revision,
+                mod_revision,
+                version,
+                lease,
+                revision,
+                ..
+            } = kv;
+            view! {
+                <KeyTitle key=key>
+                    <button
+                        type="button"
+                        data-testid="reload-key"
+                        aria-label="Reload this key"
+                        title="Read the key again"
+                        class="rounded border border-slate-300 px-2 py-0.5 text-sm hover:bg-slate-100 dark:border-slate-600 dark:hover:bg-slate-800"
+                        on:click=reload
+                    >
+                        "reload"
+                    </button>
+                </KeyTitle>
+                <dl
+                    data-testid="key-meta"
+                    class="grid grid-cols-[max-content_1fr] gap-x-4 gap-y-1 text-sm sm:grid-cols-[max-content_1fr_max-content_1fr]"
+                >
+                    <dt class="text-slate-600 dark:text-slate-400">"create revision"</dt>
+                    <dd data-testid="create-revision" class="tabular-nums">{create_revision.to_string()}</dd>
+                    <dt class="text-slate-600 dark:text-slate-400">"mod revision"</dt>
+                    <dd data-testid="mod-revision" class="tabular-nums">{mod_revision.to_string()}</dd>
+                    <dt class="text-slate-600 dark:text-slate-400">"version"</dt>
+                    <dd data-testid="version" class="tabular-nums">{version}</dd>
+                    <dt class="text-slate-600 dark:text-slate-400">"lease"</dt>
+                    <dd data-testid="lease">{lease_text(lease.as_ref())}</dd>
+                    <dt class="text-slate-600 dark:text-slate-400">"read at revision"</dt>
+                    <dd class="tabular-nums">{revision.to_string()}</dd>
+                </dl>
+                <ValueViewer value=value />
+            }
+            .into_any()
+        }
+        Err(failure) if failure.is_not_found() => view! {
+            <KeyTitle key=key />
+            <div data-testid="key-not-found" role="status" class="rounded border border-slate-300 bg-slate-50 p-3 dark:border-slate-700 dark:bg-slate-900">
+                <p class="font-medium">"this key does not exist (any more)"</p>
+                <button type="button" class="mt-2 text-sm underline" on:click=reload>
+                    "check again"
+                </button>
+            </div>
+        }
+        .into_any(),
+        Err(failure) => {
+            let title = match failure.code() {
+                Some(etcdeck_shared::ErrorCode::PermissionDenied) => "permission denied",
+                Some(etcdeck_shared::ErrorCode::EtcdUnavailable) => "etcd is unavailable",
+                Some(etcdeck_shared::ErrorCode::TooLarge) => "too large to show",
+                _ => "could not read this key",
+            };
+            view! {
+                <KeyTitle key=key />
+                <div data-testid="key-error" role="alert" class="rounded border border-red-300 bg-red-50 p-3 text-red-800 dark:border-red-800 dark:bg-red-950 dark:text-red-200">
+                    <p class="font-medium">{title}</p>
+                    <p class="mt-1 text-sm">{failure.to_string()}</p>
+                    <button type="button" class="mt-2 text-sm underline" on:click=reload>
+                        "retry"
+                    </button>
+                </div>
+            }
+            .into_any()
+        }
+    }
+}
+
+/// The key in display form with a copy button; children go at the end.
+#[component]
+fn KeyTitle(key: Bytes, #[prop(optional)] children: Option<Children>) -> impl IntoView {
+    let shown = key.display();
+    let copy = shown.clone();
+    view! {
+        <div class="flex flex-wrap items-center gap-2">
+            <h2 data-testid="key-name" class="min-w-0 break-all font-mono text-lg font-semibold">
+                {shown}
+            </h2>
+            <CopyButton text=Callback::new(move |()| copy.clone()) what="key" testid="copy-key" />
+            {children.map(|c| c())}
+        </div>
+    }
+}
+
+/// "lease 694d… · granted 60s · 59s left", or "no lease".
+pub fn lease_text(lease: Option<&Lease>) -> String {
+    match lease {
+        None => "no lease".to_owned(),
+        Some(lease) => {
+            let remaining = match lease.remaining_ttl {
+                Some(secs) => format!("{secs}s left"),
+                None => "expired or unknown".to_owned(),
+            };
+            format!(
+                "{} · granted {}s · {remaining}",
+                lease.id, lease.granted_ttl
+            )
+        }
+    }
+}

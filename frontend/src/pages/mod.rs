@@ -1,0 +1,5 @@
+//! Whole screens, one per route. Pages own the state of a screen (what is
+//! loaded, where the user is) and hand it to [`crate::components`].
+
+pub mod browse;
+pub mod not_found;

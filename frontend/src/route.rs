@@ -1,0 +1,118 @@
+//! The browse page's state as it lives in the URL: `/?prefix=P&key=K`.
+//!
+//! The router's own query map decodes values with `URLSearchParams`, which
+//! turns bytes that are not UTF-8 into U+FFFD and `+` into a space. Keys are
+//! bytes, so this module reads the raw query string itself and decodes it with
+//! [`Bytes::from_url`], which keeps every byte. It is the only place that
+//! spells the query parameter names.
+
+use etcdeck_shared::Bytes;
+
+/// Where the browse page is: the tree level shown and the key selected.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BrowseLocation {
+    /// The level whose children are listed (`""` is the root).
+    pub prefix: Bytes,
+    /// The key shown in the key view, if any.
+    pub key: Option<Bytes>,
+}
+
+impl BrowseLocation {
+    /// Reads a raw query string, with or without its leading `?`.
+    /// Unknown parameters are ignored; the first occurrence of a name wins.
+    pub fn from_query(search: &str) -> Self {
+        let search = search.strip_prefix('?').unwrap_or(search);
+        let mut location = BrowseLocation::default();
+        let (mut seen_prefix, mut seen_key) = (false, false);
+        for pair in search.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match name {
+                "prefix" if !seen_prefix => {
+                    seen_prefix = true;
+                    location.prefix = Bytes::from_url(value);
+                }
+                "key" if !seen_key => {
+                    seen_key = true;
+                    location.key = Some(Bytes::from_url(value));
+                }
+                _ => {}
+            }
+        }
+        location
+    }
+
+    /// The in-app URL of this location. The root with nothing selected is
+    /// plain `/`, so the start page has a clean address.
+    pub fn href(&self) -> String {
+        let mut params = Vec::new();
+        if !self.prefix.is_empty() {
+            params.push(format!("prefix={}", self.prefix.to_url()));
+        }
+        if let Some(key) = &self.key {
+            params.push(format!("key={}", key.to_url()));
+        }
+        if params.is_empty() {
+            "/".to_owned()
+        } else {
+            format!("/?{}", params.join("&"))
+        }
+    }
+
+    /// The same level with `key` selected.
+    pub fn with_key(&self, key: Bytes) -> Self {
+        BrowseLocation {
+            prefix: self.prefix.clone(),
+            key: Some(key),
+        }
+    }
+
+    /// Another level; the selection is kept so the key view does not jump
+    /// while the user walks the tree.
+    pub fn with_prefix(&self, prefix: Bytes) -> Self {
+        BrowseLocation {
+            prefix,
+            key: self.key.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+
+    #[wasm_bindgen_test]
+    fn root_is_plain_slash() {
+        assert_eq!(BrowseLocation::default().href(), "/");
+        assert_eq!(BrowseLocation::from_query(""), BrowseLocation::default());
+        assert_eq!(BrowseLocation::from_query("?"), BrowseLocation::default());
+    }
+
+    #[wasm_bindgen_test]
+    fn binary_and_plus_survive_a_round_trip() {
+        let location = BrowseLocation {
+            prefix: Bytes::new(vec![b'/', 0xff, b'+', b' ', b'&', b'=']),
+            key: Some(Bytes::new(vec![0x00, b'k', 0xc3])),
+        };
+        let href = location.href();
+        let query = href.strip_prefix('/').unwrap_or_default();
+        assert_eq!(BrowseLocation::from_query(query), location);
+    }
+
+    #[wasm_bindgen_test]
+    fn empty_key_is_a_selection() {
+        // The empty key is a legal etcd key, distinct from "nothing selected".
+        let location = BrowseLocation::from_query("?key=");
+        assert_eq!(location.key, Some(Bytes::new(Vec::new())));
+        assert_eq!(location.href(), "/?key=");
+    }
+
+    #[wasm_bindgen_test]
+    fn readable_keys_stay_readable() {
+        let location = BrowseLocation::from_query("prefix=/app/&key=/app/x&other=1");
+        assert_eq!(location.prefix, Bytes::from("/app/"));
+        assert_eq!(location.key, Some(Bytes::from("/app/x")));
+        assert_eq!(location.href(), "/?prefix=/app/&key=/app/x");
+    }
+}

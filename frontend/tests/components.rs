@@ -1,0 +1,299 @@
+//! Component tests: mount real components into the page of a headless
+//! browser and check the DOM they render (the testids the end-to-end tests
+//! rely on included). Run with
+//! `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p etcdeck-frontend --target wasm32-unknown-unknown`.
+
+use std::time::Duration;
+
+use etcdeck_frontend::components::tree_list::{TreeAction, TreeList};
+use etcdeck_frontend::components::value_viewer::ValueViewer;
+use etcdeck_frontend::listing::Listing;
+use etcdeck_shared::{Bytes, Child};
+use leptos::mount::mount_to;
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use web_sys::HtmlElement;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// A fresh element in the document to mount into, sized like a small
+/// screen so the windowed list has a real viewport.
+fn container() -> HtmlElement {
+    let document = document();
+    let div: HtmlElement = document
+        .create_element("div")
+        .expect("create div")
+        .unchecked_into();
+    div.set_attribute(
+        "style",
+        "height: 400px; display: flex; flex-direction: column;",
+    )
+    .expect("style");
+    document
+        .body()
+        .expect("body")
+        .append_child(&div)
+        .expect("append");
+    div
+}
+
+/// Lets effects and the renderer run (they are scheduled as microtasks or
+/// the next frame).
+async fn settle() {
+    gloo_timers::future::sleep(Duration::from_millis(50)).await;
+}
+
+fn query_all(root: &HtmlElement, selector: &str) -> Vec<HtmlElement> {
+    let list = root.query_selector_all(selector).expect("valid selector");
+    (0..list.length())
+        .filter_map(|i| list.item(i))
+        .map(|n| n.unchecked_into())
+        .collect()
+}
+
+fn child(name: &[u8], is_key: bool, has_children: bool, count: Option<u64>) -> Child {
+    Child {
+        name: Bytes::from(name),
+        is_key,
+        has_children,
+        count,
+    }
+}
+
+fn listing(prefix: &str, children: Vec<Child>, next: Option<&str>) -> Listing {
+    Listing {
+        generation: 1,
+        prefix: Bytes::from(prefix),
+        children,
+        next: next.map(Bytes::from),
+        started: true,
+        loading: false,
+        error: None,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn tree_list_renders_rows_and_reports_clicks() {
+    let root = container();
+    let state = RwSignal::new(listing(
+        "/app/",
+        vec![
+            child(b"", false, true, Some(3)),
+            child(b"both", true, true, Some(12)),
+            child(b"key", true, false, None),
+            child(&[b'b', 0xff], true, false, None),
+        ],
+        None,
+    ));
+    let actions = RwSignal::new(Vec::<TreeAction>::new());
+    let on_action = Callback::new(move |a| actions.update(|v| v.push(a)));
+    let _handle = mount_to(root.clone(), move || {
+        view! {
+            <TreeList
+                listing=state
+                separator=Signal::stored(Bytes::from("/"))
+                selected=Signal::stored(Some(Bytes::from("/app/key")))
+                on_action=on_action
+            />
+        }
+    });
+    settle().await;
+
+    let rows = query_all(&root, "[data-testid=tree-row]");
+    let names: Vec<String> = rows
+        .iter()
+        .map(|r| r.get_attribute("data-name").unwrap_or_default())
+        .collect();
+    assert_eq!(names, ["", "both", "key", "b\\xff"]);
+    // An empty name is shown as a muted "/".
+    assert!(rows[0].text_content().unwrap_or_default().contains('/'));
+    assert!(rows[1].text_content().unwrap_or_default().contains("12"));
+    assert_eq!(
+        rows[2].get_attribute("aria-selected").as_deref(),
+        Some("true")
+    );
+    assert_eq!(query_all(&root, "[data-testid=enter-dir]").len(), 1);
+    let footer = query_all(&root, "[data-testid=tree-footer]");
+    assert_eq!(footer[0].text_content().as_deref(), Some("all 4"));
+
+    rows[0].click();
+    rows[1].click();
+    rows[2].click();
+    query_all(&root, "[data-testid=enter-dir]")[0].click();
+    assert_eq!(
+        actions.get_untracked(),
+        vec![
+            TreeAction::EnterDir(Bytes::from("/app//")),
+            TreeAction::SelectKey(Bytes::from("/app/both")),
+            TreeAction::SelectKey(Bytes::from("/app/key")),
+            TreeAction::EnterDir(Bytes::from("/app/both/")),
+        ]
+    );
+}
+
+#[wasm_bindgen_test]
+async fn tree_list_windows_a_huge_level_and_asks_for_more() {
+    let root = container();
+    let children: Vec<Child> = (0..100_000)
+        .map(|i| child(format!("k{i:06}").as_bytes(), true, false, None))
+        .collect();
+    let state = RwSignal::new(listing("", children, Some("k099999")));
+    let actions = RwSignal::new(Vec::<TreeAction>::new());
+    let on_action = Callback::new(move |a| actions.update(|v| v.push(a)));
+    let _handle = mount_to(root.clone(), move || {
+        view! {
+            <TreeList
+                listing=state
+                separator=Signal::stored(Bytes::from("/"))
+                selected=Signal::stored(None)
+                on_action=on_action
+            />
+        }
+    });
+    settle().await;
+
+    let rows = query_all(&root, "[data-testid=tree-row]");
+    assert!(
+        !rows.is_empty() && rows.len() < 60,
+        "{} rows in the DOM",
+        rows.len()
+    );
+    assert_eq!(
+        query_all(&root, "[data-testid=tree-footer]")[0]
+            .text_content()
+            .as_deref(),
+        Some("loaded 100000")
+    );
+    assert!(
+        actions.get_untracked().is_empty(),
+        "far from the end: no fetch"
+    );
+
+    // Jump to the end: the rows there are rendered and the next page wanted.
+    let list = query_all(&root, "[data-testid=tree-list]").remove(0);
+    list.set_scroll_top(list.scroll_height());
+    list.dispatch_event(&web_sys::Event::new("scroll").expect("event"))
+        .expect("dispatch");
+    settle().await;
+    let rows = query_all(&root, "[data-testid=tree-row]");
+    assert!(rows.len() < 60);
+    assert!(
+        rows.iter()
+            .any(|r| r.get_attribute("data-name").as_deref() == Some("k099999"))
+    );
+    assert!(actions.get_untracked().contains(&TreeAction::NearEnd));
+}
+
+#[wasm_bindgen_test]
+async fn tree_list_shows_empty_and_error_states() {
+    let root = container();
+    let state = RwSignal::new(listing("/none/", Vec::new(), None));
+    let _handle = mount_to(root.clone(), move || {
+        view! {
+            <TreeList
+                listing=state
+                separator=Signal::stored(Bytes::from("/"))
+                selected=Signal::stored(None)
+                on_action=Callback::new(|_| {})
+            />
+        }
+    });
+    settle().await;
+    let empty = query_all(&root, "[data-testid=tree-empty]");
+    assert_eq!(
+        empty[0].text_content().as_deref(),
+        Some("no keys under this prefix")
+    );
+
+    state.update(|l| {
+        l.started = false;
+        l.error = Some(etcdeck_frontend::api::ApiFailure::Network(
+            "Failed to fetch".into(),
+        ));
+    });
+    settle().await;
+    let error = query_all(&root, "[data-testid=tree-error]");
+    assert!(
+        error[0]
+            .text_content()
+            .unwrap_or_default()
+            .contains("cannot reach the etcdeck backend")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn value_viewer_pretty_prints_json_and_switches_modes() {
+    let root = container();
+    let _handle = mount_to(root.clone(), || {
+        view! { <ValueViewer value=Bytes::from(r#"{"a":[1,true]}"#) /> }
+    });
+    settle().await;
+
+    let value = query_all(&root, "[data-testid=value]").remove(0);
+    assert_eq!(value.get_attribute("data-mode").as_deref(), Some("JSON"));
+    assert_eq!(
+        value.text_content().as_deref(),
+        Some("{\n  \"a\": [\n    1,\n    true\n  ]\n}")
+    );
+    // Highlighted: the key has its own span.
+    let spans = query_all(&value, "span");
+    assert!(
+        spans
+            .iter()
+            .any(|s| s.text_content().as_deref() == Some("\"a\""))
+    );
+    let size = query_all(&root, "[data-testid=value-size]").remove(0);
+    assert_eq!(size.text_content().as_deref(), Some("14 bytes"));
+
+    let hex = query_all(&root, "[data-testid=view-mode][data-mode=Hex]").remove(0);
+    hex.click();
+    settle().await;
+    let value = query_all(&root, "[data-testid=value]").remove(0);
+    assert_eq!(value.get_attribute("data-mode").as_deref(), Some("Hex"));
+    assert!(
+        value
+            .text_content()
+            .unwrap_or_default()
+            .starts_with("00000000  7b 22 61 22")
+    );
+    assert_eq!(hex.get_attribute("aria-pressed").as_deref(), Some("true"));
+}
+
+#[wasm_bindgen_test]
+async fn value_viewer_truncates_huge_values_until_asked() {
+    let root = container();
+    let big = Bytes::new(vec![b'x'; 300 * 1024]);
+    let _handle = mount_to(root.clone(), move || view! { <ValueViewer value=big /> });
+    settle().await;
+    let shown = || {
+        query_all(&root, "[data-testid=value]")[0]
+            .text_content()
+            .unwrap_or_default()
+            .len()
+    };
+    assert_eq!(shown(), 256 * 1024);
+    query_all(&root, "[data-testid=show-all]")[0].click();
+    settle().await;
+    assert_eq!(shown(), 300 * 1024);
+    assert!(query_all(&root, "[data-testid=show-all]").is_empty());
+}
+
+#[wasm_bindgen_test]
+async fn value_viewer_shows_binary_as_hex_and_empty_values() {
+    let root = container();
+    let _handle = mount_to(root.clone(), || {
+        view! {
+            <ValueViewer value=Bytes::new(vec![0x00, 0xff]) />
+            <ValueViewer value=Bytes::default() />
+        }
+    });
+    settle().await;
+    let values = query_all(&root, "[data-testid=value]");
+    assert_eq!(values[0].get_attribute("data-mode").as_deref(), Some("Hex"));
+    assert_eq!(
+        values[1].get_attribute("data-mode").as_deref(),
+        Some("Text")
+    );
+    assert_eq!(query_all(&root, "[data-testid=empty-value]").len(), 1);
+}
