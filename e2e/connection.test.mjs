@@ -1,0 +1,33 @@
+// The header's connection indicator through an etcd outage: etcd is killed
+// and started again on the same ports and data.
+
+import { after, before, test } from 'node:test';
+
+import * as act from './support/act.mjs';
+import * as check from './support/check.mjs';
+import { journey, startStack } from './support/stack.mjs';
+
+let stack;
+before(async () => {
+  stack = await startStack();
+});
+after(async () => {
+  await stack?.stop();
+});
+
+test('when etcd goes away the header says disconnected, and connected again when it is back', journey(() => stack, async (page, { etcd, app }) => {
+  await etcd.put('/e2e/alive', 'yes');
+  await act.open(page, app, '/');
+  await check.connectionSays(page, /^connected · etcd 3\.4/);
+
+  await etcd.kill();
+  await check.connectionSays(page, /^disconnected/, 10_000);
+
+  await etcd.restart();
+  // etcdeck reconnects with capped exponential backoff; allow for it.
+  await check.connectionSays(page, /^connected · etcd 3\.4/, 30_000);
+  // And it serves data again.
+  await act.open(page, app, { prefix: '/e2e/', key: '/e2e/alive' });
+  await check.showsKey(page, '/e2e/alive');
+  await check.valueContains(page, ['yes']);
+}));

@@ -1,0 +1,75 @@
+// The real etcdeck server (release binary + built frontend) for one test
+// file, signed in to etcd as root with a password file. Missing builds fail
+// loudly: the tests are meant to run after `cargo xtask test` built them.
+
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import { freePort, removeDir, repoRoot, startProcess, tempDir } from './system.mjs';
+import { waitFor } from './wait.mjs';
+
+export const etcdeckBin = process.env.ETCDECK_BIN ?? path.join(repoRoot, 'target', 'release', 'etcdeck');
+export const etcdeckDist = process.env.ETCDECK_DIST ?? path.join(repoRoot, 'dist');
+
+/** Throws a clear message when the server binary or the frontend is not built. */
+export function requireBuilds() {
+  const missing = [];
+  if (!existsSync(etcdeckBin)) missing.push(`the etcdeck binary (${etcdeckBin})`);
+  if (!existsSync(path.join(etcdeckDist, 'index.html'))) {
+    missing.push(`the built frontend (${path.join(etcdeckDist, 'index.html')})`);
+  }
+  if (missing.length) {
+    throw new Error(
+      `missing ${missing.join(' and ')}: run \`cargo xtask test\`, which builds them ` +
+        '(or set ETCDECK_BIN / ETCDECK_DIST)',
+    );
+  }
+}
+
+/**
+ * Starts etcdeck against `etcd` (a handle from `startEtcd`) and waits until
+ * `GET /healthz` answers 200.
+ */
+export async function startEtcdeck(etcd) {
+  requireBuilds();
+  const dir = await tempDir('etcdeck');
+  const passwordFile = path.join(dir, 'password');
+  await writeFile(passwordFile, etcd.password, { mode: 0o600 });
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const proc = startProcess('etcdeck', etcdeckBin, [
+    '--endpoints', etcd.endpoint,
+    '--user', etcd.user,
+    '--password-file', passwordFile,
+    '--listen', `127.0.0.1:${port}`,
+    '--dist', etcdeckDist,
+  ], { env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info', NO_COLOR: '1' } });
+
+  const handle = {
+    url,
+    /** etcdeck's stdout and stderr so far, for error messages. */
+    output: () => proc.output(),
+    async stop() {
+      await proc.kill('SIGKILL');
+      await removeDir(dir);
+    },
+  };
+
+  try {
+    await waitFor(
+      async () => {
+        if (proc.hasExited()) throw new Error('etcdeck exited');
+        const res = await fetch(`${url}/healthz`);
+        return res.status === 200;
+      },
+      { what: `etcdeck's ${url}/healthz to answer 200`, timeout: 20_000, every: 200 },
+    );
+  } catch (err) {
+    const log = proc.output();
+    await handle.stop();
+    err.message += `\n--- etcdeck output ---\n${log}`;
+    throw err;
+  }
+  return handle;
+}

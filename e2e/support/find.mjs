@@ -1,0 +1,46 @@
+// Finding things on the page the way the DOM contract names them
+// (`data-testid`, `data-name`, `data-mode`). Locators only: nothing here
+// waits or asserts; `check.mjs` does.
+
+/** A CSS attribute value in double quotes, escaped. */
+const quoted = (text) => `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+
+/** The connection indicator in the header. */
+export const connection = (page) => page.locator('[data-testid="connection"]');
+
+/** The breadcrumb links; the last one is the current level. */
+export const crumbs = (page) => page.locator('[data-testid="crumb"]');
+export const currentCrumb = (page) => page.locator('[data-testid="crumb"][aria-current="location"]');
+
+/** All rows of the listed level, and one by its displayed name. */
+export const treeRows = (page) => page.locator('[data-testid="tree-row"]');
+export const treeRow = (page, name) =>
+  page.locator(`[data-testid="tree-row"][data-name=${quoted(name)}]`);
+/** The "open as directory" button of a row that is both a key and a directory. */
+export const enterDirButton = (page, name) =>
+  treeRow(page, name).locator('[data-testid="enter-dir"]');
+
+/** The key view and its parts. */
+export const keyView = (page) => page.locator('[data-testid="key-view"]');
+export const keyName = (page) => keyView(page).locator('[data-testid="key-name"]');
+export const keyHint = (page) => page.locator('[data-testid="key-hint"]');
+export const value = (page) => keyView(page).locator('[data-testid="value"]');
+/** A view-mode button by its label: Text, JSON, YAML, Hex or Base64. */
+export const viewModeButton = (page, label) =>
+  keyView(page).locator(`[data-testid="view-mode"][data-mode=${quoted(label)}]`);
+
+/**
+ * The browse location in the address bar, raw (still percent-encoded), as
+ * `{ path, prefix, key }`; a missing parameter is `null`.
+ */
+export function location(page) {
+  const url = new URL(page.url());
+  const raw = (name) => {
+    for (const pair of url.search.replace(/^\?/, '').split('&')) {
+      const [n, ...v] = pair.split('=');
+      if (n === name) return v.join('=');
+    }
+    return null;
+  };
+  return { path: url.pathname, prefix: raw('prefix'), key: raw('key') };
+}

@@ -1,0 +1,58 @@
+// One test file's whole set-up: a real etcd with auth, the real etcdeck
+// against it, and a browser. `journey` wraps a test so that a failure comes
+// with a screenshot, the page's errors and the servers' logs.
+
+import { startBrowser } from './browser.mjs';
+import { startEtcd } from './etcd.mjs';
+import { requireBuilds, startEtcdeck } from './etcdeck.mjs';
+
+/** Starts etcd, etcdeck and Chromium; stops what did start if one fails. */
+export async function startStack() {
+  requireBuilds();
+  const stack = { etcd: null, app: null, browser: null };
+  stack.stop = async () => {
+    // Each part is stopped even if another fails to stop.
+    await Promise.allSettled([stack.browser?.stop(), stack.app?.stop()]);
+    await stack.etcd?.stop();
+  };
+  try {
+    stack.etcd = await startEtcd();
+    stack.app = await startEtcdeck(stack.etcd);
+    stack.browser = await startBrowser();
+    stack.page = stack.browser.page;
+  } catch (err) {
+    await stack.stop();
+    throw err;
+  }
+  return stack;
+}
+
+const tail = (text, lines = 40) => text.trim().split('\n').slice(-lines).join('\n');
+
+/**
+ * A test body that, on failure, adds evidence to the error: a screenshot
+ * path, the page's console errors, etcdeck's and etcd's last log lines.
+ * Use as `test(name, journey(() => stack, async (page) => { ... }))`.
+ */
+export function journey(getStack, body) {
+  return async (t) => {
+    const stack = getStack();
+    try {
+      await body(stack.page, stack, t);
+    } catch (err) {
+      const shot = stack.browser ? await stack.browser.screenshot(t.name) : '(no browser)';
+      const evidence = [
+        `screenshot: ${shot}`,
+        `page address: ${stack.page?.url()}`,
+        `page errors:\n${stack.browser?.problems().join('\n') || '(none)'}`,
+        `--- etcdeck output (tail) ---\n${tail(stack.app?.output() ?? '')}`,
+        `--- etcd output (tail) ---\n${tail(stack.etcd?.output() ?? '', 15)}`,
+      ].join('\n');
+      if (err instanceof Error) {
+        err.message += `\n${evidence}`;
+        throw err;
+      }
+      throw new Error(`${err}\n${evidence}`);
+    }
+  };
+}
