@@ -84,4 +84,17 @@ test('a deep link opens the key directly', user(async (page, { etcd, app }) => {
   await check.atLevel(page, prefix);
   await check.seesRows(page, ['grüße+1']);
   await check.addressIs(page, { prefix, key });
+
+  // The app writes links in the same form: selecting the key from its
+  // level's link gives back exactly the deep link.
+  await act.open(page, app, { prefix });
+  await check.showsNoKey(page);
+  await act.selectKey(page, 'grüße+1');
+  await check.showsKey(page, key);
+  // Every byte percent-encoded except unreserved characters and "/".
+  await check.addressIs(
+    page,
+    { prefix: '/e2e/deep%20link/', key: '/e2e/deep%20link/gr%C3%BC%C3%9Fe%2B1' },
+    { raw: true },
+  );
 }));
