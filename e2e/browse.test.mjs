@@ -11,13 +11,13 @@ import { browseHref } from './support/url.mjs';
 let stack;
 before(async () => {
   stack = await startStack();
-});
+}, { timeout: 90_000 });
 after(async () => {
   await stack?.stop();
-});
+}, { timeout: 30_000 });
 const user = (body) => journey(() => stack, body);
 
-test('a key written by etcdctl is found by clicking through the tree and its value is shown', user(async (page, { etcd, app }) => {
+test('a key written by etcdctl is found by clicking through the tree and its value is shown', { timeout: 90_000 }, user(async (page, { etcd, app }) => {
   await etcd.put('/e2e/team/config', '{"replicas":3,"image":"web:1.2"}');
   await etcd.put('/e2e/team/owner', 'platform');
   await etcd.put('/e2e/other/x', 'y');
@@ -56,7 +56,7 @@ test('a key written by etcdctl is found by clicking through the tree and its val
   await check.seesRows(page, ['team', 'other']);
 }));
 
-test('a binary value is shown as hex', user(async (page, { etcd, app }) => {
+test('a binary value is shown as hex', { timeout: 90_000 }, user(async (page, { etcd, app }) => {
   const bytes = Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0xff, 0x7f, 0x80]);
   await etcd.put('/e2e/blobs/magic', bytes);
   if (!(await etcd.get('/e2e/blobs/magic')).equals(bytes)) {
@@ -71,7 +71,7 @@ test('a binary value is shown as hex', user(async (page, { etcd, app }) => {
   await check.valueContains(page, ['de ad be ef 00 ff 7f 80']);
 }));
 
-test('a deep link opens the key directly', user(async (page, { etcd, app }) => {
+test('a deep link opens the key directly', { timeout: 90_000 }, user(async (page, { etcd, app }) => {
   // A name with a space, a plus and non-ASCII letters: all percent-encoded.
   const prefix = '/e2e/deep link/';
   const key = `${prefix}grüße+1`;

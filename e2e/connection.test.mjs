@@ -10,12 +10,12 @@ import { journey, startStack } from './support/stack.mjs';
 let stack;
 before(async () => {
   stack = await startStack();
-});
+}, { timeout: 90_000 });
 after(async () => {
   await stack?.stop();
-});
+}, { timeout: 30_000 });
 
-test('when etcd goes away the header says disconnected, and connected again when it is back', journey(() => stack, async (page, { etcd, app }) => {
+test('when etcd goes away the header says disconnected, and connected again when it is back', { timeout: 90_000 }, journey(() => stack, async (page, { etcd, app }) => {
   await etcd.put('/e2e/alive', 'yes');
   await act.open(page, app, '/');
   await check.connectionSays(page, /^connected · etcd 3\.4/);
