@@ -135,9 +135,13 @@ impl Width {
     }
 
     /// The next wider candidate, or `None` when only the level end is left.
-    /// `floor` is the first byte after the level prefix.
-    fn wider(self, floor: usize) -> Option<Width> {
-        if self.step < 7 {
+    /// `floor` is the first byte after the level prefix; above `start` (the
+    /// byte where this search began) only bumps of 1 and 2 are tried, so
+    /// that finding nothing more, at the end of a level, costs two probes a
+    /// byte rather than eight.
+    fn wider(self, floor: usize, start: usize) -> Option<Width> {
+        let last_step = if self.pos < start { 1 } else { 7 };
+        if self.step < last_step {
             Some(Width {
                 pos: self.pos,
                 step: self.step + 1,
@@ -185,10 +189,11 @@ pub async fn list_level<S: KeySource>(
         // (cursors end in one artificial byte after a key or directory).
         width: after.map(|_| Width::at(page_start.len().saturating_sub(2))),
         found: None,
+        reads: 0,
         last_name: Vec::new(),
         last_differ: 0,
         sibling_pos: (0, 0),
-        batch: 16,
+        batch: 64,
     };
     let mut children: Vec<Child> = Vec::new();
     // Where each child name sits in `children`, to merge a key `P+name` with
@@ -268,7 +273,21 @@ pub async fn list_level<S: KeySource>(
         Some(rev) => rev,
         None => scan.latest_revision(&page_start).await?,
     };
-    fill_counts(source, prefix, separator, &mut children, revision).await?;
+    tracing::debug!(
+        reads = scan.reads,
+        children = children.len(),
+        "scanned a level page"
+    );
+    // Everything before `lo` was read (all of the level when `lo` is None).
+    fill_counts(
+        source,
+        prefix,
+        separator,
+        &mut children,
+        lo.as_deref(),
+        revision,
+    )
+    .await?;
 
     Ok(Level {
         prefix: Bytes::from(prefix),
@@ -286,6 +305,8 @@ struct Scan<'a, S> {
     revision: Option<i64>,
     /// Where the next search for keys starts.
     width: Option<Width>,
+    /// How many range reads the page took.
+    reads: usize,
     /// The width and limit of the probe that found the last batch.
     found: Option<(Width, usize)>,
     /// The last child name seen, where it differed from the one before, and
@@ -306,14 +327,20 @@ impl<S: KeySource> Scan<'_, S> {
         want: usize,
     ) -> Result<(Vec<Vec<u8>>, End, bool), LevelError<S::Error>> {
         let floor = self.prefix.len();
-        let mut width = self.width.unwrap_or_else(|| Width::at(lo.len()));
+        // Names rarely start with a control byte: the first search begins
+        // at `lo + [0x20]`.
+        let mut width = self.width.unwrap_or(Width {
+            pos: lo.len(),
+            step: 5,
+        });
         width.pos = width.pos.clamp(floor, lo.len().max(floor));
+        let start = width.pos;
         let limit = self.batch.min(want.max(1));
         loop {
             // `None`: no candidate below the level end is left.
             let end = match width.end(lo).filter(|e| below(e, self.level_end)) {
                 Some(end) => Some(end),
-                None => match width.wider(floor) {
+                None => match width.wider(floor, start) {
                     Some(w) => {
                         width = w;
                         continue;
@@ -328,7 +355,7 @@ impl<S: KeySource> Scan<'_, S> {
                 self.found = Some((width, limit));
                 return Ok((answer.keys, end, answer.more));
             }
-            width = width.wider(floor).unwrap_or(Width {
+            width = width.wider(floor, start).unwrap_or(Width {
                 pos: floor,
                 step: 8,
             });
@@ -364,13 +391,18 @@ impl<S: KeySource> Scan<'_, S> {
         let floor = self.prefix.len();
         // Fewer than three in four keys were new children: mostly a subtree.
         self.width = Some(if emitted * 4 < keys * 3 {
-            self.batch = (self.batch / 4).max(2);
-            Width::at(self.sibling_pos.0)
+            self.batch = 2;
+            // A bump of 2 at the byte where siblings differ spans exactly the
+            // next value there (`svc-01` -> `svc-02`): one probe per sibling.
+            Width {
+                pos: self.sibling_pos.0,
+                step: 1,
+            }
         } else if more {
-            self.batch = (self.batch * 2).min(1024);
+            self.batch = (self.batch * 4).min(1024);
             width
         } else if keys * 2 < limit {
-            width.wider(floor).unwrap_or(width)
+            width.wider(floor, width.pos).unwrap_or(width)
         } else {
             width
         });
@@ -404,6 +436,7 @@ impl<S: KeySource> Scan<'_, S> {
         end: End,
         limit: usize,
     ) -> Result<RangeKeys, LevelError<S::Error>> {
+        self.reads += 1;
         let answer = self
             .source
             .range_keys(RangeRead {
@@ -419,33 +452,45 @@ impl<S: KeySource> Scan<'_, S> {
     }
 }
 
-/// Marks which children have keys below them, with their counts.
+/// Marks which children have keys below them, with their counts. The scan
+/// has read every key before `seen_to` (`None`: to the end of the level), so a
+/// key-only child whose subtree range ends before that has no subtree and is
+/// not counted again.
 async fn fill_counts<S: KeySource>(
     source: &S,
     prefix: &[u8],
     separator: &[u8],
     children: &mut [Child],
+    seen_to: Option<&[u8]>,
     revision: i64,
 ) -> Result<(), LevelError<S::Error>> {
-    if children.is_empty() {
+    let (prefix, separator) = (Bytes::from(prefix), Bytes::from(separator));
+    let mut to_count = Vec::new();
+    let mut ranges = Vec::new();
+    for (i, child) in children.iter().enumerate() {
+        let dir = child.dir(&prefix, &separator).0;
+        let end = prefix_end(&dir);
+        let seen_empty = !child.has_children
+            && match (seen_to, &end) {
+                (None, _) => true,
+                (Some(seen), Some(end)) => end.as_slice() <= seen,
+                (Some(_), None) => false,
+            };
+        if !seen_empty {
+            to_count.push(i);
+            ranges.push((dir, end));
+        }
+    }
+    if ranges.is_empty() {
         return Ok(());
     }
-    let (prefix, separator) = (Bytes::from(prefix), Bytes::from(separator));
-    let ranges = children
-        .iter()
-        .map(|child| {
-            let dir = child.dir(&prefix, &separator).0;
-            let end = prefix_end(&dir);
-            (dir, end)
-        })
-        .collect();
     let counts = source
         .count_ranges(ranges, revision)
         .await
         .map_err(LevelError::Source)?;
-    for (child, count) in children.iter_mut().zip(counts) {
-        child.has_children = count > 0;
-        child.count = (count > 0).then_some(count);
+    for (i, count) in to_count.into_iter().zip(counts) {
+        children[i].has_children = count > 0;
+        children[i].count = (count > 0).then_some(count);
     }
     Ok(())
 }
@@ -678,7 +723,7 @@ mod tests {
         let mut keys = Vec::new();
         for svc in 0..40 {
             for i in 0..500 {
-                keys.push(format!("/app/svc-{svc:02}/env/cfg-{i:05}"));
+                keys.push(format!("/app/svc-{svc:02}/env-{}/cfg-{i:05}", i % 4));
             }
         }
         let source = MemSource::new(&keys);
