@@ -7,9 +7,11 @@
 //! - [`process`]: running commands (tool `PATH`, echo, live streaming with capture).
 //! - [`demo`]: `cargo xtask run`.
 //! - [`suite`]: `cargo xtask test`.
+//! - [`bench`]: `cargo xtask bench`.
 //!
 //! The `cargo xtask` binary (`src/main.rs`) only parses arguments and calls these.
 
+pub mod bench;
 pub mod demo;
 pub mod gateway;
 pub mod harness;

@@ -3,6 +3,7 @@
 //! - `cargo xtask run [ARGS...]`: set up, build, and run etcdeck against a seeded demo etcd, or
 //!   against the cluster named by `--endpoints` in ARGS (see [`xtask::demo`]).
 //! - `cargo xtask test`: every check, with a summary (see [`xtask::suite`]).
+//! - `cargo xtask bench [ARGS...]`: the figures of `BENCHMARKS.md` (see [`xtask::bench`]).
 
 #![allow(clippy::print_stdout)]
 
@@ -27,6 +28,11 @@ enum Cmd {
     },
     /// Install what is missing, then run every check (fmt, clippy, tests, builds, e2e).
     Test,
+    /// Measure what BENCHMARKS.md records. ARGS go to the bench (e.g. `--sizes 100000`).
+    Bench {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -34,6 +40,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Run { args } => xtask::demo::run(args).map(|()| true),
         Cmd::Test => xtask::suite::run(),
+        Cmd::Bench { args } => xtask::bench::run(args).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
