@@ -144,11 +144,11 @@ fn snippet(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use wasm_bindgen_test::wasm_bindgen_test;
+    use crate::unit_test;
 
     use super::*;
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn urls_carry_keys_in_url_form() {
         let prefix = Bytes::new(vec![b'/', b'a', b' ', 0xff, b'/']);
         assert_eq!(
@@ -162,7 +162,7 @@ mod tests {
         assert_eq!(key_url(&Bytes::from("/k")), "/api/v1/key?key=/k");
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn failures_read_as_sentences() {
         let denied = ApiFailure::Api {
             status: 403,

@@ -78,7 +78,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use wasm_bindgen_test::wasm_bindgen_test;
+    use crate::unit_test;
 
     use super::*;
 
@@ -90,14 +90,14 @@ mod tests {
         trail.iter().map(|c| c.prefix.display()).collect()
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn root_only() {
         let trail = crumbs(&Bytes::default(), &Bytes::from("/"));
         assert_eq!(trail.len(), 1);
         assert!(trail[0].is_root);
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn leading_separator_gives_an_empty_segment() {
         let trail = crumbs(&Bytes::from("/app/db/"), &Bytes::from("/"));
         assert_eq!(names(&trail), ["", "", "app", "db"]);
@@ -105,7 +105,7 @@ mod tests {
         assert!(!trail[1].is_root);
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn doubled_separators_and_binary_segments() {
         let prefix = Bytes::new(vec![b'a', b'/', b'/', 0xff, b'/']);
         let trail = crumbs(&prefix, &Bytes::from("/"));
@@ -113,14 +113,14 @@ mod tests {
         assert_eq!(trail[3].prefix, prefix);
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn unterminated_tail_and_multibyte_separator() {
         let trail = crumbs(&Bytes::from("a::b::c"), &Bytes::from("::"));
         assert_eq!(names(&trail), ["", "a", "b", "c"]);
         assert_eq!(prefixes(&trail), ["", "a::", "a::b::", "a::b::c"]);
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn parent_walks_up_one_level() {
         let sep = Bytes::from("/");
         assert_eq!(

@@ -306,11 +306,11 @@ pub fn human_size(len: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use wasm_bindgen_test::wasm_bindgen_test;
+    use crate::unit_test;
 
     use super::*;
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn detects_each_format() {
         assert_eq!(detect(&Bytes::from(r#"{"a": [1, 2]}"#)), ViewMode::Json);
         assert_eq!(detect(&Bytes::from(" [1,2]\n")), ViewMode::Json);
@@ -328,7 +328,7 @@ mod tests {
         assert_eq!(detect(&Bytes::new(vec![b'a', 0x07])), ViewMode::Hex);
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn yaml_sniff_rejects_prose() {
         assert!(!looks_like_yaml("first line\nsecond: line"));
         assert!(!looks_like_yaml("  indented: first"));
@@ -338,7 +338,7 @@ mod tests {
         assert!(looks_like_yaml("url: http://example.org:80/"));
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn pretty_prints_json_keeping_order_and_numbers() {
         let pretty =
             pretty_json(r#"{"z":1.50,"a":{"s":"x:{,}\"y"},"e":[],"o":{ }, "l":[true,null]}"#);
@@ -348,7 +348,7 @@ mod tests {
         assert_eq!(pretty_json("  7 ").as_deref(), Some("7"));
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn hex_dump_lines() {
         let dump = hex_dump(b"0123456789abcdefXY\x00");
         let lines: Vec<&str> = dump.lines().collect();
@@ -361,7 +361,7 @@ mod tests {
         assert!(lines[1].ends_with("XY."));
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn render_truncates_huge_values() {
         let big = Bytes::new(vec![b'a'; TRUNCATE_AT + 10]);
         match render(&big, ViewMode::Text, Some(TRUNCATE_AT)) {
@@ -388,7 +388,7 @@ mod tests {
         }
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn render_explains_modes_that_do_not_apply() {
         let binary = Bytes::new(vec![0xff]);
         assert!(matches!(
@@ -408,7 +408,7 @@ mod tests {
         );
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn sizes_for_people() {
         assert_eq!(human_size(0), "0 B");
         assert_eq!(human_size(1536), "1.5 KiB");

@@ -235,7 +235,7 @@ fn split_comment(text: &str) -> (&str, &str) {
 
 #[cfg(test)]
 mod tests {
-    use wasm_bindgen_test::wasm_bindgen_test;
+    use crate::unit_test;
 
     use super::*;
 
@@ -247,7 +247,7 @@ mod tests {
         tokens.iter().map(|t| t.text.as_str()).collect()
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn json_tokens() {
         use TokenKind::*;
         let tokens = json(r#"{"k": "v", "n": -1.5e3, "t": [true, null]}"#);
@@ -280,7 +280,7 @@ mod tests {
         );
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn json_tokens_are_lossless_on_broken_input() {
         for text in [
             r#"{"a": "unterminated"#,
@@ -292,7 +292,7 @@ mod tests {
         }
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn yaml_tokens() {
         use TokenKind::*;
         let tokens =
@@ -332,7 +332,7 @@ mod tests {
         );
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn yaml_tokens_are_lossless() {
         for text in [
             "a: b: c",

@@ -27,3 +27,11 @@ pub mod windowing;
 
 #[cfg(test)]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+pub(crate) use core::prelude::v1::test as unit_test;
+/// The attribute for unit tests of pure logic: they run in the browser on
+/// wasm32 (the real target) and as plain tests on the host, so a host-side
+/// `cargo test` checks them too.
+#[cfg(all(test, target_arch = "wasm32"))]
+pub(crate) use wasm_bindgen_test::wasm_bindgen_test as unit_test;

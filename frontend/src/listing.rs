@@ -98,8 +98,8 @@ impl Listing {
 
 #[cfg(test)]
 mod tests {
+    use crate::unit_test;
     use etcdeck_shared::Revision;
-    use wasm_bindgen_test::wasm_bindgen_test;
 
     use super::*;
 
@@ -121,7 +121,7 @@ mod tests {
         }
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn pages_accumulate_until_the_last() {
         let mut listing = Listing::default();
         let first = listing.restart(Bytes::from("/"));
@@ -136,7 +136,7 @@ mod tests {
         assert_eq!(listing.next_request(), None);
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn stale_answers_are_dropped() {
         let mut listing = Listing::default();
         let old = listing.restart(Bytes::from("/a/"));
@@ -148,7 +148,7 @@ mod tests {
         assert_eq!(listing.children, vec![child("from-b")]);
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn errors_keep_what_was_loaded_and_allow_a_retry() {
         let mut listing = Listing::default();
         let first = listing.restart(Bytes::default());

@@ -78,18 +78,18 @@ impl BrowseLocation {
 
 #[cfg(test)]
 mod tests {
-    use wasm_bindgen_test::wasm_bindgen_test;
+    use crate::unit_test;
 
     use super::*;
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn root_is_plain_slash() {
         assert_eq!(BrowseLocation::default().href(), "/");
         assert_eq!(BrowseLocation::from_query(""), BrowseLocation::default());
         assert_eq!(BrowseLocation::from_query("?"), BrowseLocation::default());
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn binary_and_plus_survive_a_round_trip() {
         let location = BrowseLocation {
             prefix: Bytes::new(vec![b'/', 0xff, b'+', b' ', b'&', b'=']),
@@ -100,7 +100,7 @@ mod tests {
         assert_eq!(BrowseLocation::from_query(query), location);
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn empty_key_is_a_selection() {
         // The empty key is a legal etcd key, distinct from "nothing selected".
         let location = BrowseLocation::from_query("?key=");
@@ -108,7 +108,7 @@ mod tests {
         assert_eq!(location.href(), "/?key=");
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn readable_keys_stay_readable() {
         let location = BrowseLocation::from_query("prefix=/app/&key=/app/x&other=1");
         assert_eq!(location.prefix, Bytes::from("/app/"));

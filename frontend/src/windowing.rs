@@ -70,50 +70,50 @@ pub fn move_cursor(cursor: Option<usize>, delta: isize, total: usize) -> Option<
 
 #[cfg(test)]
 mod tests {
-    use wasm_bindgen_test::wasm_bindgen_test;
+    use crate::unit_test;
 
     use super::*;
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn empty_list_renders_nothing() {
         assert_eq!(visible_range(0.0, 500.0, 36.0, 0, OVERSCAN), 0..0);
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn top_of_a_long_list() {
         // 360 px shows 10 rows (+1 for a partial row), plus overscan below.
         assert_eq!(visible_range(0.0, 360.0, 36.0, 100_000, 8), 0..19);
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn middle_of_a_long_list_is_small() {
         let range = visible_range(36.0 * 50_000.0, 360.0, 36.0, 100_000, 8);
         assert_eq!(range, 49_992..50_019);
         assert!(range.len() < 30);
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn past_the_end_is_clamped() {
         assert_eq!(visible_range(1e9, 360.0, 36.0, 50, 8), 50..50);
         assert_eq!(visible_range(36.0 * 45.0, 360.0, 36.0, 50, 8), 37..50);
         assert_eq!(visible_range(-100.0, 72.0, 36.0, 50, 0), 0..3);
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn prefetch_near_the_end_only() {
         assert!(needs_more(900, 1000, true, 200));
         assert!(!needs_more(700, 1000, true, 200));
         assert!(!needs_more(1000, 1000, false, 200));
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn reveal_scrolls_minimally() {
         assert_eq!(reveal(5, 0.0, 360.0, 36.0), None);
         assert_eq!(reveal(0, 72.0, 360.0, 36.0), Some(0.0));
         assert_eq!(reveal(10, 0.0, 360.0, 36.0), Some(36.0));
     }
 
-    #[wasm_bindgen_test]
+    #[unit_test]
     fn cursor_moves_and_clamps() {
         assert_eq!(move_cursor(None, 1, 3), Some(0));
         assert_eq!(move_cursor(None, -1, 3), Some(2));
