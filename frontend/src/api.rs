@@ -130,6 +130,12 @@ fn network_detail(err: &gloo_net::Error) -> String {
 
 /// The start of a non-API error body, on one line, for the message.
 fn snippet(text: &str) -> String {
+    if text.trim_start().starts_with('<') {
+        // Markup in a sentence is noise; an HTML page here means something
+        // other than the etcdeck API answered (a proxy, another server).
+        return "an HTML page instead of the API's JSON (is a proxy or another server answering?)"
+            .to_owned();
+    }
     let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut cut: String = line.chars().take(160).collect();
     if cut.len() < line.len() {
@@ -175,10 +181,8 @@ mod tests {
             denied.to_string(),
             "etcd user 'viewer' may not read /secret/"
         );
-        assert_eq!(
-            snippet("<html>\n <b>Bad\tgateway</b></html>"),
-            "<html> <b>Bad gateway</b></html>"
-        );
+        assert_eq!(snippet("Bad\n\tgateway"), "Bad gateway");
+        assert!(snippet("<html><b>Bad gateway</b></html>").starts_with("an HTML page"));
         assert_eq!(snippet(""), "empty body");
     }
 }

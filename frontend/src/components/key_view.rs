@@ -3,12 +3,13 @@
 //! lease). Loads the key through [`crate::api`] whenever the selection
 //! changes, and shows loading, not-found and error states.
 
-use etcdeck_shared::{Bytes, KeyValue, Lease};
+use etcdeck_shared::{Bytes, Connection, ErrorCode, KeyValue, Lease};
 use leptos::prelude::*;
 
 use crate::api::{self, ApiFailure};
 use crate::components::copy_button::CopyButton;
 use crate::components::value_viewer::ValueViewer;
+use crate::connection::ConnectionState;
 
 /// Which key an answer belongs to, so a late answer for the previous
 /// selection is never shown as the current one.
@@ -29,11 +30,31 @@ pub fn KeyView(#[prop(into)] selected: Signal<Option<Bytes>>) -> impl IntoView {
         }
     });
 
+    // Like the tree list: a read that failed because etcd or the backend was
+    // away is repeated once the status poll reports a healthy connection.
+    if let Some(connection) = use_context::<ConnectionState>() {
+        Effect::new(move |_| {
+            let healthy = connection.failure.with(Option::is_none)
+                && connection.status.with(|s| {
+                    s.as_ref()
+                        .is_some_and(|s| matches!(s.connection, Connection::Connected { .. }))
+                });
+            let transient = resource.with_untracked(|r| {
+                matches!(r, Some(Some((_, Err(e))))
+                    if matches!(e, ApiFailure::Network(_))
+                        || e.code() == Some(ErrorCode::EtcdUnavailable))
+            });
+            if healthy && transient {
+                resource.refetch();
+            }
+        });
+    }
+
     let content = move || {
         let Some(key) = selected.get() else {
             return view! {
                 <p data-testid="key-hint" class="p-6 text-slate-600 dark:text-slate-300">
-                    "Select a key on the left to see its value. "
+                    "Select a key in the list to see its value. "
                     "Use the arrow keys in the list, Enter to open, Left or Backspace to go up."
                 </p>
             }
@@ -124,9 +145,9 @@ fn loaded_view(
         .into_any(),
         Err(failure) => {
             let title = match failure.code() {
-                Some(etcdeck_shared::ErrorCode::PermissionDenied) => "permission denied",
-                Some(etcdeck_shared::ErrorCode::EtcdUnavailable) => "etcd is unavailable",
-                Some(etcdeck_shared::ErrorCode::TooLarge) => "too large to show",
+                Some(ErrorCode::PermissionDenied) => "permission denied",
+                Some(ErrorCode::EtcdUnavailable) => "etcd is unavailable",
+                Some(ErrorCode::TooLarge) => "too large to show",
                 _ => "could not read this key",
             };
             view! {

@@ -4,13 +4,13 @@
 //! has a deep link and back/forward walk the history; this page turns tree
 //! actions into navigations and drives the paging of the listed level.
 
-use etcdeck_shared::Bytes;
+use etcdeck_shared::{Bytes, Connection, ErrorCode};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_location, use_navigate};
 
-use crate::api;
+use crate::api::{self, ApiFailure};
 use crate::components::breadcrumbs::Breadcrumbs;
 use crate::components::key_view::KeyView;
 use crate::components::tree_list::{TreeAction, TreeList};
@@ -50,6 +50,32 @@ pub fn BrowsePage() -> impl IntoView {
             fetch(request);
         }
     });
+
+    // After etcd or the backend was away, a listing that failed for that
+    // reason is retried once the status poll says all is well again, so a
+    // wall screen recovers by itself. Other failures (permission denied, bad
+    // request) would fail again and wait for the user's "retry".
+    if let Some(connection) = use_context::<ConnectionState>() {
+        Effect::new(move |_| {
+            let healthy = connection.failure.with(Option::is_none)
+                && connection.status.with(|s| {
+                    s.as_ref()
+                        .is_some_and(|s| matches!(s.connection, Connection::Connected { .. }))
+                });
+            let transient = listing.with_untracked(|l| {
+                l.error.as_ref().is_some_and(|e| {
+                    matches!(e, ApiFailure::Network(_))
+                        || e.code() == Some(ErrorCode::EtcdUnavailable)
+                })
+            });
+            if healthy
+                && transient
+                && let Some(request) = listing.try_update(|l| l.next_request()).flatten()
+            {
+                fetch(request);
+            }
+        });
+    }
 
     let on_action = Callback::new(move |action: TreeAction| match action {
         TreeAction::SelectKey(key) => go(here.get_untracked().with_key(key)),
