@@ -105,7 +105,7 @@ async fn tree_list_renders_rows_and_reports_clicks() {
         .iter()
         .map(|r| r.get_attribute("data-name").unwrap_or_default())
         .collect();
-    assert_eq!(names, ["", "both", "key", "b\\xff"]);
+    assert_eq!(names, ["/", "both", "key", "b\\xff"]);
     // An empty name is shown as a muted "/".
     assert!(rows[0].text_content().unwrap_or_default().contains('/'));
     assert!(rows[1].text_content().unwrap_or_default().contains("12"));

@@ -171,7 +171,13 @@ pub fn TreeList(
         })
     };
     let row_view = move |(_, index, child): (u64, usize, Child)| {
-        let name = child.name.display();
+        // An empty segment (keys that start with the separator) is shown as
+        // the separator itself, everywhere a person or a test reads a name.
+        let name = if child.name.is_empty() {
+            separator.get_untracked().display()
+        } else {
+            child.name.display()
+        };
         let full_key = child.key(&prefix());
         let is_key = child.is_key;
         let is_selected =
@@ -191,7 +197,8 @@ pub fn TreeList(
             _ => ("•", "key"),
         };
         let label = if child.name.is_empty() {
-            view! { <span class="text-slate-500 dark:text-slate-400">"/"</span> }.into_any()
+            view! { <span class="text-slate-500 dark:text-slate-400">{name.clone()}</span> }
+                .into_any()
         } else {
             view! { <span>{name.clone()}</span> }.into_any()
         };
