@@ -17,6 +17,8 @@ pub mod path {
     pub const STATUS: &str = "/api/v1/status";
     pub const LEVEL: &str = "/api/v1/level";
     pub const KEY: &str = "/api/v1/key";
+    /// The WebSocket of the live protocol ([`crate::ws`]).
+    pub const WS: &str = "/api/v1/ws";
 }
 
 /// Largest page of a level the backend returns; larger `limit`s are clamped.

@@ -9,9 +9,11 @@
 //! - [`bytes`]: [`Bytes`], etcd keys and values (arbitrary bytes, not UTF-8),
 //!   with their JSON form (base64) and their URL form (percent-encoding).
 //! - [`api`]: request and response bodies of the HTTP API.
+//! - [`ws`]: the live protocol spoken over the WebSocket.
 
 pub mod api;
 pub mod bytes;
+pub mod ws;
 
 pub use api::*;
 pub use bytes::Bytes;
