@@ -17,6 +17,7 @@
 pub mod api;
 pub mod config;
 pub mod etcd;
+pub mod hub;
 pub mod tree;
 
 use std::future::Future;
@@ -45,7 +46,9 @@ pub async fn run(
 ) -> Result<(), RunError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let session = etcd::EtcdSession::start(config.etcd, stop_rx).await?;
+    let hub = hub::Hub::new(session.clone());
     let app = api::router(api::AppState {
+        hub,
         session,
         config: Arc::new(config.server),
     });

@@ -19,6 +19,7 @@ pub mod path {
     pub const KEY: &str = "/api/v1/key";
     /// The WebSocket of the live protocol ([`crate::ws`]).
     pub const WS: &str = "/api/v1/ws";
+    pub const LIVE: &str = "/api/v1/live";
 }
 
 /// Largest page of a level the backend returns; larger `limit`s are clamped.
@@ -180,6 +181,16 @@ pub struct Lease {
     /// Seconds left when read; `None` if the lease has already expired or
     /// could not be read (for example for lack of permission).
     pub remaining_ttl: Option<i64>,
+}
+
+/// `GET /api/v1/live`: the watch hub's load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveStats {
+    /// etcd watches the backend holds open: one per etcd user and key range,
+    /// however many browsers subscribe to it.
+    pub upstream_watches: u64,
+    /// Subscriptions of all browsers together.
+    pub subscribers: u64,
 }
 
 /// The body of every error answer.

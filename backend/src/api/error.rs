@@ -13,6 +13,8 @@ use crate::tree::LevelError;
 pub enum Failure {
     BadRequest(String),
     NotFound(String),
+    /// The request came from where it may not (another site).
+    Forbidden(String),
     Etcd(EtcdError),
 }
 
@@ -38,6 +40,9 @@ impl IntoResponse for Failure {
                 (StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
             }
             Failure::NotFound(message) => (StatusCode::NOT_FOUND, ErrorCode::NotFound, message),
+            Failure::Forbidden(message) => {
+                (StatusCode::FORBIDDEN, ErrorCode::PermissionDenied, message)
+            }
             Failure::Etcd(err) => {
                 let (status, code) = match &err {
                     EtcdError::PermissionDenied(_) => {

@@ -7,6 +7,7 @@
 
 mod error;
 mod query;
+mod ws;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use etcdeck_shared::{
-    Connection, DEFAULT_LEVEL_PAGE, KeyValue, Level, MAX_LEVEL_PAGE, Status, path,
+    Connection, DEFAULT_LEVEL_PAGE, KeyValue, Level, LiveStats, MAX_LEVEL_PAGE, Status, path,
 };
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -27,6 +28,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::ServerConfig;
 use crate::etcd::EtcdSession;
+use crate::hub::Hub;
 use crate::tree;
 
 pub use error::Failure;
@@ -40,6 +42,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct AppState {
     pub session: EtcdSession,
     pub config: Arc<ServerConfig>,
+    pub hub: Hub,
 }
 
 /// The whole HTTP application.
@@ -59,6 +62,8 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .route(path::HEALTHZ, get(healthz))
+        .route(path::WS, get(ws::upgrade))
+        .route(path::LIVE, get(live))
         .merge(api)
         .fallback_service(frontend(&state.config.dist))
         .layer(SetResponseHeaderLayer::overriding(
@@ -163,6 +168,15 @@ async fn key(
             key.display()
         ))),
     }
+}
+
+/// `GET /api/v1/live`: how many upstream watches and subscribers the hub has.
+async fn live(State(state): State<AppState>) -> Json<LiveStats> {
+    let stats = state.hub.stats();
+    Json(LiveStats {
+        upstream_watches: stats.upstream_watches as u64,
+        subscribers: stats.subscribers as u64,
+    })
 }
 
 async fn unknown_api() -> Failure {

@@ -14,6 +14,7 @@
 mod convert;
 mod error;
 mod source;
+mod watches;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,7 @@ use tokio::sync::{RwLock, watch};
 use crate::config::{Credentials, EtcdConfig};
 
 pub use error::{EtcdError, StartError};
+pub use watches::{RangeWatch, WatchEnd, WatchMessage};
 
 /// How long one attempt to connect may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);

@@ -1,0 +1,322 @@
+//! Watches and range snapshots, in the hub's terms.
+//!
+//! [`EtcdSession::open_watch`] opens one etcd watch and waits for etcd's
+//! answer to the create request, so that a watch etcd cancels on creation
+//! (an expired token, a compacted start revision, a range the user may not
+//! read) is told apart from one that is live. [`RangeWatch::next`] turns the
+//! responses that follow into [`WatchMessage`]s: events grouped into whole
+//! revisions, progress, or the end of the watch with its reason classified.
+//!
+//! Re-authentication and re-watching are the hub's business
+//! (`crate::hub`); this module only says what happened.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use etcd_client::{EventType, GetOptions, WatchOptions, WatchStream};
+use etcdeck_shared::ws::{EventKind, WatchEvent, WatchKv, WatchRange};
+use etcdeck_shared::{Bytes, LeaseId, Revision};
+
+use super::{EtcdError, EtcdSession, REQUEST_TIMEOUT, with_timeout};
+
+/// How long etcd may take to answer a watch create request.
+const CREATE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a watch ended or could not start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WatchEnd {
+    /// The token was stale or the user's permissions were in doubt (etcd
+    /// says "invalid auth token", "auth store is old" or "permission
+    /// denied"). Re-authenticate and try once more to tell which.
+    Auth(String),
+    /// The start revision is older than etcd's compaction point.
+    Compacted(Revision),
+    /// The stream broke, etcd is unreachable, or etcd cancelled the watch
+    /// for another reason: re-watching later may work.
+    Unavailable(String),
+}
+
+impl WatchEnd {
+    /// Whether the reason is etcd saying "permission denied".
+    pub fn is_permission_denied(&self) -> bool {
+        matches!(self, WatchEnd::Auth(reason) if reason.contains("permission denied"))
+    }
+}
+
+impl From<EtcdError> for WatchEnd {
+    fn from(err: EtcdError) -> Self {
+        match err {
+            EtcdError::PermissionDenied(message) => WatchEnd::Auth(message),
+            EtcdError::Other(message) if is_auth_reason(&message) => WatchEnd::Auth(message),
+            EtcdError::Compacted(rev) => WatchEnd::Compacted(Revision(rev)),
+            other => WatchEnd::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// What a live watch said next.
+#[derive(Debug)]
+pub enum WatchMessage {
+    /// Changes, grouped by revision, in order; each group is one whole
+    /// revision (all the events of one transaction).
+    Revisions(Vec<(Revision, Vec<WatchEvent>)>),
+    /// Every change up to this revision has been sent.
+    Progress(Revision),
+    /// The watch is over.
+    Ended(WatchEnd),
+}
+
+/// One open etcd watch on one range.
+#[derive(Debug)]
+pub struct RangeWatch {
+    stream: WatchStream,
+    /// etcd's revision when the watch was created.
+    pub created_at: Revision,
+}
+
+impl RangeWatch {
+    /// The next thing etcd says about this watch.
+    pub async fn next(&mut self) -> WatchMessage {
+        loop {
+            let response = match self.stream.message().await {
+                Ok(Some(response)) => response,
+                Ok(None) => {
+                    return WatchMessage::Ended(WatchEnd::Unavailable(
+                        "the watch stream ended".into(),
+                    ));
+                }
+                Err(err) => return WatchMessage::Ended(EtcdError::from(err).into()),
+            };
+            if response.canceled() {
+                return WatchMessage::Ended(cancel_reason(&response));
+            }
+            let header_revision = response.header().map_or(0, |h| h.revision());
+            if response.events().is_empty() {
+                if response.created() {
+                    continue;
+                }
+                return WatchMessage::Progress(Revision(header_revision));
+            }
+            return WatchMessage::Revisions(group_by_revision(response.events()));
+        }
+    }
+
+    /// Asks etcd for a progress notification as soon as the watch has sent
+    /// everything up to the current revision.
+    pub async fn request_progress(&mut self) -> Result<(), EtcdError> {
+        self.stream
+            .request_progress()
+            .await
+            .map_err(EtcdError::from)
+    }
+}
+
+impl EtcdSession {
+    /// Opens a watch on `range` that replays every change from `start`
+    /// (inclusive), with each change's previous value.
+    pub async fn open_watch(
+        &self,
+        range: &WatchRange,
+        start: Revision,
+    ) -> Result<RangeWatch, WatchEnd> {
+        let mut client = self.client().await?;
+        let mut options = WatchOptions::new()
+            .with_prev_key()
+            .with_progress_notify()
+            .with_start_revision(start.0.max(1));
+        if range.prefix {
+            options = options.with_range(range_end(&range.key.0));
+        }
+        let open = async {
+            let mut stream = client
+                .watch(range.key.0.clone(), Some(options))
+                .await
+                .map_err(EtcdError::from)?;
+            let created = stream.message().await.map_err(EtcdError::from)?;
+            Ok::<_, EtcdError>((stream, created))
+        };
+        let (stream, created) = match tokio::time::timeout(CREATE_TIMEOUT, open).await {
+            Ok(result) => result?,
+            Err(_) => {
+                return Err(WatchEnd::Unavailable(format!(
+                    "etcd did not answer a watch request within {} s",
+                    CREATE_TIMEOUT.as_secs()
+                )));
+            }
+        };
+        let Some(created) = created else {
+            return Err(WatchEnd::Unavailable("the watch stream ended".into()));
+        };
+        if created.canceled() {
+            return Err(cancel_reason(&created));
+        }
+        Ok(RangeWatch {
+            stream,
+            created_at: Revision(created.header().map_or(0, |h| h.revision())),
+        })
+    }
+
+    /// Authenticates again, replacing the token every request carries.
+    pub async fn refresh_token(&self) -> Result<(), EtcdError> {
+        let client = self.client().await?;
+        with_timeout(REQUEST_TIMEOUT, client.refresh_token()).await
+    }
+
+    /// etcd's current revision.
+    pub async fn current_revision(&self) -> Result<Revision, EtcdError> {
+        let mut client = self.client().await?;
+        let status = with_timeout(REQUEST_TIMEOUT, client.status()).await?;
+        Ok(Revision(status.header().map_or(0, |h| h.revision())))
+    }
+
+    /// One page of `range` in key order: keys after `after` (or from the
+    /// start), at `revision` (or the latest). Returns the revision read at,
+    /// the keys and whether more follow.
+    pub async fn snapshot_page(
+        &self,
+        range: &WatchRange,
+        revision: Option<Revision>,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<(Revision, Vec<WatchKv>, bool), EtcdError> {
+        let mut client = self.client().await?;
+        let start = match after {
+            Some(after) => {
+                let mut next = after.to_vec();
+                next.push(0);
+                next
+            }
+            None => range.key.0.clone(),
+        };
+        if !range.prefix && after.is_some() {
+            return Ok((revision.unwrap_or_default(), Vec::new(), false));
+        }
+        let mut options = GetOptions::new().with_limit(limit as i64);
+        if range.prefix {
+            options = options.with_range(range_end(&range.key.0));
+        }
+        if let Some(revision) = revision {
+            options = options.with_revision(revision.0);
+        }
+        let response = with_timeout(REQUEST_TIMEOUT, client.get(start, Some(options))).await?;
+        let read_at = Revision(response.header().map_or(0, |h| h.revision()));
+        let kvs = response.kvs().iter().map(watch_kv).collect();
+        Ok((revision.unwrap_or(read_at), kvs, response.more()))
+    }
+
+    /// Whether a lease no longer exists (expired or revoked). `false` when
+    /// that cannot be found out.
+    pub async fn lease_gone(&self, lease: LeaseId) -> bool {
+        let Ok(mut client) = self.client().await else {
+            return false;
+        };
+        match with_timeout(REQUEST_TIMEOUT, client.lease_time_to_live(lease.0, None)).await {
+            Ok(ttl) => ttl.ttl() < 0,
+            Err(err) => {
+                tracing::debug!(error = %err, %lease, "lease time-to-live unavailable");
+                false
+            }
+        }
+    }
+}
+
+/// The end of the range of keys starting with `prefix`: the prefix with its
+/// last byte below 0xff incremented, or `\0` (every key) when there is none.
+pub(crate) fn range_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}
+
+fn is_auth_reason(reason: &str) -> bool {
+    [
+        "invalid auth token",
+        "auth store is old",
+        "permission denied",
+        "user name is empty",
+    ]
+    .iter()
+    .any(|needle| reason.contains(needle))
+}
+
+fn cancel_reason(response: &etcd_client::WatchResponse) -> WatchEnd {
+    if response.compact_revision() > 0 {
+        return WatchEnd::Compacted(Revision(response.compact_revision()));
+    }
+    let reason = response.cancel_reason();
+    if is_auth_reason(reason) {
+        WatchEnd::Auth(reason.to_owned())
+    } else if reason.is_empty() {
+        WatchEnd::Unavailable("etcd cancelled the watch".into())
+    } else {
+        WatchEnd::Unavailable(format!("etcd cancelled the watch: {reason}"))
+    }
+}
+
+fn watch_kv(kv: &etcd_client::KeyValue) -> WatchKv {
+    WatchKv {
+        key: Bytes::from(kv.key()),
+        value: Bytes::from(kv.value()),
+        create_revision: Revision(kv.create_revision()),
+        mod_revision: Revision(kv.mod_revision()),
+        version: kv.version(),
+        lease: (kv.lease() != 0).then_some(LeaseId(kv.lease())),
+    }
+}
+
+fn group_by_revision(events: &[etcd_client::Event]) -> Vec<(Revision, Vec<WatchEvent>)> {
+    let mut groups: Vec<(Revision, Vec<WatchEvent>)> = Vec::new();
+    let mut index: HashMap<i64, usize> = HashMap::new();
+    for event in events {
+        let Some(kv) = event.kv() else { continue };
+        let revision = kv.mod_revision();
+        let wire = WatchEvent {
+            kind: match event.event_type() {
+                EventType::Put => EventKind::Put,
+                EventType::Delete => EventKind::Delete,
+            },
+            kv: watch_kv(kv),
+            prev: event.prev_kv().map(watch_kv),
+            lease_ended: false,
+        };
+        match index.get(&revision) {
+            Some(&at) => groups[at].1.push(wire),
+            None => {
+                index.insert(revision, groups.len());
+                groups.push((Revision(revision), vec![wire]));
+            }
+        }
+    }
+    groups.sort_by_key(|(revision, _)| *revision);
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_end_of_prefixes() {
+        assert_eq!(range_end(b"/a/"), b"/a0".to_vec());
+        assert_eq!(range_end(b"a\xff"), b"b".to_vec());
+        assert_eq!(range_end(b"\xff\xff"), vec![0]);
+        assert_eq!(range_end(b""), vec![0]);
+    }
+
+    #[test]
+    fn auth_reasons() {
+        assert!(is_auth_reason(
+            "rpc error: code = Unauthenticated desc = etcdserver: invalid auth token"
+        ));
+        assert!(is_auth_reason("etcdserver: revision of auth store is old"));
+        assert!(is_auth_reason("etcdserver: permission denied"));
+        assert!(!is_auth_reason(
+            "etcdserver: mvcc: required revision has been compacted"
+        ));
+    }
+}

@@ -1,0 +1,493 @@
+//! One subscriber's view of the hub.
+//!
+//! A [`Subscription`] is polled with [`Subscription::next`] by whoever
+//! carries its messages (the WebSocket connection). It moves through phases:
+//!
+//! 1. **Attach**: fix the start revision (the one asked for, or etcd's
+//!    current revision + 1), join the range's upstream, answer `Subscribed`.
+//! 2. **Catch-up**, only when the start lies at or before the upstream's
+//!    position: a short-lived watch of its own replays history from the start
+//!    up to that position, while the queue already collects what comes after.
+//! 3. **Live**: drain the queue, coalescing whole revisions into messages.
+//! 4. **Resync**, after the queue overflowed or history was compacted:
+//!    a `Gap`, then the range read page by page at one revision `R`, then live
+//!    again from `R + 1`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use etcdeck_shared::ws::{GapReason, ServerMessage, SubId, WatchRange};
+use etcdeck_shared::{ApiError, ErrorCode, Revision};
+
+use super::queue::{Item, Popped, Queue};
+use super::upstream::Upstream;
+use super::{Batch, Hub};
+use crate::etcd::{EtcdError, RangeWatch, WatchEnd, WatchMessage};
+
+/// Keys per snapshot page (fewer when values are large).
+const SNAPSHOT_PAGE: usize = 500;
+/// Bytes of events gathered into one message at most (a single revision
+/// may exceed it: revisions are never split).
+const MAX_MESSAGE_BYTES: usize = 512 * 1024;
+/// How often a catch-up watch asks etcd whether it has replayed everything.
+const PROGRESS_RETRY: Duration = Duration::from_millis(500);
+/// Backoff between attempts while etcd is unreachable.
+const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(2));
+
+/// What a subscription has to say next.
+#[derive(Debug)]
+pub enum Out {
+    Message(ServerMessage),
+    /// Whole revisions, in order, all after what was told before.
+    Events(Vec<Arc<Batch>>),
+}
+
+impl Out {
+    /// The JSON text frame for subscription `id`.
+    pub fn to_text(&self, id: SubId, prev_kv: bool) -> String {
+        match self {
+            Out::Message(message) => serde_json::to_string(message).unwrap_or_default(),
+            Out::Events(batches) => {
+                let mut text = format!(r#"{{"type":"events","id":{},"events":["#, id.0);
+                for (i, batch) in batches.iter().enumerate() {
+                    if i > 0 {
+                        text.push(',');
+                    }
+                    text.push_str(batch.json(prev_kv));
+                }
+                text.push_str("]}");
+                text
+            }
+        }
+    }
+
+    /// The message with its events, for callers that want values not text.
+    pub fn into_message(self, id: SubId) -> ServerMessage {
+        match self {
+            Out::Message(message) => message,
+            Out::Events(batches) => ServerMessage::Events {
+                id,
+                events: batches
+                    .iter()
+                    .flat_map(|b| b.events.iter().cloned())
+                    .collect(),
+            },
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Phase {
+    Attach,
+    CatchUp {
+        until: Revision,
+        watch: Option<Box<RangeWatch>>,
+        fresh_token: bool,
+    },
+    Live,
+    Resync(GapReason),
+    Snapshot {
+        revision: Option<Revision>,
+        after: Option<Vec<u8>>,
+        limit: usize,
+    },
+    Done,
+}
+
+/// One subscriber to one range.
+#[derive(Debug)]
+pub struct Subscription {
+    hub: Hub,
+    id: u64,
+    range: WatchRange,
+    from: Option<Revision>,
+    queue: Arc<Queue>,
+    upstream: Option<Arc<Upstream>>,
+    /// The highest revision told to the subscriber.
+    seen: Revision,
+    phase: Phase,
+    /// `Reconnecting` was said and `Live` not yet (for this subscription's
+    /// own etcd reads: catch-up and snapshots).
+    reconnecting: bool,
+    backoff: Duration,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if let Some(upstream) = &self.upstream {
+            upstream.detach(self.id);
+        }
+    }
+}
+
+impl Subscription {
+    pub(super) fn new(hub: Hub, id: u64, range: WatchRange, from: Option<Revision>) -> Self {
+        Subscription {
+            hub,
+            id,
+            range,
+            from,
+            queue: Arc::new(Queue::default()),
+            upstream: None,
+            seen: Revision(0),
+            phase: Phase::Attach,
+            reconnecting: false,
+            backoff: BACKOFF.0,
+        }
+    }
+
+    /// The highest revision told to the subscriber so far.
+    pub fn seen(&self) -> Revision {
+        self.seen
+    }
+
+    /// The next message for the subscriber, waiting as needed; `None` once
+    /// the subscription has ended.
+    pub async fn next(&mut self, id: SubId) -> Option<Out> {
+        loop {
+            let phase = std::mem::replace(&mut self.phase, Phase::Done);
+            let (phase, out) = match phase {
+                Phase::Attach => self.attach(id).await,
+                Phase::CatchUp {
+                    until,
+                    watch,
+                    fresh_token,
+                } => self.catch_up(id, until, watch, fresh_token).await,
+                Phase::Live => self.live(id).await,
+                Phase::Resync(reason) => {
+                    self.queue.restart();
+                    (
+                        Phase::Snapshot {
+                            revision: None,
+                            after: None,
+                            limit: SNAPSHOT_PAGE,
+                        },
+                        Some(Out::Message(ServerMessage::Gap { id, reason })),
+                    )
+                }
+                Phase::Snapshot {
+                    revision,
+                    after,
+                    limit,
+                } => self.snapshot(id, revision, after, limit).await,
+                Phase::Done => return None,
+            };
+            self.phase = phase;
+            if out.is_some() {
+                return out;
+            }
+        }
+    }
+
+    async fn attach(&mut self, id: SubId) -> (Phase, Option<Out>) {
+        let start = match self.from {
+            Some(from) => Revision(from.0.max(1)),
+            None => match self.hub.session().current_revision().await {
+                Ok(now) => Revision(now.0 + 1),
+                Err(err) => return self.unreachable(id, Phase::Attach, err).await,
+            },
+        };
+        let (upstream, catch_up) = self.hub.attach(self.id, &self.range, start, &self.queue);
+        self.upstream = Some(upstream);
+        self.seen = Revision(start.0 - 1);
+        let phase = match catch_up {
+            Some(until) => Phase::CatchUp {
+                until,
+                watch: None,
+                fresh_token: false,
+            },
+            None => Phase::Live,
+        };
+        let subscribed = ServerMessage::Subscribed {
+            id,
+            revision: self.seen,
+        };
+        (phase, Some(Out::Message(subscribed)))
+    }
+
+    async fn catch_up(
+        &mut self,
+        id: SubId,
+        until: Revision,
+        watch: Option<Box<RangeWatch>>,
+        mut fresh_token: bool,
+    ) -> (Phase, Option<Out>) {
+        if self.queue.is_lagged() {
+            return (Phase::Resync(GapReason::Lagged), None);
+        }
+        let session = self.hub.session().clone();
+        let mut watch = match watch {
+            Some(watch) => watch,
+            None => match session
+                .open_watch(&self.range, Revision(self.seen.0 + 1))
+                .await
+            {
+                Ok(mut watch) => {
+                    // etcd answers once the replay has caught up to now.
+                    if let Err(err) = watch.request_progress().await {
+                        tracing::debug!(error = %err, "progress request failed");
+                    }
+                    self.backoff = BACKOFF.0;
+                    let live = self.say_live(id);
+                    let phase = Phase::CatchUp {
+                        until,
+                        watch: Some(Box::new(watch)),
+                        fresh_token: false,
+                    };
+                    return (phase, live);
+                }
+                Err(end) => return self.catch_up_failed(id, until, end, fresh_token).await,
+            },
+        };
+        let message = match tokio::time::timeout(PROGRESS_RETRY, watch.next()).await {
+            Ok(message) => message,
+            Err(_) => {
+                // etcd ignores a progress request while the watch is still
+                // replaying; ask again.
+                if let Err(err) = watch.request_progress().await {
+                    tracing::debug!(error = %err, "progress request failed");
+                }
+                let phase = Phase::CatchUp {
+                    until,
+                    watch: Some(watch),
+                    fresh_token,
+                };
+                return (phase, None);
+            }
+        };
+        match message {
+            WatchMessage::Revisions(groups) => {
+                let mut done = false;
+                let mut batches = Vec::new();
+                for (revision, events) in groups {
+                    if revision > until {
+                        done = true;
+                        break;
+                    }
+                    if revision > self.seen {
+                        self.seen = revision;
+                        batches.push(Arc::new(Batch::from_events(revision, events)));
+                    }
+                    done |= revision == until;
+                }
+                let phase = if done {
+                    Phase::Live
+                } else {
+                    Phase::CatchUp {
+                        until,
+                        watch: Some(watch),
+                        fresh_token,
+                    }
+                };
+                let out = (!batches.is_empty()).then_some(Out::Events(batches));
+                (phase, out)
+            }
+            WatchMessage::Progress(revision) if revision >= until => (Phase::Live, None),
+            WatchMessage::Progress(_) => (
+                Phase::CatchUp {
+                    until,
+                    watch: Some(watch),
+                    fresh_token,
+                },
+                None,
+            ),
+            WatchMessage::Ended(end) => {
+                fresh_token &= matches!(end, WatchEnd::Auth(_));
+                self.catch_up_failed(id, until, end, fresh_token).await
+            }
+        }
+    }
+
+    async fn catch_up_failed(
+        &mut self,
+        id: SubId,
+        until: Revision,
+        end: WatchEnd,
+        fresh_token: bool,
+    ) -> (Phase, Option<Out>) {
+        let retry = |fresh_token| Phase::CatchUp {
+            until,
+            watch: None,
+            fresh_token,
+        };
+        match end {
+            WatchEnd::Compacted(compact_revision) => (
+                Phase::Resync(GapReason::Compacted { compact_revision }),
+                None,
+            ),
+            WatchEnd::Auth(reason) if fresh_token && reason.contains("permission denied") => {
+                self.closed(id, EtcdError::PermissionDenied(reason))
+            }
+            WatchEnd::Auth(_) => match self.hub.session().refresh_token().await {
+                Ok(()) => (retry(true), None),
+                Err(err) => self.unreachable(id, retry(false), err).await,
+            },
+            WatchEnd::Unavailable(reason) => {
+                self.unreachable(id, retry(false), EtcdError::Unavailable(reason))
+                    .await
+            }
+        }
+    }
+
+    async fn live(&mut self, id: SubId) -> (Phase, Option<Out>) {
+        let item = match self.queue.pop().await {
+            Popped::Item(item) => item,
+            Popped::Lagged => return (Phase::Resync(GapReason::Lagged), None),
+            Popped::Closed(error) => {
+                return (
+                    Phase::Done,
+                    Some(Out::Message(ServerMessage::Closed { id, error })),
+                );
+            }
+        };
+        let out = match item {
+            Item::Batch(first) => {
+                let mut batches = Vec::new();
+                let mut bytes = 0;
+                let mut next = Some(first);
+                while let Some(batch) = next.take() {
+                    if batch.revision > self.seen {
+                        self.seen = batch.revision;
+                        bytes += batch.bytes;
+                        batches.push(batch);
+                    }
+                    if bytes < MAX_MESSAGE_BYTES {
+                        next = self.queue.try_pop_batch();
+                    }
+                }
+                (!batches.is_empty()).then_some(Out::Events(batches))
+            }
+            Item::Progress(revision) if revision > self.seen => {
+                self.seen = revision;
+                Some(Out::Message(ServerMessage::Progress { id, revision }))
+            }
+            Item::Progress(_) => None,
+            Item::Reconnecting(reason) => Some(Out::Message(ServerMessage::Reconnecting {
+                id,
+                reason: reason.to_string(),
+            })),
+            Item::Live => Some(Out::Message(ServerMessage::Live { id })),
+            Item::Compacted(compact_revision) => {
+                return (
+                    Phase::Resync(GapReason::Compacted { compact_revision }),
+                    None,
+                );
+            }
+        };
+        (Phase::Live, out)
+    }
+
+    async fn snapshot(
+        &mut self,
+        id: SubId,
+        revision: Option<Revision>,
+        after: Option<Vec<u8>>,
+        limit: usize,
+    ) -> (Phase, Option<Out>) {
+        let session = self.hub.session().clone();
+        let page = session
+            .snapshot_page(&self.range, revision, after.as_deref(), limit)
+            .await;
+        let (read_at, kvs, more) = match page {
+            Ok(page) => page,
+            Err(EtcdError::TooLarge(_)) if limit > 1 => {
+                let phase = Phase::Snapshot {
+                    revision,
+                    after,
+                    limit: (limit / 4).max(1),
+                };
+                return (phase, None);
+            }
+            Err(EtcdError::Compacted(_)) => {
+                // The snapshot's revision was compacted while paging: start over.
+                let reason = GapReason::Compacted {
+                    compact_revision: revision.unwrap_or_default(),
+                };
+                return (Phase::Resync(reason), None);
+            }
+            Err(err @ EtcdError::Unavailable(_)) => {
+                let phase = Phase::Snapshot {
+                    revision,
+                    after,
+                    limit,
+                };
+                return self.unreachable(id, phase, err).await;
+            }
+            Err(err) => return self.closed(id, err),
+        };
+        let live = self.say_live(id);
+        if live.is_some() {
+            let phase = Phase::Snapshot {
+                revision,
+                after,
+                limit,
+            };
+            return (phase, live);
+        }
+        let phase = if more {
+            Phase::Snapshot {
+                revision: Some(read_at),
+                after: kvs.last().map(|kv| kv.key.0.clone()),
+                limit,
+            }
+        } else {
+            self.seen = self.seen.max(read_at);
+            Phase::Live
+        };
+        let page = ServerMessage::Snapshot {
+            id,
+            revision: read_at,
+            kvs,
+            done: !more,
+        };
+        (phase, Some(Out::Message(page)))
+    }
+
+    /// Says `Reconnecting` (once) and waits before `retry`.
+    async fn unreachable(
+        &mut self,
+        id: SubId,
+        retry: Phase,
+        err: EtcdError,
+    ) -> (Phase, Option<Out>) {
+        if let EtcdError::PermissionDenied(_) = err {
+            return self.closed(id, err);
+        }
+        let out = (!self.reconnecting).then(|| {
+            Out::Message(ServerMessage::Reconnecting {
+                id,
+                reason: err.to_string(),
+            })
+        });
+        self.reconnecting = true;
+        tokio::time::sleep(self.backoff).await;
+        self.backoff = (self.backoff * 2).min(BACKOFF.1);
+        (retry, out)
+    }
+
+    fn say_live(&mut self, id: SubId) -> Option<Out> {
+        if std::mem::take(&mut self.reconnecting) {
+            self.backoff = BACKOFF.0;
+            Some(Out::Message(ServerMessage::Live { id }))
+        } else {
+            None
+        }
+    }
+
+    fn closed(&mut self, id: SubId, err: EtcdError) -> (Phase, Option<Out>) {
+        let error = match err {
+            EtcdError::PermissionDenied(reason) => ApiError {
+                code: ErrorCode::PermissionDenied,
+                message: format!("etcd denies reading this range: {reason}"),
+            },
+            other => ApiError {
+                code: ErrorCode::Internal,
+                message: other.to_string(),
+            },
+        };
+        (
+            Phase::Done,
+            Some(Out::Message(ServerMessage::Closed { id, error })),
+        )
+    }
+}

@@ -1,0 +1,346 @@
+//! One upstream etcd watch, shared by every subscriber of its range.
+//!
+//! The task in [`Upstream::run`] keeps the watch alive by itself. When etcd
+//! cancels it for an auth reason (the token expired, the auth store changed),
+//! it re-authenticates and re-watches at once; when the stream breaks (etcd
+//! restarted, the member it was connected to died) it tells subscribers
+//! "reconnecting", retries with short capped backoff on any endpoint, and
+//! re-watches from `position + 1`, so nothing is lost and nothing repeats.
+//! Only two things end it: no subscribers for [`LINGER`], or etcd denying
+//! the range to the user with a freshly issued token.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use etcdeck_shared::ws::{EventKind, WatchEvent};
+use etcdeck_shared::{ApiError, ErrorCode, LeaseId, Revision};
+use tokio::sync::Notify;
+
+use super::queue::{Item, Queue};
+use super::{Batch, Hub, UpstreamKey};
+use crate::etcd::{RangeWatch, WatchEnd, WatchMessage};
+
+/// How long an upstream without subscribers stays open, so that a browser
+/// moving back and forth does not re-create it each time.
+const LINGER: Duration = Duration::from_secs(10);
+/// How long an idle watch waits before asking etcd for progress.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
+/// Backoff between re-watch attempts after a failure.
+const BACKOFF: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(2));
+
+#[derive(Debug)]
+pub struct Upstream {
+    hub: Hub,
+    key: UpstreamKey,
+    state: Mutex<State>,
+    /// Woken when subscribers leave.
+    changed: Notify,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Every change up to here has been handed to the queues.
+    position: Revision,
+    subscribers: HashMap<u64, Arc<Queue>>,
+    /// Why the watch is down, while it is.
+    reconnecting: Option<Arc<str>>,
+    ended: bool,
+}
+
+impl Upstream {
+    /// Starts the task of a new upstream that will watch from `start`.
+    pub fn start(hub: Hub, key: UpstreamKey, start: Revision) -> Arc<Self> {
+        let upstream = Arc::new(Upstream {
+            hub,
+            key,
+            state: Mutex::new(State {
+                position: Revision(start.0 - 1),
+                subscribers: HashMap::new(),
+                reconnecting: None,
+                ended: false,
+            }),
+            changed: Notify::new(),
+        });
+        tokio::spawn(upstream.clone().run());
+        upstream
+    }
+
+    pub fn key(&self) -> &UpstreamKey {
+        &self.key
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn subscriber_count(&self) -> usize {
+        self.lock().subscribers.len()
+    }
+
+    /// Adds a subscriber that wants every change from `start`. `None` if
+    /// this upstream has ended; otherwise `Some(catch_up)`, where `catch_up`
+    /// is the position to replay up to when `start` lies at or before it.
+    pub fn attach(&self, id: u64, start: Revision, queue: &Arc<Queue>) -> Option<Option<Revision>> {
+        let mut state = self.lock();
+        if state.ended {
+            return None;
+        }
+        if let Some(reason) = &state.reconnecting {
+            queue.push(Item::Reconnecting(reason.clone()));
+        }
+        state.subscribers.insert(id, queue.clone());
+        Some((start <= state.position).then_some(state.position))
+    }
+
+    pub fn detach(&self, id: u64) {
+        let now_empty = {
+            let mut state = self.lock();
+            state.subscribers.remove(&id);
+            state.subscribers.is_empty()
+        };
+        if now_empty {
+            self.changed.notify_one();
+        }
+    }
+
+    /// Marks the upstream ended if no one is subscribed. Called with the
+    /// hub's registry locked, so no one can attach in between.
+    pub fn end_if_unused(&self) -> bool {
+        let mut state = self.lock();
+        if state.subscribers.is_empty() {
+            state.ended = true;
+        }
+        state.ended
+    }
+
+    fn position(&self) -> Revision {
+        self.lock().position
+    }
+
+    fn set_reconnecting(&self, reason: &str) {
+        let mut state = self.lock();
+        if state.reconnecting.is_none() {
+            tracing::info!(range = ?self.key.range, %reason, "watch lost; re-watching");
+            let reason: Arc<str> = Arc::from(reason);
+            state.reconnecting = Some(reason.clone());
+            for queue in state.subscribers.values() {
+                queue.push(Item::Reconnecting(reason.clone()));
+            }
+        }
+    }
+
+    fn set_live(&self) {
+        let mut state = self.lock();
+        if state.reconnecting.take().is_some() {
+            tracing::info!(range = ?self.key.range, position = %state.position, "watch live again");
+            for queue in state.subscribers.values() {
+                queue.push(Item::Live);
+            }
+        }
+    }
+
+    /// Ends for good, telling every subscriber why.
+    fn close(self: &Arc<Self>, error: ApiError) {
+        self.hub.remove(self);
+        let mut state = self.lock();
+        state.ended = true;
+        for queue in state.subscribers.values() {
+            queue.close(error.clone());
+        }
+    }
+
+    /// The watch loop: runs until no one is subscribed or the range is
+    /// denied.
+    async fn run(self: Arc<Self>) {
+        let session = self.hub.session().clone();
+        let mut watch: Option<RangeWatch> = None;
+        let mut backoff = BACKOFF.0;
+        // Whether the token was renewed since the last successful watch: a
+        // denial with a fresh token is a real one.
+        let mut fresh_token = false;
+        let mut last_heard = Instant::now();
+        let mut leases = LeaseCache::default();
+        loop {
+            if self.subscriber_count() == 0 {
+                tokio::select! {
+                    _ = tokio::time::sleep(LINGER) => {}
+                    _ = self.changed.notified() => {}
+                }
+                if self.subscriber_count() == 0 && self.hub.retire(&self) {
+                    tracing::debug!(range = ?self.key.range, "upstream watch closed: no subscribers");
+                    return;
+                }
+                continue;
+            }
+            let Some(open) = watch.as_mut() else {
+                let start = Revision(self.position().0 + 1);
+                match session.open_watch(&self.key.range, start).await {
+                    Ok(opened) => {
+                        watch = Some(opened);
+                        backoff = BACKOFF.0;
+                        fresh_token = false;
+                        last_heard = Instant::now();
+                        self.set_live();
+                    }
+                    Err(end) => {
+                        if let Some(error) = self
+                            .recover(&session, end, &mut fresh_token, &mut backoff)
+                            .await
+                        {
+                            self.close(error);
+                            return;
+                        }
+                    }
+                }
+                continue;
+            };
+            let idle_for = last_heard.elapsed();
+            let message = tokio::select! {
+                message = open.next() => message,
+                _ = tokio::time::sleep(PROGRESS_INTERVAL.saturating_sub(idle_for)) => {
+                    last_heard = Instant::now();
+                    if let Err(err) = open.request_progress().await {
+                        tracing::debug!(error = %err, "progress request failed");
+                    }
+                    continue;
+                }
+                _ = self.changed.notified() => continue,
+            };
+            last_heard = Instant::now();
+            match message {
+                WatchMessage::Revisions(groups) => {
+                    for (revision, mut events) in groups {
+                        leases.mark_ended(&session, &mut events).await;
+                        let batch = Arc::new(Batch::from_events(revision, events));
+                        let mut state = self.lock();
+                        state.position = state.position.max(revision);
+                        for queue in state.subscribers.values() {
+                            queue.push(Item::Batch(batch.clone()));
+                        }
+                    }
+                }
+                WatchMessage::Progress(revision) => {
+                    let mut state = self.lock();
+                    if revision > state.position {
+                        state.position = revision;
+                        for queue in state.subscribers.values() {
+                            queue.push(Item::Progress(revision));
+                        }
+                    }
+                }
+                WatchMessage::Ended(end) => {
+                    watch = None;
+                    if let Some(error) = self
+                        .recover(&session, end, &mut fresh_token, &mut backoff)
+                        .await
+                    {
+                        self.close(error);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Acts on the end of a watch so that the next attempt can succeed.
+    /// Returns the error to close with when the range is denied for real.
+    async fn recover(
+        &self,
+        session: &crate::etcd::EtcdSession,
+        end: WatchEnd,
+        fresh_token: &mut bool,
+        backoff: &mut Duration,
+    ) -> Option<ApiError> {
+        match end {
+            WatchEnd::Auth(reason) => {
+                if *fresh_token && end_is_denial(&reason) {
+                    tracing::info!(range = ?self.key.range, %reason, "watch denied by etcd");
+                    return Some(ApiError {
+                        code: ErrorCode::PermissionDenied,
+                        message: format!(
+                            "etcd denies watching this range to the etcd user{}: {reason}",
+                            self.key
+                                .user
+                                .as_deref()
+                                .map(|u| format!(" '{u}'"))
+                                .unwrap_or_default()
+                        ),
+                    });
+                }
+                tracing::debug!(range = ?self.key.range, %reason, "watch needs a new token");
+                if *fresh_token {
+                    // A new token did not help: do not spin.
+                    self.wait_after(&reason, backoff).await;
+                }
+                match session.refresh_token().await {
+                    Ok(()) => *fresh_token = true,
+                    Err(err) => self.wait_after(&err.to_string(), backoff).await,
+                }
+            }
+            WatchEnd::Compacted(compact_revision) => {
+                // The resume point is gone: restart from now and let every
+                // subscriber resync from a snapshot.
+                match session.current_revision().await {
+                    Ok(now) => {
+                        tracing::warn!(range = ?self.key.range, %compact_revision, "history compacted past the watch's resume point");
+                        let mut state = self.lock();
+                        state.position = now;
+                        for queue in state.subscribers.values() {
+                            queue.push(Item::Compacted(compact_revision));
+                        }
+                    }
+                    Err(err) => self.wait_after(&err.to_string(), backoff).await,
+                }
+            }
+            WatchEnd::Unavailable(reason) => {
+                *fresh_token = false;
+                self.wait_after(&reason, backoff).await;
+            }
+        }
+        None
+    }
+
+    async fn wait_after(&self, reason: &str, backoff: &mut Duration) {
+        self.set_reconnecting(reason);
+        tokio::time::sleep(*backoff).await;
+        *backoff = (*backoff * 2).min(BACKOFF.1);
+    }
+}
+
+fn end_is_denial(reason: &str) -> bool {
+    reason.contains("permission denied")
+}
+
+/// Which leases are gone, remembered for a while so that the keys of one
+/// lease deleted together cost one lookup.
+#[derive(Debug, Default)]
+struct LeaseCache {
+    gone: HashMap<LeaseId, (bool, Instant)>,
+}
+
+impl LeaseCache {
+    const KEEP: Duration = Duration::from_secs(5);
+
+    /// Marks deletes of keys whose lease no longer exists as `lease_ended`.
+    async fn mark_ended(&mut self, session: &crate::etcd::EtcdSession, events: &mut [WatchEvent]) {
+        self.gone.retain(|_, (_, at)| at.elapsed() < Self::KEEP);
+        for event in events.iter_mut() {
+            if event.kind != EventKind::Delete {
+                continue;
+            }
+            let Some(lease) = event.prev.as_ref().and_then(|p| p.lease) else {
+                continue;
+            };
+            let gone = match self.gone.get(&lease) {
+                Some((gone, _)) => *gone,
+                None => {
+                    let gone = session.lease_gone(lease).await;
+                    self.gone.insert(lease, (gone, Instant::now()));
+                    gone
+                }
+            };
+            event.lease_ended = gone;
+        }
+    }
+}
