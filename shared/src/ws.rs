@@ -261,7 +261,10 @@ mod tests {
         let json = serde_json::to_string(&events).unwrap();
         expect![[r#"{"type":"events","id":7,"events":[{"kind":"put","kv":{"key":"L2FwcC9h","value":"Mg==","create_revision":2,"mod_revision":44,"version":1,"lease":"694d"},"prev":{"key":"L2FwcC9h","value":"MQ==","create_revision":2,"mod_revision":43,"version":1}},{"kind":"delete","kv":{"key":"L2FwcC9i","value":"","create_revision":2,"mod_revision":45,"version":1},"lease_ended":true}]}"#]]
         .assert_eq(&json);
-        assert_eq!(serde_json::from_str::<ServerMessage>(&json).unwrap(), events);
+        assert_eq!(
+            serde_json::from_str::<ServerMessage>(&json).unwrap(),
+            events
+        );
 
         let others = [
             ServerMessage::Subscribed {
@@ -323,7 +326,10 @@ mod tests {
             {"type":"error","error":{"code":"bad_request","message":"bad"}}"#]]
         .assert_eq(&lines.join("\n"));
         for (message, line) in others.iter().zip(&lines) {
-            assert_eq!(&serde_json::from_str::<ServerMessage>(line).unwrap(), message);
+            assert_eq!(
+                &serde_json::from_str::<ServerMessage>(line).unwrap(),
+                message
+            );
         }
     }
 
