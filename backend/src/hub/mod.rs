@@ -7,19 +7,21 @@
 //! - [`upstream`]: the task that owns one etcd watch, keeps it alive through
 //!   token expiry, stream breaks and member deaths by re-authenticating and
 //!   re-watching from the last revision + 1, and hands each whole revision to
-//!   its subscribers' queues without waiting for any of them.
+//!   its subscribers' queues without waiting for any of them; it remembers
+//!   recent revisions to replay them to subscribers that resume.
 //! - [`queue`]: the bounded buffer per subscriber; overflow turns into a
 //!   resync instead of memory growth or silent loss.
 //! - [`subscription`]: one subscriber's view: joining an upstream at the
-//!   revision it asked for (replaying history it missed with a short-lived
-//!   catch-up watch), draining its queue, and resyncing with a gap notice and
-//!   a paged snapshot when needed.
+//!   revision it asked for, draining its queue, and resyncing with a gap
+//!   notice and a paged snapshot when needed.
 //!
 //! # Invariants
 //! - An upstream's `position` is the highest revision up to which it has
 //!   handed every change of its range to its queues.
-//! - A subscriber attached at position `P` receives through its queue every
-//!   revision after `P`; revisions before come from its catch-up watch.
+//! - A subscriber that asks for revisions from `S` is attached only to an
+//!   upstream that will hand it every revision from `S`: from its history if
+//!   `S` is past its history floor, live otherwise; else it gets a private
+//!   upstream that starts at `S`.
 //! - A subscription never emits a revision at or below the highest revision
 //!   it has already told (`seen`), so overlaps cannot become duplicates.
 
@@ -28,7 +30,7 @@ mod subscription;
 mod upstream;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use etcdeck_shared::Revision;
@@ -37,6 +39,7 @@ use etcdeck_shared::ws::{WatchEvent, WatchRange};
 use crate::etcd::EtcdSession;
 
 pub use subscription::{Out, Subscription};
+use upstream::Joined;
 
 /// Whose permissions an upstream watch uses and which keys it covers.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -57,6 +60,8 @@ struct HubInner {
     session: EtcdSession,
     upstreams: Mutex<HashMap<UpstreamKey, Arc<upstream::Upstream>>>,
     next_subscriber: AtomicU64,
+    /// Private upstreams open now (subscribers resuming from far back).
+    private: AtomicUsize,
 }
 
 /// Counts for operators and benchmarks.
@@ -75,6 +80,7 @@ impl Hub {
                 session,
                 upstreams: Mutex::new(HashMap::new()),
                 next_subscriber: AtomicU64::new(1),
+                private: AtomicUsize::new(0),
             }),
         }
     }
@@ -88,9 +94,14 @@ impl Hub {
 
     pub fn stats(&self) -> HubStats {
         let upstreams = self.inner.lock();
+        let private = self.inner.private.load(Ordering::Relaxed);
         HubStats {
-            upstream_watches: upstreams.len(),
-            subscribers: upstreams.values().map(|u| u.subscriber_count()).sum(),
+            upstream_watches: upstreams.len() + private,
+            subscribers: upstreams
+                .values()
+                .map(|u| u.subscriber_count())
+                .sum::<usize>()
+                + private,
         }
     }
 
@@ -98,36 +109,46 @@ impl Hub {
         &self.inner.session
     }
 
-    /// Attaches `queue` to the upstream of `range` (starting one at `start`
-    /// if there is none). Returns the upstream and, when `start` lies at or
-    /// before the upstream's position, that position: the revisions from
-    /// `start` to it must be caught up separately.
+    /// Attaches `queue` to an upstream of `range` that will hand it every
+    /// revision from `start`: the shared one, started here if there is none,
+    /// or, when `start` is older than the shared one remembers, a private one.
     fn attach(
         &self,
         subscriber: u64,
         range: &WatchRange,
         start: Revision,
         queue: &Arc<queue::Queue>,
-    ) -> (Arc<upstream::Upstream>, Option<Revision>) {
+    ) -> Arc<upstream::Upstream> {
         let key = UpstreamKey {
             user: self.inner.session.user().map(str::to_owned),
             range: range.clone(),
         };
         let mut upstreams = self.inner.lock();
-        if let Some(existing) = upstreams.get(&key)
-            && let Some(catch_up) = existing.attach(subscriber, start, queue)
-        {
-            return (existing.clone(), catch_up);
+        if let Some(existing) = upstreams.get(&key) {
+            match existing.attach(subscriber, start, queue) {
+                Joined::Yes => return existing.clone(),
+                Joined::TooOld => {
+                    let private = upstream::Upstream::start(self.clone(), key, start, true);
+                    private.attach(subscriber, start, queue);
+                    self.inner.private.fetch_add(1, Ordering::Relaxed);
+                    return private;
+                }
+                Joined::Ended => {}
+            }
         }
-        let fresh = upstream::Upstream::start(self.clone(), key.clone(), start);
-        let catch_up = fresh.attach(subscriber, start, queue).unwrap_or_default();
+        let fresh = upstream::Upstream::start(self.clone(), key.clone(), start, false);
+        fresh.attach(subscriber, start, queue);
         upstreams.insert(key, fresh.clone());
-        (fresh, catch_up)
+        fresh
     }
 
     /// Forgets `upstream` if it is still the registered one for its key and
     /// has no subscribers. Returns whether it was removed.
     fn retire(&self, upstream: &Arc<upstream::Upstream>) -> bool {
+        if upstream.is_private() {
+            self.inner.private.fetch_sub(1, Ordering::Relaxed);
+            return upstream.end_if_unused();
+        }
         let mut upstreams = self.inner.lock();
         let registered = upstreams
             .get(upstream.key())
@@ -145,6 +166,10 @@ impl Hub {
 
     /// Forgets `upstream` unconditionally (it ended for good).
     fn remove(&self, upstream: &Arc<upstream::Upstream>) {
+        if upstream.is_private() {
+            self.inner.private.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
         let mut upstreams = self.inner.lock();
         if upstreams
             .get(upstream.key())

@@ -144,6 +144,7 @@ impl Queue {
     }
 
     /// Whether the queue has overflowed.
+    #[cfg(test)]
     pub fn is_lagged(&self) -> bool {
         self.lock().lagged
     }

@@ -5,11 +5,8 @@
 //!
 //! 1. **Attach**: fix the start revision (the one asked for, or etcd's
 //!    current revision + 1), join the range's upstream, answer `Subscribed`.
-//! 2. **Catch-up**, only when the start lies at or before the upstream's
-//!    position: a short-lived watch of its own replays history from the start
-//!    up to that position, while the queue already collects what comes after.
-//! 3. **Live**: drain the queue, coalescing whole revisions into messages.
-//! 4. **Resync**, after the queue overflowed or history was compacted:
+//! 2. **Live**: drain the queue, coalescing whole revisions into messages.
+//! 3. **Resync**, after the queue overflowed or history was compacted:
 //!    a `Gap`, then the range read page by page at one revision `R`, then live
 //!    again from `R + 1`.
 
@@ -22,15 +19,13 @@ use etcdeck_shared::{ApiError, ErrorCode, Revision};
 use super::queue::{Item, Popped, Queue};
 use super::upstream::Upstream;
 use super::{Batch, Hub};
-use crate::etcd::{EtcdError, RangeWatch, WatchEnd, WatchMessage};
+use crate::etcd::EtcdError;
 
 /// Keys per snapshot page (fewer when values are large).
 const SNAPSHOT_PAGE: usize = 500;
 /// Bytes of events gathered into one message at most (a single revision
 /// may exceed it: revisions are never split).
 const MAX_MESSAGE_BYTES: usize = 512 * 1024;
-/// How often a catch-up watch asks etcd whether it has replayed everything.
-const PROGRESS_RETRY: Duration = Duration::from_millis(500);
 /// Backoff between attempts while etcd is unreachable.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(2));
 
@@ -79,11 +74,6 @@ impl Out {
 #[derive(Debug)]
 enum Phase {
     Attach,
-    CatchUp {
-        until: Revision,
-        watch: Option<Box<RangeWatch>>,
-        fresh_token: bool,
-    },
     Live,
     Resync(GapReason),
     Snapshot {
@@ -107,7 +97,7 @@ pub struct Subscription {
     seen: Revision,
     phase: Phase,
     /// `Reconnecting` was said and `Live` not yet (for this subscription's
-    /// own etcd reads: catch-up and snapshots).
+    /// own etcd reads: the start revision and snapshots).
     reconnecting: bool,
     backoff: Duration,
 }
@@ -148,11 +138,6 @@ impl Subscription {
             let phase = std::mem::replace(&mut self.phase, Phase::Done);
             let (phase, out) = match phase {
                 Phase::Attach => self.attach(id).await,
-                Phase::CatchUp {
-                    until,
-                    watch,
-                    fresh_token,
-                } => self.catch_up(id, until, watch, fresh_token).await,
                 Phase::Live => self.live(id).await,
                 Phase::Resync(reason) => {
                     self.queue.restart();
@@ -187,146 +172,14 @@ impl Subscription {
                 Err(err) => return self.unreachable(id, Phase::Attach, err).await,
             },
         };
-        let (upstream, catch_up) = self.hub.attach(self.id, &self.range, start, &self.queue);
-        self.upstream = Some(upstream);
+        self.upstream = Some(self.hub.attach(self.id, &self.range, start, &self.queue));
         self.seen = Revision(start.0 - 1);
-        let phase = match catch_up {
-            Some(until) => Phase::CatchUp {
-                until,
-                watch: None,
-                fresh_token: false,
-            },
-            None => Phase::Live,
-        };
+        let phase = Phase::Live;
         let subscribed = ServerMessage::Subscribed {
             id,
             revision: self.seen,
         };
         (phase, Some(Out::Message(subscribed)))
-    }
-
-    async fn catch_up(
-        &mut self,
-        id: SubId,
-        until: Revision,
-        watch: Option<Box<RangeWatch>>,
-        mut fresh_token: bool,
-    ) -> (Phase, Option<Out>) {
-        if self.queue.is_lagged() {
-            return (Phase::Resync(GapReason::Lagged), None);
-        }
-        let session = self.hub.session().clone();
-        let mut watch = match watch {
-            Some(watch) => watch,
-            None => match session
-                .open_watch(&self.range, Revision(self.seen.0 + 1))
-                .await
-            {
-                Ok(mut watch) => {
-                    // etcd answers once the replay has caught up to now.
-                    if let Err(err) = watch.request_progress().await {
-                        tracing::debug!(error = %err, "progress request failed");
-                    }
-                    self.backoff = BACKOFF.0;
-                    let live = self.say_live(id);
-                    let phase = Phase::CatchUp {
-                        until,
-                        watch: Some(Box::new(watch)),
-                        fresh_token: false,
-                    };
-                    return (phase, live);
-                }
-                Err(end) => return self.catch_up_failed(id, until, end, fresh_token).await,
-            },
-        };
-        let message = match tokio::time::timeout(PROGRESS_RETRY, watch.next()).await {
-            Ok(message) => message,
-            Err(_) => {
-                // etcd ignores a progress request while the watch is still
-                // replaying; ask again.
-                if let Err(err) = watch.request_progress().await {
-                    tracing::debug!(error = %err, "progress request failed");
-                }
-                let phase = Phase::CatchUp {
-                    until,
-                    watch: Some(watch),
-                    fresh_token,
-                };
-                return (phase, None);
-            }
-        };
-        match message {
-            WatchMessage::Revisions(groups) => {
-                let mut done = false;
-                let mut batches = Vec::new();
-                for (revision, events) in groups {
-                    if revision > until {
-                        done = true;
-                        break;
-                    }
-                    if revision > self.seen {
-                        self.seen = revision;
-                        batches.push(Arc::new(Batch::from_events(revision, events)));
-                    }
-                    done |= revision == until;
-                }
-                let phase = if done {
-                    Phase::Live
-                } else {
-                    Phase::CatchUp {
-                        until,
-                        watch: Some(watch),
-                        fresh_token,
-                    }
-                };
-                let out = (!batches.is_empty()).then_some(Out::Events(batches));
-                (phase, out)
-            }
-            WatchMessage::Progress(revision) if revision >= until => (Phase::Live, None),
-            WatchMessage::Progress(_) => (
-                Phase::CatchUp {
-                    until,
-                    watch: Some(watch),
-                    fresh_token,
-                },
-                None,
-            ),
-            WatchMessage::Ended(end) => {
-                fresh_token &= matches!(end, WatchEnd::Auth(_));
-                self.catch_up_failed(id, until, end, fresh_token).await
-            }
-        }
-    }
-
-    async fn catch_up_failed(
-        &mut self,
-        id: SubId,
-        until: Revision,
-        end: WatchEnd,
-        fresh_token: bool,
-    ) -> (Phase, Option<Out>) {
-        let retry = |fresh_token| Phase::CatchUp {
-            until,
-            watch: None,
-            fresh_token,
-        };
-        match end {
-            WatchEnd::Compacted(compact_revision) => (
-                Phase::Resync(GapReason::Compacted { compact_revision }),
-                None,
-            ),
-            WatchEnd::Auth(reason) if fresh_token && reason.contains("permission denied") => {
-                self.closed(id, EtcdError::PermissionDenied(reason))
-            }
-            WatchEnd::Auth(_) => match self.hub.session().refresh_token().await {
-                Ok(()) => (retry(true), None),
-                Err(err) => self.unreachable(id, retry(false), err).await,
-            },
-            WatchEnd::Unavailable(reason) => {
-                self.unreachable(id, retry(false), EtcdError::Unavailable(reason))
-                    .await
-            }
-        }
     }
 
     async fn live(&mut self, id: SubId) -> (Phase, Option<Out>) {
@@ -489,5 +342,56 @@ impl Subscription {
             Phase::Done,
             Some(Out::Message(ServerMessage::Closed { id, error })),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use etcdeck_shared::Bytes;
+    use etcdeck_shared::ws::{EventKind, WatchEvent, WatchKv};
+
+    use super::*;
+
+    fn event(key: &str, rev: i64, prev: bool) -> WatchEvent {
+        let kv = WatchKv {
+            key: Bytes::from(key),
+            value: Bytes::from("v"),
+            create_revision: Revision(1),
+            mod_revision: Revision(rev),
+            version: 1,
+            lease: None,
+        };
+        WatchEvent {
+            kind: EventKind::Put,
+            prev: prev.then(|| kv.clone()),
+            kv,
+            lease_ended: false,
+        }
+    }
+
+    /// The hand-built text of an events message is exactly what serde
+    /// writes for the same message, with or without previous values.
+    #[test]
+    fn events_text_matches_the_protocol() {
+        let batches = vec![
+            Arc::new(Batch::from_events(
+                Revision(5),
+                vec![event("a", 5, true), event("b", 5, false)],
+            )),
+            Arc::new(Batch::from_events(Revision(6), vec![event("c", 6, true)])),
+        ];
+        for prev_kv in [true, false] {
+            let out = Out::Events(batches.clone());
+            let text = out.to_text(SubId(3), prev_kv);
+            let mut message = Out::Events(batches.clone()).into_message(SubId(3));
+            if !prev_kv && let ServerMessage::Events { events, .. } = &mut message {
+                events.iter_mut().for_each(|e| e.prev = None);
+            }
+            assert_eq!(text, serde_json::to_string(&message).unwrap());
+            assert_eq!(
+                serde_json::from_str::<ServerMessage>(&text).unwrap(),
+                message
+            );
+        }
     }
 }

@@ -8,8 +8,22 @@
 //! re-watches from `position + 1`, so nothing is lost and nothing repeats.
 //! Only two things end it: no subscribers for [`LINGER`], or etcd denying
 //! the range to the user with a freshly issued token.
+//!
+//! It remembers its recent revisions ([`HISTORY_BATCHES`], [`HISTORY_BYTES`])
+//! so that a subscriber resuming from a revision it already passed is
+//! replayed from memory; one resuming from further back gets a private
+//! upstream of its own that starts where it asked.
+//!
+//! Progress: etcd before 3.4.25 may answer a progress request with the
+//! current revision while a watch is still replaying history, before the
+//! replayed events. So progress is only asked for, and only believed, on a
+//! watch that had nothing to replay when it was created (`start >
+//! created_at`) and has been quiet for [`PROGRESS_INTERVAL`]. A watch that
+//! was created with history to replay is re-opened from `position + 1` once
+//! quiet, which costs nothing (it replays only what was not yet delivered)
+//! and yields a watch with nothing to replay.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -28,11 +42,28 @@ const LINGER: Duration = Duration::from_secs(10);
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
 /// Backoff between re-watch attempts after a failure.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(2));
+/// Recent revisions kept for replay to resuming subscribers.
+pub const HISTORY_BATCHES: usize = 1_024;
+/// Bytes of recent revisions kept for replay.
+pub const HISTORY_BYTES: usize = 8 * 1024 * 1024;
+
+/// How a subscriber joined an upstream.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Joined {
+    /// It will receive every revision from the one it asked for.
+    Yes,
+    /// The revision it asked for is older than this upstream remembers.
+    TooOld,
+    /// This upstream has ended.
+    Ended,
+}
 
 #[derive(Debug)]
 pub struct Upstream {
     hub: Hub,
     key: UpstreamKey,
+    /// Private upstreams serve one subscriber and are not in the registry.
+    private: bool,
     state: Mutex<State>,
     /// Woken when subscribers leave.
     changed: Notify,
@@ -43,6 +74,11 @@ struct State {
     /// Every change up to here has been handed to the queues.
     position: Revision,
     subscribers: HashMap<u64, Arc<Queue>>,
+    /// The most recent revisions handed out, oldest first.
+    history: VecDeque<Arc<Batch>>,
+    history_bytes: usize,
+    /// `history` holds every revision of the range after this one.
+    history_floor: Revision,
     /// Why the watch is down, while it is.
     reconnecting: Option<Arc<str>>,
     ended: bool,
@@ -50,13 +86,17 @@ struct State {
 
 impl Upstream {
     /// Starts the task of a new upstream that will watch from `start`.
-    pub fn start(hub: Hub, key: UpstreamKey, start: Revision) -> Arc<Self> {
+    pub fn start(hub: Hub, key: UpstreamKey, start: Revision, private: bool) -> Arc<Self> {
         let upstream = Arc::new(Upstream {
             hub,
             key,
+            private,
             state: Mutex::new(State {
                 position: Revision(start.0 - 1),
                 subscribers: HashMap::new(),
+                history: VecDeque::new(),
+                history_bytes: 0,
+                history_floor: Revision(start.0 - 1),
                 reconnecting: None,
                 ended: false,
             }),
@@ -78,19 +118,28 @@ impl Upstream {
         self.lock().subscribers.len()
     }
 
-    /// Adds a subscriber that wants every change from `start`. `None` if
-    /// this upstream has ended; otherwise `Some(catch_up)`, where `catch_up`
-    /// is the position to replay up to when `start` lies at or before it.
-    pub fn attach(&self, id: u64, start: Revision, queue: &Arc<Queue>) -> Option<Option<Revision>> {
+    pub fn is_private(&self) -> bool {
+        self.private
+    }
+
+    /// Adds a subscriber that wants every change from `start`: revisions
+    /// this upstream already handed out are replayed from its history.
+    pub fn attach(&self, id: u64, start: Revision, queue: &Arc<Queue>) -> Joined {
         let mut state = self.lock();
         if state.ended {
-            return None;
+            return Joined::Ended;
+        }
+        if start <= state.history_floor {
+            return Joined::TooOld;
+        }
+        for batch in state.history.iter().filter(|b| b.revision >= start) {
+            queue.push(Item::Batch(batch.clone()));
         }
         if let Some(reason) = &state.reconnecting {
             queue.push(Item::Reconnecting(reason.clone()));
         }
         state.subscribers.insert(id, queue.clone());
-        Some((start <= state.position).then_some(state.position))
+        Joined::Yes
     }
 
     pub fn detach(&self, id: u64) {
@@ -155,6 +204,8 @@ impl Upstream {
     async fn run(self: Arc<Self>) {
         let session = self.hub.session().clone();
         let mut watch: Option<RangeWatch> = None;
+        // Whether the open watch was created with history to replay.
+        let mut replaying = false;
         let mut backoff = BACKOFF.0;
         // Whether the token was renewed since the last successful watch: a
         // denial with a fresh token is a real one.
@@ -163,9 +214,11 @@ impl Upstream {
         let mut leases = LeaseCache::default();
         loop {
             if self.subscriber_count() == 0 {
-                tokio::select! {
-                    _ = tokio::time::sleep(LINGER) => {}
-                    _ = self.changed.notified() => {}
+                if !self.private {
+                    tokio::select! {
+                        _ = tokio::time::sleep(LINGER) => {}
+                        _ = self.changed.notified() => {}
+                    }
                 }
                 if self.subscriber_count() == 0 && self.hub.retire(&self) {
                     tracing::debug!(range = ?self.key.range, "upstream watch closed: no subscribers");
@@ -177,6 +230,7 @@ impl Upstream {
                 let start = Revision(self.position().0 + 1);
                 match session.open_watch(&self.key.range, start).await {
                     Ok(opened) => {
+                        replaying = start <= opened.created_at;
                         watch = Some(opened);
                         backoff = BACKOFF.0;
                         fresh_token = false;
@@ -200,7 +254,10 @@ impl Upstream {
                 message = open.next() => message,
                 _ = tokio::time::sleep(PROGRESS_INTERVAL.saturating_sub(idle_for)) => {
                     last_heard = Instant::now();
-                    if let Err(err) = open.request_progress().await {
+                    if replaying {
+                        // Re-open from what was delivered: see the module docs.
+                        watch = None;
+                    } else if let Err(err) = open.request_progress().await {
                         tracing::debug!(error = %err, "progress request failed");
                     }
                     continue;
@@ -214,12 +271,19 @@ impl Upstream {
                         leases.mark_ended(&session, &mut events).await;
                         let batch = Arc::new(Batch::from_events(revision, events));
                         let mut state = self.lock();
-                        state.position = state.position.max(revision);
+                        if revision <= state.position {
+                            // Already handed out (cannot happen when etcd
+                            // keeps its promises; never repeat one).
+                            continue;
+                        }
+                        state.position = revision;
                         for queue in state.subscribers.values() {
                             queue.push(Item::Batch(batch.clone()));
                         }
+                        state.remember(batch);
                     }
                 }
+                WatchMessage::Progress(_) if replaying => {}
                 WatchMessage::Progress(revision) => {
                     let mut state = self.lock();
                     if revision > state.position {
@@ -286,6 +350,9 @@ impl Upstream {
                         tracing::warn!(range = ?self.key.range, %compact_revision, "history compacted past the watch's resume point");
                         let mut state = self.lock();
                         state.position = now;
+                        state.history.clear();
+                        state.history_bytes = 0;
+                        state.history_floor = now;
                         for queue in state.subscribers.values() {
                             queue.push(Item::Compacted(compact_revision));
                         }
@@ -305,6 +372,20 @@ impl Upstream {
         self.set_reconnecting(reason);
         tokio::time::sleep(*backoff).await;
         *backoff = (*backoff * 2).min(BACKOFF.1);
+    }
+}
+
+impl State {
+    fn remember(&mut self, batch: Arc<Batch>) {
+        self.history_bytes += batch.bytes;
+        self.history.push_back(batch);
+        while self.history.len() > HISTORY_BATCHES || self.history_bytes > HISTORY_BYTES {
+            let Some(oldest) = self.history.pop_front() else {
+                break;
+            };
+            self.history_bytes -= oldest.bytes;
+            self.history_floor = oldest.revision;
+        }
     }
 }
 
