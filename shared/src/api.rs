@@ -315,6 +315,16 @@ mod tests {
     }
 
     #[test]
+    fn live_stats_wire_format() {
+        let stats = LiveStats {
+            upstream_watches: 1,
+            subscribers: 1000,
+        };
+        expect![[r#"{"upstream_watches":1,"subscribers":1000}"#]]
+            .assert_eq(&serde_json::to_string(&stats).unwrap());
+    }
+
+    #[test]
     fn lease_id_negative_values_round_trip_as_hex() {
         let id = LeaseId(-1);
         assert_eq!(id.to_string(), "ffffffffffffffff");
