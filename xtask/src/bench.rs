@@ -2,8 +2,11 @@
 //!
 //! Sets up and builds like `run`, prints the machine, then runs the backend's
 //! `bench` example (a level through etcdeck against reading every key under
-//! the prefix, same run, same etcd; see `backend/examples/bench.rs`) and the
-//! size of the release wasm, raw and gzip.
+//! the prefix, same run, same etcd; see `backend/examples/bench.rs`), its
+//! `watch_bench` example (live delivery through the release binary against a
+//! direct etcd watch: latency, fan-out, memory, upstream watches, write rate;
+//! see `backend/examples/watch_bench.rs`) and the size of the release wasm,
+//! raw and gzip. Arguments go to both examples, which ignore the other's flags.
 
 #![allow(clippy::print_stdout)] // Printing the figures is the point.
 
@@ -19,20 +22,22 @@ pub fn run(args: Vec<String>) -> Result<()> {
     setup::ensure_all()?;
     setup::build_release()?;
     print_machine();
-    let mut bench = command(cargo());
-    bench
-        .args([
-            "run",
-            "--quiet",
-            "--release",
-            "-p",
-            "etcdeck-backend",
-            "--example",
-            "bench",
-            "--",
-        ])
-        .args(&args);
-    process::run(&mut bench)?;
+    for example in ["bench", "watch_bench"] {
+        let mut bench = command(cargo());
+        bench
+            .args([
+                "run",
+                "--quiet",
+                "--release",
+                "-p",
+                "etcdeck-backend",
+                "--example",
+                example,
+                "--",
+            ])
+            .args(&args);
+        process::run(&mut bench)?;
+    }
     print_wasm_size()
 }
 
