@@ -17,11 +17,11 @@ mod source;
 mod watches;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use etcd_client::{Certificate, Client, ConnectOptions, GetOptions, Identity, TlsOptions};
 use etcdeck_shared::{Bytes, Connection, KeyValue};
-use tokio::sync::{RwLock, watch};
+use tokio::sync::{Mutex, RwLock, watch};
 
 use crate::config::{Credentials, EtcdConfig};
 
@@ -47,6 +47,9 @@ struct Inner {
     config: EtcdConfig,
     client: RwLock<Option<Client>>,
     connection: watch::Sender<Connection>,
+    /// When the auth token was last renewed; held while renewing, so that
+    /// many watches failing at once renew it once.
+    token_renewed: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -75,6 +78,7 @@ impl EtcdSession {
                 config,
                 client: RwLock::new(None),
                 connection,
+                token_renewed: Mutex::new(None),
             }),
         };
         match session.try_connect(&options).await {

@@ -11,7 +11,7 @@
 //! (`crate::hub`); this module only says what happened.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use etcd_client::{EventType, GetOptions, WatchOptions, WatchStream};
 use etcdeck_shared::ws::{EventKind, WatchEvent, WatchKv, WatchRange};
@@ -157,9 +157,18 @@ impl EtcdSession {
     }
 
     /// Authenticates again, replacing the token every request carries.
+    /// Callers that fail together renew once: a renewal that finished after
+    /// this call began already gave them a fresh token.
     pub async fn refresh_token(&self) -> Result<(), EtcdError> {
+        let asked = Instant::now();
+        let mut renewed = self.inner.token_renewed.lock().await;
+        if renewed.is_some_and(|at| at >= asked) {
+            return Ok(());
+        }
         let client = self.client().await?;
-        with_timeout(REQUEST_TIMEOUT, client.refresh_token()).await
+        with_timeout(REQUEST_TIMEOUT, client.refresh_token()).await?;
+        *renewed = Some(Instant::now());
+        Ok(())
     }
 
     /// etcd's current revision.
