@@ -5,7 +5,8 @@
 //! [`DEMO_PEER_PORT`]), its data kept under `.etcdeck/demo/etcd` and reused by the next run.
 //! Passwords are generated on the first run and written to `.etcdeck/demo/USER.password`
 //! (mode 0600). Seeding is idempotent: the static tree is written once, the lease-attached keys
-//! and the real lock/election peers on every run.
+//! and the real lock/election peers on every run. While it runs, a small writer keeps
+//! `/app/live/` changing so that live views have something to show.
 
 #![allow(clippy::print_stdout)]
 
@@ -15,7 +16,8 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -239,6 +241,7 @@ struct Demo {
     dir: PathBuf,
     cluster: EtcdCluster,
     peers: Vec<Child>,
+    activity: Option<Activity>,
 }
 
 impl Demo {
@@ -266,6 +269,7 @@ impl Demo {
             dir,
             cluster,
             peers: Vec::new(),
+            activity: None,
         };
         demo.ensure_users(fresh)?;
         demo.seed(&root_password)?;
@@ -340,6 +344,8 @@ impl Demo {
         // Real coordination peers: a held mutex and an elected leader.
         self.spawn_peer(&["lock", "/locks/nightly-report"])?;
         self.spawn_peer(&["elect", "/election/scheduler", "scheduler-a"])?;
+
+        self.activity = Some(Activity::start(gateway));
         Ok(())
     }
 
@@ -357,6 +363,9 @@ impl Demo {
     }
 
     fn stop(&mut self) -> Result<()> {
+        if let Some(activity) = self.activity.take() {
+            activity.stop();
+        }
         for peer in &mut self.peers {
             stop_child(peer);
         }
@@ -370,6 +379,76 @@ impl Drop for Demo {
             let _ = peer.kill();
             let _ = peer.wait();
         }
+    }
+}
+
+/// A writer that keeps the demo moving, so the live events view and the
+/// tree have something to show: a heartbeat every 2 s, a deploy record every
+/// 10 s (the oldest of more than five removed), and every 30 s a session key
+/// on a 5 s lease that nobody renews, which etcd then deletes by itself.
+#[derive(Debug)]
+struct Activity {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Activity {
+    const TICK: Duration = Duration::from_secs(2);
+
+    fn start(gateway: Gateway) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut tick: u64 = 0;
+            while !stopping.load(Ordering::Relaxed) {
+                tick += 1;
+                if let Err(err) = Self::step(&gateway, tick) {
+                    eprintln!("xtask: demo activity: {err:#}");
+                }
+                let until = Instant::now() + Self::TICK;
+                while Instant::now() < until && !stopping.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        });
+        Self { stop, thread }
+    }
+
+    fn step(gateway: &Gateway, tick: u64) -> Result<()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        gateway.put_all(&[Put::new(
+            "/app/live/heartbeat",
+            json!({ "tick": tick, "unix_time": now }).to_string(),
+        )])?;
+        if tick.is_multiple_of(5) {
+            let deploy = tick / 5;
+            let service = ["billing", "checkout", "search"][deploy as usize % 3];
+            gateway.put_all(&[Put::new(
+                format!("/app/live/deploys/{deploy:06}"),
+                json!({ "service": service,
+                        "version": format!("1.4.{deploy}"), "unix_time": now })
+                .to_string(),
+            )])?;
+            if deploy > 5 {
+                gateway.delete(format!("/app/live/deploys/{:06}", deploy - 5).as_bytes())?;
+            }
+        }
+        if tick.is_multiple_of(15) {
+            let lease = gateway.grant_lease(5)?;
+            gateway.put_all(&[Put::new(
+                format!("/app/live/sessions/login-{tick}"),
+                json!({ "user": "bob", "expires_in": "5s" }).to_string(),
+            )
+            .with_lease(lease)])?;
+        }
+        Ok(())
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
     }
 }
 

@@ -122,6 +122,12 @@ impl Gateway {
     }
 
     /// POSTs `body` to `path` and returns the JSON reply; a non-200 answer is an error.
+    /// Deletes `key`.
+    pub fn delete(&self, key: &[u8]) -> Result<()> {
+        self.post("/v3/kv/deleterange", &json!({ "key": B64.encode(key) }))?;
+        Ok(())
+    }
+
     fn post(&self, path: &str, body: &Value) -> Result<Value> {
         let body = body.to_string();
         let mut stream = TcpStream::connect(&self.host_port)
