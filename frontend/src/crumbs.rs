@@ -72,6 +72,20 @@ pub fn parent(prefix: &Bytes, separator: &Bytes) -> Option<Bytes> {
     (trail.len() >= 2).then(|| trail[trail.len() - 2].prefix.clone())
 }
 
+/// The level a key is listed in: the key up to and including its last
+/// separator (`""`, the root, when it has none).
+pub fn level_of(key: &Bytes, separator: &Bytes) -> Bytes {
+    let (k, sep) = (key.as_slice(), separator.as_slice());
+    if sep.is_empty() || k.len() < sep.len() {
+        return Bytes::default();
+    }
+    let end = (0..=k.len() - sep.len())
+        .rev()
+        .find(|&i| &k[i..i + sep.len()] == sep)
+        .map_or(0, |i| i + sep.len());
+    Bytes::from(&k[..end])
+}
+
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
@@ -129,5 +143,23 @@ mod tests {
         );
         assert_eq!(parent(&Bytes::from("/"), &sep), Some(Bytes::default()));
         assert_eq!(parent(&Bytes::default(), &sep), None);
+    }
+
+    #[unit_test]
+    fn a_key_is_listed_in_the_level_of_its_last_separator() {
+        let sep = Bytes::from("/");
+        assert_eq!(
+            level_of(&Bytes::from("/e2e/live/a"), &sep),
+            Bytes::from("/e2e/live/")
+        );
+        assert_eq!(
+            level_of(&Bytes::from("/e2e/live/"), &sep),
+            Bytes::from("/e2e/live/")
+        );
+        assert_eq!(level_of(&Bytes::from("plain"), &sep), Bytes::default());
+        assert_eq!(
+            level_of(&Bytes::from("a::b::c"), &Bytes::from("::")),
+            Bytes::from("a::b::")
+        );
     }
 }

@@ -3,14 +3,17 @@
 //!
 //! # Layout
 //! - [`app`]: the router and page layout; `main.rs` only mounts it.
-//! - [`api`]: every request to the backend (the only module that fetches).
+//! - [`api`]: every request to the backend (the only module that fetches)
+//!   and the live WebSocket ([`api::live`]).
 //! - [`connection`]: polling `/api/v1/status`, shared as context.
-//! - [`pages`]: whole screens bound to routes (the browse page).
+//! - [`pages`]: whole screens bound to routes (browse, events).
 //! - [`components`]: pieces of screens (header, breadcrumbs, tree list, key
 //!   view, value viewer, copy button).
 //! - Pure logic, unit-tested in the browser: [`route`] (URL state),
 //!   [`crumbs`], [`listing`] (paging state), [`windowing`], [`format`],
-//!   [`highlight`].
+//!   [`highlight`], [`live`] (subscriptions and resume points of the live
+//!   protocol), [`feed`] (the events page's list, pause buffer and rate),
+//!   [`diff`].
 
 pub mod api;
 pub mod app;
@@ -18,9 +21,12 @@ pub mod clipboard;
 pub mod components;
 pub mod connection;
 pub mod crumbs;
+pub mod diff;
+pub mod feed;
 pub mod format;
 pub mod highlight;
 pub mod listing;
+pub mod live;
 pub mod pages;
 pub mod route;
 pub mod windowing;

@@ -1,4 +1,5 @@
-//! The browse page's state as it lives in the URL: `/?prefix=P&key=K`.
+//! The pages' state as it lives in the URL: `/?prefix=P&key=K` for
+//! browsing and `/events?prefix=P` for the events page.
 //!
 //! The router's own query map decodes values with `URLSearchParams`, which
 //! turns bytes that are not UTF-8 into U+FFFD and `+` into a space. Keys are
@@ -76,6 +77,62 @@ impl BrowseLocation {
     }
 }
 
+/// The events page's path.
+pub const EVENTS_PATH: &str = "/events";
+
+/// Where the events page is: the prefix whose changes are shown.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventsLocation {
+    pub prefix: Bytes,
+}
+
+impl EventsLocation {
+    /// Reads a raw query string the same way as [`BrowseLocation`].
+    pub fn from_query(search: &str) -> Self {
+        EventsLocation {
+            prefix: BrowseLocation::from_query(search).prefix,
+        }
+    }
+
+    /// `/events?prefix=P` (`/events` for every key).
+    pub fn href(&self) -> String {
+        if self.prefix.is_empty() {
+            EVENTS_PATH.to_owned()
+        } else {
+            format!("{EVENTS_PATH}?prefix={}", self.prefix.to_url())
+        }
+    }
+}
+
+/// Reads text a person typed as bytes: the inverse of [`Bytes::display`]
+/// (`\xNN` is that byte, `\\` a backslash), so a prefix shown in an input
+/// and sent back unchanged keeps every byte. Any other text is its UTF-8.
+pub fn bytes_from_display(text: &str) -> Bytes {
+    let mut out = Vec::with_capacity(text.len());
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            if bytes.get(i + 1) == Some(&b'\\') {
+                out.push(b'\\');
+                i += 2;
+                continue;
+            }
+            if bytes.get(i + 1) == Some(&b'x')
+                && let Some(hex) = text.get(i + 2..i + 4)
+                && let Ok(b) = u8::from_str_radix(hex, 16)
+            {
+                out.push(b);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    Bytes::new(out)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::unit_test;
@@ -114,5 +171,30 @@ mod tests {
         assert_eq!(location.prefix, Bytes::from("/app/"));
         assert_eq!(location.key, Some(Bytes::from("/app/x")));
         assert_eq!(location.href(), "/?prefix=/app/&key=/app/x");
+    }
+
+    #[unit_test]
+    fn events_location_round_trips() {
+        let here = EventsLocation {
+            prefix: Bytes::new(vec![b'/', b'e', 0xff, b'+', b'/']),
+        };
+        assert_eq!(here.href(), "/events?prefix=/e%FF%2B/");
+        let query = here.href();
+        let query = query.split_once('?').map(|(_, q)| q).unwrap_or_default();
+        assert_eq!(EventsLocation::from_query(query), here);
+        assert_eq!(EventsLocation::default().href(), "/events");
+    }
+
+    #[unit_test]
+    fn display_text_reads_back_as_the_same_bytes() {
+        for bytes in [
+            Bytes::from("/app/é/"),
+            Bytes::new(vec![0x00, b'\\', b'x', 0xff, b'\n']),
+            Bytes::from("\\x41"),
+        ] {
+            assert_eq!(bytes_from_display(&bytes.display()), bytes);
+        }
+        // A lone backslash or a bad escape is taken literally.
+        assert_eq!(bytes_from_display("a\\q\\xZ"), Bytes::from("a\\q\\xZ"));
     }
 }

@@ -1,0 +1,299 @@
+//! The events page's state as pure logic: the bounded list of changes shown
+//! (newest last here, shown newest first), pausing into a bounded buffer,
+//! gaps shown in line with the snapshot that followed them, and the event
+//! rate. The page feeds it [`Delivery`]s and renders it.
+//!
+//! Pausing never loses a change. Changes arriving while paused are buffered
+//! up to [`PAUSE_BUFFER`]; a message that would not fit ends the
+//! subscription instead ([`Action::Unsubscribe`]), and resuming subscribes
+//! again from the last revision received plus one, which the backend
+//! replays exactly (or answers with a gap if etcd compacted that history).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use etcdeck_shared::ws::{GapReason, WatchEvent};
+use etcdeck_shared::{ApiError, Revision};
+
+use crate::live::Delivery;
+
+/// Most changes kept on screen; older ones are trimmed (and counted).
+pub const DISPLAY_LIMIT: usize = 2_000;
+/// Most changes held while paused.
+pub const PAUSE_BUFFER: usize = 10_000;
+/// The rate is averaged over this window.
+pub const RATE_WINDOW_MS: f64 = 10_000.0;
+
+/// One line of the list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Item {
+    Event {
+        /// Unique within the feed, for keyed rendering.
+        seq: u64,
+        event: WatchEvent,
+    },
+    /// Changes were missed; the view was reset to a snapshot of `keys`
+    /// keys at `revision` (`None` while its pages are still arriving).
+    Gap {
+        seq: u64,
+        reason: GapReason,
+        keys: usize,
+        revision: Option<Revision>,
+    },
+}
+
+impl Item {
+    pub fn seq(&self) -> u64 {
+        match self {
+            Item::Event { seq, .. } | Item::Gap { seq, .. } => *seq,
+        }
+    }
+
+    /// Whether the filter text keeps this line: a change whose key's display
+    /// text contains it; gaps always stay, they concern every key.
+    pub fn matches(&self, filter: &str) -> bool {
+        match self {
+            Item::Event { event, .. } => {
+                filter.is_empty() || event.kv.key.display().contains(filter)
+            }
+            Item::Gap { .. } => true,
+        }
+    }
+}
+
+/// What the page must do after a delivery or a user action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    None,
+    /// The pause buffer is full: stop receiving for now.
+    Unsubscribe,
+    /// Subscribe again from this revision (the one after the last received).
+    SubscribeFrom(Revision),
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Feed {
+    /// Shown lines, oldest first. Shared, so the view can hold the list
+    /// without copying values.
+    pub items: VecDeque<Arc<Item>>,
+    /// Lines dropped off the old end to keep [`DISPLAY_LIMIT`].
+    pub trimmed: u64,
+    pub paused: bool,
+    /// Lines that arrived while paused, oldest first.
+    pub buffer: Vec<Arc<Item>>,
+    /// The buffer was full, so the subscription was ended; resuming
+    /// replays from `seen + 1`.
+    pub overflowed: bool,
+    /// The highest revision received (events, the start, a snapshot).
+    pub seen: Option<Revision>,
+    /// The subscription has been confirmed.
+    pub started: bool,
+    /// The subscription ended for good, with the backend's reason.
+    pub closed: Option<ApiError>,
+    next_seq: u64,
+}
+
+impl Feed {
+    pub fn new() -> Self {
+        Feed::default()
+    }
+
+    /// Changes held in the pause buffer.
+    pub fn buffered(&self) -> usize {
+        self.buffer
+            .iter()
+            .filter(|i| matches!(***i, Item::Event { .. }))
+            .count()
+    }
+
+    /// Applies what the subscription delivered.
+    pub fn apply(&mut self, delivery: Delivery) -> Action {
+        if self.overflowed {
+            // Late messages of the ended subscription: resuming replays them.
+            return Action::None;
+        }
+        match delivery {
+            Delivery::Subscribed { revision } => {
+                self.started = true;
+                self.closed = None;
+                if self.seen.is_none() {
+                    self.seen = Some(revision);
+                }
+            }
+            Delivery::Events(events) => {
+                if self.paused && self.buffered() + events.len() > PAUSE_BUFFER {
+                    // A message holds whole revisions; taking none of it
+                    // keeps `seen` on a revision boundary for the replay.
+                    self.overflowed = true;
+                    return Action::Unsubscribe;
+                }
+                if let Some(last) = events.iter().map(|e| e.kv.mod_revision).max() {
+                    self.seen = Some(self.seen.map_or(last, |s| s.max(last)));
+                }
+                for event in events {
+                    let seq = self.next_seq();
+                    self.push(Item::Event { seq, event });
+                }
+            }
+            Delivery::Gap(reason) => {
+                let seq = self.next_seq();
+                self.push(Item::Gap {
+                    seq,
+                    reason,
+                    keys: 0,
+                    revision: None,
+                });
+            }
+            Delivery::Snapshot {
+                revision,
+                kvs,
+                done,
+            } => {
+                if let Some(Item::Gap {
+                    keys, revision: at, ..
+                }) = self.last_gap_mut().map(Arc::make_mut)
+                {
+                    *keys += kvs.len();
+                    if done {
+                        *at = Some(revision);
+                    }
+                }
+                if done {
+                    self.seen = Some(revision);
+                }
+            }
+            Delivery::Closed(error) => self.closed = Some(error),
+            Delivery::Reconnecting { .. } | Delivery::Live => {}
+        }
+        Action::None
+    }
+
+    pub fn pause(&mut self) {
+        self.paused = true;
+    }
+
+    /// Shows what was buffered; after an overflow, also asks for the
+    /// replay of what was not received.
+    pub fn resume(&mut self) -> Action {
+        self.paused = false;
+        for item in std::mem::take(&mut self.buffer) {
+            self.push_shared(item);
+        }
+        if std::mem::take(&mut self.overflowed) {
+            match self.seen {
+                Some(seen) => return Action::SubscribeFrom(Revision(seen.0 + 1)),
+                None => return Action::None,
+            }
+        }
+        Action::None
+    }
+
+    /// Empties the list and the buffer; where the feed stands is kept.
+    pub fn clear(&mut self) {
+        self.items.clear();
+        self.buffer.clear();
+        self.trimmed = 0;
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
+    }
+
+    fn push(&mut self, item: Item) {
+        self.push_shared(Arc::new(item));
+    }
+
+    fn push_shared(&mut self, item: Arc<Item>) {
+        if self.paused {
+            self.buffer.push(item);
+            return;
+        }
+        self.items.push_back(item);
+        while self.items.len() > DISPLAY_LIMIT {
+            self.items.pop_front();
+            self.trimmed += 1;
+        }
+    }
+
+    fn last_gap_mut(&mut self) -> Option<&mut Arc<Item>> {
+        self.buffer
+            .iter_mut()
+            .rev()
+            .chain(self.items.iter_mut().rev())
+            .find(|i| matches!(***i, Item::Gap { .. }))
+    }
+}
+
+/// Events per second over the last [`RATE_WINDOW_MS`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Rate {
+    /// (time in ms, events) per arrival, oldest first.
+    samples: VecDeque<(f64, usize)>,
+    /// When counting started: before a whole window has passed, the rate is
+    /// averaged over the time there was.
+    since: Option<f64>,
+}
+
+impl Rate {
+    pub fn new(now: f64) -> Self {
+        Rate {
+            samples: VecDeque::new(),
+            since: Some(now),
+        }
+    }
+
+    pub fn record(&mut self, now: f64, events: usize) {
+        self.since.get_or_insert(now);
+        self.samples.push_back((now, events));
+        self.forget(now);
+    }
+
+    pub fn per_second(&self, now: f64) -> f64 {
+        let from = now - RATE_WINDOW_MS;
+        let count: usize = self
+            .samples
+            .iter()
+            .filter(|(t, _)| *t > from)
+            .map(|(_, n)| n)
+            .sum();
+        let span = self
+            .since
+            .map_or(RATE_WINDOW_MS, |s| (now - s).clamp(1_000.0, RATE_WINDOW_MS));
+        count as f64 * 1_000.0 / span
+    }
+
+    fn forget(&mut self, now: f64) {
+        while self
+            .samples
+            .front()
+            .is_some_and(|(t, _)| *t <= now - RATE_WINDOW_MS)
+        {
+            self.samples.pop_front();
+        }
+    }
+}
+
+/// "0", "0.4", "12", "1,250": one decimal below 10, none above.
+pub fn rate_text(per_second: f64) -> String {
+    if per_second < 10.0 {
+        let text = format!("{per_second:.1}");
+        text.strip_suffix(".0").map(str::to_owned).unwrap_or(text)
+    } else {
+        let whole = per_second.round() as u64;
+        thousands(whole)
+    }
+}
+
+/// 12345 as "12,345".
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
