@@ -1,9 +1,11 @@
 //! The one module that talks to the backend: every HTTP request the app
-//! makes goes through here (and later the WebSocket too), so URLs, query
-//! encoding and error decoding are written once.
+//! makes goes through here, and the live WebSocket lives in [`live`], so
+//! URLs, query encoding and error decoding are written once.
 //!
 //! Keys travel in query strings in their URL form ([`Bytes::to_url`]); bodies
 //! are the wire types of `etcdeck_shared`.
+
+pub mod live;
 
 use std::fmt;
 

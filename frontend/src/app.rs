@@ -1,17 +1,21 @@
-//! The application shell: starts the status polling, provides it as
-//! context, and lays out the header above the routed page.
+//! The application shell: starts the status polling and the live
+//! WebSocket, provides both as context, and lays out the header above the
+//! routed page.
 //!
 //! Routes (the backend serves the app for every path that is not the API):
 //! - `/` with `?prefix=..&key=..`: [`BrowsePage`];
+//! - `/events` with `?prefix=..`: [`EventsPage`];
 //! - anything else: [`NotFound`].
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
+use crate::api::live::LiveClient;
 use crate::components::header::Header;
 use crate::connection::ConnectionState;
 use crate::pages::browse::BrowsePage;
+use crate::pages::events::EventsPage;
 use crate::pages::not_found::NotFound;
 
 #[component]
@@ -19,6 +23,7 @@ pub fn App() -> impl IntoView {
     let connection = ConnectionState::new();
     provide_context(connection);
     connection.start_polling();
+    provide_context(LiveClient::start());
     view! {
         <Router>
             <div class="flex min-h-screen flex-col bg-white text-base text-slate-900 lg:h-screen 2xl:text-lg dark:bg-slate-950 dark:text-slate-100">
@@ -26,6 +31,7 @@ pub fn App() -> impl IntoView {
                 <main class="flex min-h-0 flex-1 flex-col">
                     <Routes fallback=NotFound>
                         <Route path=path!("/") view=BrowsePage />
+                        <Route path=path!("/events") view=EventsPage />
                     </Routes>
                 </main>
             </div>

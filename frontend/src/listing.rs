@@ -2,8 +2,13 @@
 //! the cursor for the next page, and whether a request is in flight or
 //! failed. Transitions are pure so paging and stale answers are tested
 //! without a browser; the browse page drives the requests.
+//!
+//! When a live change touches the level, the loaded pages are read again
+//! (a *refresh*): the new pages are collected aside and replace the old
+//! children in one step, so the list neither flickers nor loses its scroll
+//! position.
 
-use etcdeck_shared::{Bytes, Child, Level};
+use etcdeck_shared::{Bytes, Child, Level, Revision};
 
 use crate::api::ApiFailure;
 
@@ -26,6 +31,26 @@ pub struct Listing {
     pub started: bool,
     pub loading: bool,
     pub error: Option<ApiFailure>,
+    /// The revision the first page was read at: live changes are watched
+    /// from the one after it.
+    pub revision: Option<Revision>,
+    /// Bumped whenever a refresh replaced the children, so rows re-render.
+    pub version: u64,
+    /// Why the last refresh failed (the old children stay shown).
+    pub refresh_error: Option<ApiFailure>,
+    /// A change arrived; a refresh is due once nothing is in flight.
+    stale: bool,
+    refresh: Option<Refresh>,
+    passes: u64,
+}
+
+/// A refresh in progress: pages read again, kept aside until they cover as
+/// many children as were loaded before.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Refresh {
+    pass: u64,
+    target: usize,
+    children: Vec<Child>,
 }
 
 /// A page request to make: `after` is `None` for the first page.
@@ -34,6 +59,8 @@ pub struct PageRequest {
     pub generation: u64,
     pub prefix: Bytes,
     pub after: Option<Bytes>,
+    /// The refresh pass this page belongs to, if it is a re-read.
+    pub refresh: Option<u64>,
 }
 
 impl Listing {
@@ -49,6 +76,7 @@ impl Listing {
             generation: self.generation,
             prefix,
             after: None,
+            refresh: None,
         }
     }
 
@@ -69,18 +97,58 @@ impl Listing {
             generation: self.generation,
             prefix: self.prefix.clone(),
             after,
+            refresh: None,
         })
     }
 
-    /// Applies the answer to `request`; answers to stale requests are
-    /// ignored.
-    pub fn apply(&mut self, request: &PageRequest, answer: Result<Level, ApiFailure>) {
+    /// Notes that the level changed; [`Listing::refresh_request`] then
+    /// re-reads the loaded pages.
+    pub fn mark_stale(&mut self) {
+        self.stale = true;
+    }
+
+    /// The first page of a refresh, when one is due and nothing is in
+    /// flight (else it waits: [`Listing::apply`] starts it later).
+    pub fn refresh_request(&mut self) -> Option<PageRequest> {
+        if !self.stale || self.loading || !self.started {
+            return None;
+        }
+        self.stale = false;
+        self.passes += 1;
+        self.refresh = Some(Refresh {
+            pass: self.passes,
+            target: self.children.len().max(1),
+            children: Vec::new(),
+        });
+        self.loading = true;
+        Some(PageRequest {
+            generation: self.generation,
+            prefix: self.prefix.clone(),
+            after: None,
+            refresh: Some(self.passes),
+        })
+    }
+
+    /// Applies the answer to `request` and returns the next request to
+    /// make: the rest of a refresh, or a refresh that became due while this
+    /// one was in flight. Answers to stale requests are ignored.
+    pub fn apply(
+        &mut self,
+        request: &PageRequest,
+        answer: Result<Level, ApiFailure>,
+    ) -> Option<PageRequest> {
         if request.generation != self.generation {
-            return;
+            return None;
+        }
+        if let Some(pass) = request.refresh {
+            return self.apply_refresh(pass, answer);
         }
         self.loading = false;
         match answer {
             Ok(level) => {
+                if !self.started {
+                    self.revision = Some(level.revision);
+                }
                 self.started = true;
                 self.children.extend(level.children);
                 self.next = level.next;
@@ -88,6 +156,39 @@ impl Listing {
             }
             Err(failure) => self.error = Some(failure),
         }
+        self.refresh_request()
+    }
+
+    fn apply_refresh(
+        &mut self,
+        pass: u64,
+        answer: Result<Level, ApiFailure>,
+    ) -> Option<PageRequest> {
+        let refresh = self.refresh.as_mut().filter(|r| r.pass == pass)?;
+        match answer {
+            Ok(level) => {
+                refresh.children.extend(level.children);
+                if refresh.children.len() < refresh.target
+                    && let Some(next) = level.next
+                {
+                    return Some(PageRequest {
+                        generation: self.generation,
+                        prefix: self.prefix.clone(),
+                        after: Some(next),
+                        refresh: Some(pass),
+                    });
+                }
+                self.children = std::mem::take(&mut refresh.children);
+                self.next = level.next;
+                self.version += 1;
+                self.error = None;
+                self.refresh_error = None;
+            }
+            Err(failure) => self.refresh_error = Some(failure),
+        }
+        self.refresh = None;
+        self.loading = false;
+        self.refresh_request()
     }
 
     /// Whether more pages exist (or the first one is still to come).
@@ -126,8 +227,14 @@ mod tests {
         let mut listing = Listing::default();
         let first = listing.restart(Bytes::from("/"));
         assert_eq!(first.after, None);
+        assert_eq!(listing.revision, None);
         assert_eq!(listing.next_request(), None, "one request at a time");
         listing.apply(&first, Ok(page(&["a", "b"], Some("/b"))));
+        assert_eq!(
+            listing.revision,
+            Some(Revision(1)),
+            "the first page's revision"
+        );
         let second = listing.next_request().expect("more pages");
         assert_eq!(second.after, Some(Bytes::from("/b")));
         listing.apply(&second, Ok(page(&["c"], None)));
@@ -160,5 +267,82 @@ mod tests {
         let retry = listing.next_request().expect("retry");
         assert_eq!(retry, second);
         assert!(listing.error.is_none());
+    }
+
+    fn names(listing: &Listing) -> Vec<String> {
+        listing.children.iter().map(|c| c.name.display()).collect()
+    }
+
+    #[unit_test]
+    fn a_refresh_rereads_the_loaded_pages_and_swaps_them_in_at_once() {
+        let mut listing = Listing::default();
+        let first = listing.restart(Bytes::from("/"));
+        listing.apply(&first, Ok(page(&["a", "b"], Some("b"))));
+        let second = listing.next_request().expect("more");
+        listing.apply(&second, Ok(page(&["c", "d"], Some("d"))));
+        let generation = listing.generation;
+
+        listing.mark_stale();
+        let re1 = listing.refresh_request().expect("refresh due");
+        assert_eq!((re1.after.clone(), re1.refresh), (None, Some(1)));
+        assert_eq!(listing.next_request(), None, "no paging during a refresh");
+        // A key was added before "b": the first page now ends at "a2".
+        let re2 = listing
+            .apply(&re1, Ok(page(&["a", "a2"], Some("a2"))))
+            .expect("the refresh reads on until it covers what was loaded");
+        assert_eq!(
+            names(&listing),
+            ["a", "b", "c", "d"],
+            "old rows stay meanwhile"
+        );
+        assert_eq!(re2.after, Some(Bytes::from("a2")));
+        assert_eq!(listing.apply(&re2, Ok(page(&["b", "c"], Some("c")))), None);
+        assert_eq!(names(&listing), ["a", "a2", "b", "c"]);
+        assert_eq!(listing.next, Some(Bytes::from("c")));
+        assert_eq!(
+            listing.generation, generation,
+            "same level: the scroll stays"
+        );
+        assert_eq!(listing.version, 1);
+        assert!(!listing.loading);
+    }
+
+    #[unit_test]
+    fn a_change_during_a_request_refreshes_after_it() {
+        let mut listing = Listing::default();
+        let first = listing.restart(Bytes::from("/"));
+        listing.apply(&first, Ok(page(&["a"], Some("a"))));
+        let second = listing.next_request().expect("more");
+        listing.mark_stale();
+        assert_eq!(
+            listing.refresh_request(),
+            None,
+            "waits for the page in flight"
+        );
+        let re = listing
+            .apply(&second, Ok(page(&["b"], None)))
+            .expect("then refreshes");
+        assert_eq!(re.refresh, Some(1));
+        // A change during the refresh queues another one.
+        listing.mark_stale();
+        let again = listing
+            .apply(&re, Ok(page(&["a", "b"], None)))
+            .expect("refreshes again");
+        assert_eq!(again.refresh, Some(2));
+        // A failed refresh keeps the rows and says why.
+        assert_eq!(
+            listing.apply(&again, Err(ApiFailure::Network("Failed to fetch".into()))),
+            None
+        );
+        assert_eq!(names(&listing), ["a", "b"]);
+        assert!(listing.refresh_error.is_some());
+        // An empty level refreshes to its first page.
+        let mut empty = Listing::default();
+        let first = empty.restart(Bytes::from("/"));
+        empty.apply(&first, Ok(page(&[], None)));
+        empty.mark_stale();
+        let re = empty.refresh_request().expect("due");
+        assert_eq!(empty.apply(&re, Ok(page(&["new"], None))), None);
+        assert_eq!(names(&empty), ["new"]);
     }
 }

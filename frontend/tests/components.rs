@@ -62,15 +62,13 @@ fn child(name: &[u8], is_key: bool, has_children: bool, count: Option<u64>) -> C
 }
 
 fn listing(prefix: &str, children: Vec<Child>, next: Option<&str>) -> Listing {
-    Listing {
-        generation: 1,
-        prefix: Bytes::from(prefix),
-        children,
-        next: next.map(Bytes::from),
-        started: true,
-        loading: false,
-        error: None,
-    }
+    let mut listing = Listing::default();
+    listing.generation = 1;
+    listing.prefix = Bytes::from(prefix);
+    listing.children = children;
+    listing.next = next.map(Bytes::from);
+    listing.started = true;
+    listing
 }
 
 #[wasm_bindgen_test]

@@ -1,10 +1,16 @@
-//! The top bar: app name, the connection indicator (`data-testid="connection"`),
-//! the etcd user and a read-only badge.
+//! The top bar: app name, the page links (Browse, Events), the connection
+//! indicator (`data-testid="connection"`: etcd as the backend sees it) with
+//! the live indicator beside it (`data-testid="live-state"`: this tab's
+//! WebSocket), the etcd user and a read-only badge.
 
-use etcdeck_shared::Connection;
+use etcdeck_shared::{Bytes, Connection};
 use leptos::prelude::*;
+use leptos_router::hooks::use_location;
 
+use crate::api::live::LiveClient;
 use crate::connection::{ConnectionState, POLL_EVERY};
+use crate::live::LiveState;
+use crate::route::{BrowseLocation, EVENTS_PATH, EventsLocation};
 
 #[component]
 pub fn Header() -> impl IntoView {
@@ -14,7 +20,9 @@ pub fn Header() -> impl IntoView {
             <a href="/" class="text-lg font-semibold tracking-tight">
                 "etcdeck"
             </a>
+            <PageLinks />
             <ConnectionIndicator state=state />
+            {use_context::<LiveClient>().map(|client| view! { <LiveIndicator client=client /> })}
             <div class="ml-auto flex items-center gap-2 text-sm">
                 {move || {
                     state
@@ -129,6 +137,110 @@ pub fn ConnectionIndicator(state: ConnectionState) -> impl IntoView {
                         }
                     })
             }}
+        </div>
+    }
+}
+
+/// Browse and Events, each carrying the prefix of the page the user is on,
+/// so "Events" shows the changes of the level being browsed and back.
+#[component]
+fn PageLinks() -> impl IntoView {
+    let location = use_location();
+    let on_events = Memo::new(move |_| location.pathname.get() == EVENTS_PATH);
+    let prefix =
+        Memo::new(move |_| -> Bytes { BrowseLocation::from_query(&location.search.get()).prefix });
+    let browse_href = move || BrowseLocation::default().with_prefix(prefix.get()).href();
+    let events_href = move || {
+        EventsLocation {
+            prefix: prefix.get(),
+        }
+        .href()
+    };
+    let link = |active: bool| {
+        if active {
+            "rounded px-2 py-0.5 font-medium bg-slate-200 text-slate-900 dark:bg-slate-700 dark:text-slate-100"
+        } else {
+            "rounded px-2 py-0.5 text-slate-700 hover:bg-slate-200 dark:text-slate-300 dark:hover:bg-slate-800"
+        }
+    };
+    view! {
+        <nav aria-label="Pages" class="flex items-center gap-1 text-sm">
+            <a
+                href=browse_href
+                data-testid="nav-browse"
+                class=move || link(!on_events.get())
+                aria-current=move || (!on_events.get()).then_some("page")
+            >
+                "Browse"
+            </a>
+            <a
+                href=events_href
+                data-testid="nav-events"
+                class=move || link(on_events.get())
+                aria-current=move || on_events.get().then_some("page")
+            >
+                "Events"
+            </a>
+        </nav>
+    }
+}
+
+/// This tab's live connection: "live" in green, "reconnecting" in amber
+/// (changes are late, not lost), "resynced after a gap" in blue for a while
+/// after a view was reset to a snapshot.
+#[component]
+pub fn LiveIndicator(client: LiveClient) -> impl IntoView {
+    let state = client.state();
+    let text = move || match state.get() {
+        LiveState::Connecting => "live: connecting…",
+        LiveState::Connected => "live",
+        LiveState::Reconnecting => "live: reconnecting…",
+        LiveState::Resynced => "live: resynced after a gap",
+    };
+    let title = move || match state.get() {
+        LiveState::Connecting => "Opening the live connection to etcdeck",
+        LiveState::Connected => "Changes appear as they happen",
+        LiveState::Reconnecting => {
+            "The live connection is down or etcd is out of reach; changes will follow, none lost"
+        }
+        LiveState::Resynced => {
+            "Some changes could not be replayed; an affected view was reloaded from a snapshot"
+        }
+    };
+    let tone = move || match state.get() {
+        LiveState::Connected => "text-emerald-800 dark:text-emerald-300",
+        LiveState::Connecting | LiveState::Reconnecting => "text-amber-800 dark:text-amber-300",
+        LiveState::Resynced => "text-sky-800 dark:text-sky-300",
+    };
+    let dot = move || match state.get() {
+        LiveState::Connected => "inline-block h-2.5 w-2.5 shrink-0 rounded-full bg-emerald-500",
+        LiveState::Connecting | LiveState::Reconnecting => {
+            "inline-block h-2.5 w-2.5 shrink-0 animate-pulse rounded-full bg-amber-500"
+        }
+        LiveState::Resynced => "inline-block h-2.5 w-2.5 shrink-0 rounded-full bg-sky-500",
+    };
+    view! {
+        <div
+            data-testid="live-state"
+            data-state=move || state.get().as_str()
+            role="status"
+            aria-live="polite"
+            title=title
+            class=move || format!("flex items-center gap-2 text-sm {}", tone())
+        >
+            <span aria-hidden="true" class=dot></span>
+            <span class="font-medium whitespace-nowrap">{text}</span>
+            <Show when=move || state.get() == LiveState::Resynced>
+                <button
+                    type="button"
+                    data-testid="live-dismiss"
+                    aria-label="Dismiss the resynced notice"
+                    class="rounded px-1 leading-none hover:bg-slate-200 dark:hover:bg-slate-800"
+                    on:click=move |_| client.dismiss_resynced()
+                >
+                    "×"
+                </button>
+            </Show>
         </div>
     }
 }

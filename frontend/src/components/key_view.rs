@@ -2,18 +2,112 @@
 //! its value in a [`ValueViewer`], and its metadata (revisions, version,
 //! lease). Loads the key through [`crate::api`] whenever the selection
 //! changes, and shows loading, not-found and error states.
+//!
+//! With a [`LiveClient`] it stays current: after each read it watches the
+//! key from the revision after the read and applies puts and deletes in
+//! place ("deleted at revision N"); after a gap, or a put that moves the key
+//! to another lease (whose TTL only a read can tell), it reads again.
 
-use etcdeck_shared::{Bytes, Connection, ErrorCode, KeyValue, Lease};
+use etcdeck_shared::ws::{EventKind, SubId, WatchKv, WatchRange};
+use etcdeck_shared::{Bytes, Connection, ErrorCode, KeyValue, Lease, Revision};
 use leptos::prelude::*;
 
+use crate::api::live::LiveClient;
 use crate::api::{self, ApiFailure};
 use crate::components::copy_button::CopyButton;
 use crate::components::value_viewer::ValueViewer;
 use crate::connection::ConnectionState;
+use crate::live::Delivery;
 
 /// Which key an answer belongs to, so a late answer for the previous
 /// selection is never shown as the current one.
 type Loaded = (Bytes, Result<KeyValue, ApiFailure>);
+
+/// What the live watch learned since the last read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum LiveChange {
+    Put(WatchKv),
+    Deleted(Revision),
+}
+
+/// Watches the key of each successful read (or of a "not found", from now)
+/// and records changes in `change`; asks for a new read when the change
+/// cannot be applied in place.
+fn watch_key(
+    client: LiveClient,
+    resource: LocalResource<Option<Loaded>>,
+    change: RwSignal<Option<(Bytes, LiveChange)>>,
+) {
+    let subscription = StoredValue::new(None::<SubId>);
+    let stop = move || {
+        if let Some(id) = subscription.try_get_value().flatten() {
+            client.unsubscribe(id);
+            subscription.try_set_value(None);
+        }
+    };
+    Effect::new(move |_| {
+        // What the last read says: the key, where to watch from, its lease.
+        let read = resource.with(|r| match r {
+            Some(Some((key, Ok(kv)))) => Some((
+                key.clone(),
+                Some(Revision(kv.revision.0 + 1)),
+                kv.lease.as_ref().map(|l| l.id),
+            )),
+            Some(Some((key, Err(e)))) if e.is_not_found() => Some((key.clone(), None, None)),
+            _ => None,
+        });
+        stop();
+        change.set(None);
+        let Some((key, from, lease)) = read else {
+            return;
+        };
+        let watched = key.clone();
+        let id = client.subscribe(WatchRange::key(key), false, from, move |delivery| {
+            match delivery {
+                Delivery::Events(events) => {
+                    // Only the latest state of the key matters.
+                    let Some(last) = events.into_iter().last() else {
+                        return;
+                    };
+                    match last.kind {
+                        EventKind::Delete => {
+                            change.try_set(Some((
+                                watched.clone(),
+                                LiveChange::Deleted(last.kv.mod_revision),
+                            )));
+                        }
+                        EventKind::Put if last.kv.lease.is_some() && last.kv.lease != lease => {
+                            resource.refetch();
+                        }
+                        EventKind::Put => {
+                            change.try_set(Some((watched.clone(), LiveChange::Put(last.kv))));
+                        }
+                    }
+                }
+                Delivery::Gap(_) => resource.refetch(),
+                _ => {}
+            }
+        });
+        subscription.set_value(Some(id));
+    });
+    on_cleanup(stop);
+}
+
+/// The read key with a later put applied.
+fn merged(read: Option<KeyValue>, kv: WatchKv) -> KeyValue {
+    let lease = read
+        .and_then(|r| r.lease)
+        .filter(|l| Some(l.id) == kv.lease);
+    KeyValue {
+        key: kv.key,
+        value: kv.value,
+        create_revision: kv.create_revision,
+        mod_revision: kv.mod_revision,
+        version: kv.version,
+        lease,
+        revision: kv.mod_revision,
+    }
+}
 
 #[component]
 pub fn KeyView(#[prop(into)] selected: Signal<Option<Bytes>>) -> impl IntoView {
@@ -50,6 +144,11 @@ pub fn KeyView(#[prop(into)] selected: Signal<Option<Bytes>>) -> impl IntoView {
         });
     }
 
+    let change = RwSignal::new(None::<(Bytes, LiveChange)>);
+    if let Some(client) = use_context::<LiveClient>() {
+        watch_key(client, resource, change);
+    }
+
     let content = move || {
         let Some(key) = selected.get() else {
             return view! {
@@ -61,7 +160,16 @@ pub fn KeyView(#[prop(into)] selected: Signal<Option<Bytes>>) -> impl IntoView {
             .into_any();
         };
         match resource.get().flatten() {
-            Some((loaded, answer)) if loaded == key => loaded_view(key, answer, resource),
+            Some((loaded, answer)) if loaded == key => {
+                let live = change.get().filter(|(k, _)| *k == key).map(|(_, c)| c);
+                match live {
+                    None => loaded_view(key, answer, resource),
+                    Some(LiveChange::Put(kv)) => {
+                        loaded_view(key, Ok(merged(answer.ok(), kv)), resource)
+                    }
+                    Some(LiveChange::Deleted(revision)) => deleted_view(key, revision, resource),
+                }
+            }
             // Nothing yet, or still the previous key's answer.
             _ => view! {
                 <KeyTitle key=key.clone() />
@@ -163,6 +271,26 @@ fn loaded_view(
             .into_any()
         }
     }
+}
+
+fn deleted_view(
+    key: Bytes,
+    revision: Revision,
+    resource: LocalResource<Option<Loaded>>,
+) -> AnyView {
+    view! {
+        <KeyTitle key=key />
+        <div data-testid="key-deleted" role="status" class="rounded border border-slate-300 bg-slate-50 p-3 dark:border-slate-700 dark:bg-slate-900">
+            <p class="font-medium">{format!("deleted at revision {revision}")}</p>
+            <p class="mt-1 text-sm text-slate-600 dark:text-slate-300">
+                "If it is written again, it shows here."
+            </p>
+            <button type="button" class="mt-2 text-sm underline" on:click=move |_| resource.refetch()>
+                "check again"
+            </button>
+        </div>
+    }
+    .into_any()
 }
 
 /// The key in display form with a copy button; children go at the end.

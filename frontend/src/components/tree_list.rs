@@ -3,21 +3,35 @@
 //! gives the scrollbar the full height, so a level with 100,000 children
 //! scrolls smoothly. Scrolling near the end asks for the next page.
 //!
+//! The list also watches its level live (when a [`LiveClient`] is provided):
+//! from the revision after its first page, a change that adds or removes a
+//! key under the level is reported as [`TreeAction::Changed`] at most every
+//! [`CHANGE_DEBOUNCE`], and a gap at once, so the page re-reads what is
+//! loaded.
+//!
 //! Keyboard (on the focused list): Up/Down move the cursor, Enter activates,
 //! Right enters a directory, Left/Backspace goes up a level. The list keeps
 //! DOM focus itself and points at the cursor row with
 //! `aria-activedescendant`, because rows come and go as the window moves.
 
-use etcdeck_shared::{Bytes, Child};
+use std::time::Duration;
+
+use etcdeck_shared::ws::{EventKind, SubId, WatchEvent, WatchRange};
+use etcdeck_shared::{Bytes, Child, Revision};
 use leptos::ev;
 use leptos::html;
 use leptos::prelude::*;
 
+use crate::api::live::LiveClient;
 use crate::listing::Listing;
+use crate::live::Delivery;
 use crate::windowing::{self, OVERSCAN, PREFETCH_ROWS};
 
 /// Height of one row in CSS pixels (the `h-9` class below).
 pub const ROW_PX: f64 = 36.0;
+
+/// Changes within this long are gathered into one re-read.
+pub const CHANGE_DEBOUNCE: Duration = Duration::from_millis(300);
 
 /// What the user asked the list to do; the page decides what it means.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +46,68 @@ pub enum TreeAction {
     NearEnd,
     /// Try the failed page request again.
     Retry,
+    /// The level changed (a key under it was added or removed, or changes
+    /// were missed): read the loaded pages again.
+    Changed,
+}
+
+/// Whether a change can alter what a level lists (names, kinds, counts): a
+/// key created or deleted. A new value for an existing key cannot.
+pub fn touches_level(event: &WatchEvent) -> bool {
+    event.kind == EventKind::Delete || event.kv.version == 1
+}
+
+/// Subscribes to the listed level from the revision after its first page,
+/// again whenever the level changes, and reports changes to `on_action`.
+fn watch_level(client: LiveClient, listing: Signal<Listing>, on_action: Callback<TreeAction>) {
+    let subscription = StoredValue::new(None::<SubId>);
+    let pending = StoredValue::new(None::<TimeoutHandle>);
+    let stop = move || {
+        if let Some(id) = subscription.try_get_value().flatten() {
+            client.unsubscribe(id);
+            subscription.try_set_value(None);
+        }
+        if let Some(timer) = pending.try_get_value().flatten() {
+            timer.clear();
+            pending.try_set_value(None);
+        }
+    };
+    let base = Memo::new(move |_| listing.with(|l| (l.generation, l.prefix.clone(), l.revision)));
+    Effect::new(move |_| {
+        let (_, prefix, revision) = base.get();
+        stop();
+        let Some(revision) = revision else {
+            return;
+        };
+        let from = Some(Revision(revision.0 + 1));
+        let id =
+            client.subscribe(
+                WatchRange::prefix(prefix),
+                false,
+                from,
+                move |delivery| match delivery {
+                    Delivery::Gap(_) => on_action.run(TreeAction::Changed),
+                    // The first change starts the wait; later ones join it.
+                    Delivery::Events(events)
+                        if events.iter().any(touches_level)
+                            && pending.try_get_value().flatten().is_none() =>
+                    {
+                        let timer = set_timeout_with_handle(
+                            move || {
+                                pending.try_set_value(None);
+                                on_action.run(TreeAction::Changed);
+                            },
+                            CHANGE_DEBOUNCE,
+                        )
+                        .ok();
+                        pending.try_set_value(timer);
+                    }
+                    _ => {}
+                },
+            );
+        subscription.set_value(Some(id));
+    });
+    on_cleanup(stop);
 }
 
 #[component]
@@ -41,6 +117,9 @@ pub fn TreeList(
     #[prop(into)] selected: Signal<Option<Bytes>>,
     on_action: Callback<TreeAction>,
 ) -> impl IntoView {
+    if let Some(client) = use_context::<LiveClient>() {
+        watch_level(client, listing, on_action);
+    }
     let scroller = NodeRef::<html::Div>::new();
     let scroll_top = RwSignal::new(0.0_f64);
     // A guess until the element is measured after mounting.
@@ -162,7 +241,8 @@ pub fn TreeList(
     };
 
     let rows = move || {
-        let generation = listing.with(|l| l.generation);
+        // A refresh bumps `version`, so rows whose child changed re-render.
+        let generation = listing.with(|l| (l.generation, l.version));
         let visible = range.get();
         listing.with(|l| {
             visible
@@ -170,7 +250,7 @@ pub fn TreeList(
                 .collect::<Vec<_>>()
         })
     };
-    let row_view = move |(_, index, child): (u64, usize, Child)| {
+    let row_view = move |(_, index, child): ((u64, u64), usize, Child)| {
         // An empty segment (keys that start with the separator) is shown as
         // the separator itself, everywhere a person or a test reads a name.
         let name = if child.name.is_empty() {
@@ -276,6 +356,23 @@ pub fn TreeList(
             let n = l.children.len();
             if !l.started {
                 None
+            } else if let Some(err) = &l.refresh_error {
+                let message = err.to_string();
+                Some(
+                    view! {
+                        <span role="alert" class="text-red-700 dark:text-red-300">
+                            {format!("loaded {n}; the level changed, re-reading it failed: {message}")}
+                        </span>
+                        <button
+                            type="button"
+                            class="ml-2 underline"
+                            on:click=move |_| on_action.run(TreeAction::Changed)
+                        >
+                            "retry"
+                        </button>
+                    }
+                    .into_any(),
+                )
             } else if let Some(err) = &l.error {
                 let message = err.to_string();
                 Some(

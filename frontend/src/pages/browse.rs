@@ -2,7 +2,8 @@
 //! the left, the selected key on the right. Where the user is lives in the
 //! URL (`/?prefix=..&key=..`, see [`crate::route`]), so every level and key
 //! has a deep link and back/forward walk the history; this page turns tree
-//! actions into navigations and drives the paging of the listed level.
+//! actions into navigations and drives the paging of the listed level,
+//! including re-reading it when the tree list reports a live change.
 
 use etcdeck_shared::{Bytes, Connection, ErrorCode};
 use leptos::prelude::*;
@@ -36,12 +37,7 @@ pub fn BrowsePage() -> impl IntoView {
     };
 
     let listing = RwSignal::new(Listing::default());
-    let fetch = move |request: PageRequest| {
-        spawn_local(async move {
-            let answer = api::level(&request.prefix, request.after.as_ref(), PAGE_SIZE).await;
-            listing.try_update(|l| l.apply(&request, answer));
-        });
-    };
+    let fetch = move |request: PageRequest| fetch_page(listing, request);
     // A new prefix (navigation, back/forward, deep link) lists from scratch;
     // selecting a key leaves `prefix` equal, so the listing stays.
     Effect::new(move |_| {
@@ -91,6 +87,15 @@ pub fn BrowsePage() -> impl IntoView {
                 fetch(request);
             }
         }
+        TreeAction::Changed => {
+            let request = listing.try_update(|l| {
+                l.mark_stale();
+                l.refresh_request()
+            });
+            if let Some(request) = request.flatten() {
+                fetch(request);
+            }
+        }
     });
 
     view! {
@@ -107,4 +112,15 @@ pub fn BrowsePage() -> impl IntoView {
             <KeyView selected=selected />
         </div>
     }
+}
+
+/// Requests one page and applies it; the answer may call for another page
+/// (the rest of a refresh), which is requested in turn.
+fn fetch_page(listing: RwSignal<Listing>, request: PageRequest) {
+    spawn_local(async move {
+        let answer = api::level(&request.prefix, request.after.as_ref(), PAGE_SIZE).await;
+        if let Some(next) = listing.try_update(|l| l.apply(&request, answer)).flatten() {
+            fetch_page(listing, next);
+        }
+    });
 }

@@ -2,4 +2,5 @@
 //! loaded, where the user is) and hand it to [`crate::components`].
 
 pub mod browse;
+pub mod events;
 pub mod not_found;
