@@ -106,3 +106,46 @@ export async function addressIs(page, { prefix, key }, { raw = false } = {}) {
     },
   );
 }
+
+/** The live indicator's `data-state` is `state`. */
+export async function liveStateIs(page, state, timeout = 10_000) {
+  const shown = () => find.liveState(page).first().getAttribute('data-state', { timeout: 1_000 });
+  await waitFor(async () => (await shown()) === state, {
+    what: `the live indicator to be ${quote(state)}`,
+    timeout,
+    every: 100,
+    saw: async () => quote(await shown()),
+  });
+}
+
+/** The events page is subscribed and waiting ("waiting for changes under ..."). */
+export async function eventsWaiting(page, prefix) {
+  await waitFor(
+    async () => ((await textOf(find.eventsEmpty(page))) ?? '').includes(`waiting for changes under ${prefix}`),
+    {
+      what: `the events page to wait for changes under ${quote(prefix)}`,
+      saw: async () => quote(await textOf(page.locator('main'))),
+    },
+  );
+}
+
+/** The (key, kind, revision) of every event row, newest first. */
+export const eventRowsShown = (page) =>
+  find.eventRows(page).evaluateAll((rows) =>
+    rows.map((r) => ({ key: r.dataset.key, kind: r.dataset.kind, revision: Number(r.dataset.revision) })));
+
+/**
+ * The events page shows a row for each of `keys`; polls every `every` ms
+ * until `timeout`. Returns the rows shown then.
+ */
+export async function eventsShown(page, keys, { timeout = 10_000, every = 100 } = {}) {
+  let rows = [];
+  await waitFor(
+    async () => {
+      rows = await eventRowsShown(page);
+      return keys.every((k) => rows.some((r) => r.key === k));
+    },
+    { what: `event rows for ${quote(keys)}`, timeout, every, saw: async () => quote(rows) },
+  );
+  return rows;
+}

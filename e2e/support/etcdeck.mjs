@@ -1,6 +1,7 @@
 // The real etcdeck server (release binary + built frontend) for one test
-// file, signed in to etcd as root with a password file. Missing builds fail
-// loudly: the tests are meant to run after `cargo xtask test` built them.
+// file, signed in to etcd as root with a password file; it can be killed and
+// started again on the same port. Missing builds fail loudly: the tests are
+// meant to run after `cargo xtask test` built them.
 
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -29,7 +30,8 @@ export function requireBuilds() {
 
 /**
  * Starts etcdeck against `etcd` (a handle from `startEtcd`) and waits until
- * `GET /healthz` answers 200.
+ * `GET /healthz` answers 200. The handle can also kill it and start it again
+ * on the same address, as a crash and a restart would.
  */
 export async function startEtcdeck(etcd) {
   requireBuilds();
@@ -38,26 +40,22 @@ export async function startEtcdeck(etcd) {
   await writeFile(passwordFile, etcd.password, { mode: 0o600 });
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const proc = startProcess('etcdeck', etcdeckBin, [
-    '--endpoints', etcd.endpoint,
-    '--user', etcd.user,
-    '--password-file', passwordFile,
-    '--listen', `127.0.0.1:${port}`,
-    '--dist', etcdeckDist,
-  ], { env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info', NO_COLOR: '1' } });
+  let proc;
+  // Output of earlier runs, so a restart's error message still shows them.
+  let earlier = '';
 
-  const handle = {
-    url,
-    /** etcdeck's stdout and stderr so far, for error messages. */
-    output: () => proc.output(),
-    async stop() {
-      await proc.kill('SIGKILL');
-      await removeDir(dir);
-    },
+  const launch = () => {
+    if (proc) earlier += `${proc.output()}\n[etcdeck restarted]\n`;
+    proc = startProcess('etcdeck', etcdeckBin, [
+      '--endpoints', etcd.endpoint,
+      '--user', etcd.user,
+      '--password-file', passwordFile,
+      '--listen', `127.0.0.1:${port}`,
+      '--dist', etcdeckDist,
+    ], { env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info', NO_COLOR: '1' } });
   };
-
-  try {
-    await waitFor(
+  const waitHealthy = () =>
+    waitFor(
       async () => {
         if (proc.hasExited()) throw new Error('etcdeck exited');
         const res = await fetch(`${url}/healthz`);
@@ -65,8 +63,32 @@ export async function startEtcdeck(etcd) {
       },
       { what: `etcdeck's ${url}/healthz to answer 200`, timeout: 20_000, every: 200 },
     );
+
+  const handle = {
+    url,
+    /** etcdeck's stdout and stderr so far, for error messages. */
+    output: () => (earlier + (proc?.output() ?? '')).slice(-64 * 1024),
+    /** Kills etcdeck abruptly (SIGKILL): its sockets drop without a goodbye. */
+    async kill() {
+      await proc.kill('SIGKILL');
+    },
+    /** Starts etcdeck again on the same address and waits until it is healthy. */
+    async restart() {
+      if (!proc.hasExited()) throw new Error('etcdeck is still running');
+      launch();
+      await waitHealthy();
+    },
+    async stop() {
+      await proc?.kill('SIGKILL');
+      await removeDir(dir);
+    },
+  };
+
+  try {
+    launch();
+    await waitHealthy();
   } catch (err) {
-    const log = proc.output();
+    const log = handle.output();
     await handle.stop();
     err.message += `\n--- etcdeck output ---\n${log}`;
     throw err;

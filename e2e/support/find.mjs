@@ -44,3 +44,13 @@ export function location(page) {
   };
   return { path: url.pathname, prefix: raw('prefix'), key: raw('key') };
 }
+
+/** The header's live-connection indicator (`data-state` says which). */
+export const liveState = (page) => page.locator('[data-testid="live-state"]');
+
+/** The events page: its rows (newest first), one key's rows, and its states. */
+export const eventRows = (page) => page.locator('[data-testid="event-row"]');
+export const eventRowsOf = (page, key) =>
+  page.locator(`[data-testid="event-row"][data-key=${quoted(key)}]`);
+export const eventsEmpty = (page) => page.locator('[data-testid="events-empty"]');
+export const eventsPrefix = (page) => page.locator('[data-testid="events-prefix"]');

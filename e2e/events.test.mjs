@@ -1,0 +1,81 @@
+// Watching changes live on the events page: a change written with etcdctl
+// shows up within a second, and when the etcdeck server goes away and comes
+// back, the page reconnects by itself and shows what happened meanwhile,
+// each change exactly once.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import * as act from './support/act.mjs';
+import * as check from './support/check.mjs';
+import * as find from './support/find.mjs';
+import { journey, startStack } from './support/stack.mjs';
+import { waitFor } from './support/wait.mjs';
+
+let stack;
+before(async () => {
+  stack = await startStack();
+}, { timeout: 90_000 });
+after(async () => {
+  await stack?.stop();
+}, { timeout: 30_000 });
+const user = (body) => journey(() => stack, body);
+
+const PREFIX = '/e2e/live/';
+
+test('a key put with etcdctl appears on the events page within a second', { timeout: 60_000 }, user(async (page, { etcd, app }, t) => {
+  await act.open(page, app, `/events?prefix=${PREFIX}`);
+  await check.liveStateIs(page, 'connected');
+  await check.eventsWaiting(page, PREFIX);
+
+  await etcd.put(`${PREFIX}first`, 'hello');
+  const putReturned = Date.now();
+  const rows = await check.eventsShown(page, [`${PREFIX}first`], { timeout: 5_000, every: 10 });
+  const elapsed = Date.now() - putReturned;
+  t.diagnostic(`shown ${elapsed} ms after etcdctl put returned`);
+  assert.ok(elapsed < 1_000, `the event appeared ${elapsed} ms after the put returned (limit 1000 ms)`);
+  const row = rows.find((r) => r.key === `${PREFIX}first`);
+  assert.equal(row.kind, 'put');
+  assert.ok(row.revision > 1, `a real revision, got ${row.revision}`);
+  // The row links to the key's view.
+  const link = find.eventRowsOf(page, `${PREFIX}first`).locator('[data-testid="event-key"]');
+  assert.equal(await link.getAttribute('href'), `/?prefix=${PREFIX}&key=${PREFIX}first`);
+}));
+
+test('after etcdeck restarts, the page reconnects by itself and shows the changes made meanwhile exactly once', { timeout: 90_000 }, user(async (page, { etcd, app }) => {
+  await act.open(page, app, `/events?prefix=${PREFIX}`);
+  await check.liveStateIs(page, 'connected');
+  await check.eventsWaiting(page, PREFIX);
+  await etcd.put(`${PREFIX}before`, '1');
+  await check.eventsShown(page, [`${PREFIX}before`]);
+  // Marks this page load: a reload would lose it.
+  await page.evaluate(() => {
+    window.__sameLoad = true;
+  });
+
+  await app.kill();
+  await check.liveStateIs(page, 'reconnecting');
+  await etcd.put(`${PREFIX}while-down-1`, 'a');
+  await etcd.put(`${PREFIX}while-down-2`, 'b');
+  await app.restart();
+
+  const keys = [`${PREFIX}before`, `${PREFIX}while-down-1`, `${PREFIX}while-down-2`];
+  // The socket retries with a backoff capped at 5 s.
+  await check.eventsShown(page, keys, { timeout: 20_000 });
+  await check.liveStateIs(page, 'connected');
+  assert.equal(await page.evaluate(() => window.__sameLoad), true, 'the page was not reloaded');
+
+  // Give a duplicate the chance to show up before counting.
+  await etcd.put(`${PREFIX}after`, 'c');
+  const rows = await check.eventsShown(page, [`${PREFIX}after`]);
+  for (const key of keys) {
+    const count = rows.filter((r) => r.key === key).length;
+    assert.equal(count, 1, `${key} shown ${count} times: ${JSON.stringify(rows)}`);
+  }
+  // Newest first, in revision order.
+  const revisions = rows.map((r) => r.revision);
+  assert.deepEqual(revisions, [...revisions].sort((a, b) => b - a));
+  await waitFor(async () => (await find.eventRowsOf(page, `${PREFIX}while-down-2`).count()) === 1, {
+    what: 'one row for the second key written while etcdeck was down',
+  });
+}));
