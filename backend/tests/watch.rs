@@ -21,11 +21,11 @@ use etcdeck_shared::ws::{
 };
 use etcdeck_shared::{Bytes, ErrorCode, Revision};
 use support::live::{
-    LiveClient, Session, Truth, TruthEvent, TruthKv, Writer, check_session, etcd_metric, finish,
+    LIMIT, LiveClient, PREFIX, Session, Truth, TruthEvent, TruthKv, VIEWER, Writer, check_session,
+    etcd_metric, finish, root_server, server_as, start_etcd,
 };
-use support::{Server, config};
 use tokio_tungstenite::tungstenite::Message;
-use xtask::harness::{ClusterOptions, EtcdCluster, ROOT_PASSWORD};
+use xtask::harness::ClusterOptions;
 
 // ---------------------------------------------------------------------------
 // The checker on hand-made sequences
@@ -378,32 +378,6 @@ fn checker_rejects_gaps_without_a_true_snapshot() {
 // ---------------------------------------------------------------------------
 // Scenarios against real etcd
 // ---------------------------------------------------------------------------
-
-/// Everything the writer changes lives under this prefix.
-const PREFIX: &str = "/w/";
-/// A user who may read `PREFIX` and nothing else.
-const VIEWER: (&str, &str) = ("viewer", "viewer-password");
-/// How long a condition that should hold within a second or two may take on
-/// a loaded two-core machine.
-const LIMIT: Duration = Duration::from_secs(20);
-
-fn start_etcd(options: ClusterOptions) -> EtcdCluster {
-    support::live::init_logs();
-    let etcd = EtcdCluster::start(options).expect("start etcd");
-    etcd.add_user(VIEWER.0, VIEWER.1, &[PREFIX], &[])
-        .expect("add the viewer");
-    etcd
-}
-
-async fn server_as(etcd: &EtcdCluster, user: (&str, &str)) -> Server {
-    Server::start(config(etcd.endpoints(), Some(user)))
-        .await
-        .expect("start etcdeck")
-}
-
-async fn root_server(etcd: &EtcdCluster) -> Server {
-    server_as(etcd, ("root", ROOT_PASSWORD)).await
-}
 
 fn prefix(p: &str) -> WatchRange {
     WatchRange::prefix(p)

@@ -34,7 +34,37 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use xtask::harness::ROOT_PASSWORD;
+use xtask::harness::{ClusterOptions, EtcdCluster, ROOT_PASSWORD};
+
+use super::{Server, config};
+
+/// Everything the scenarios' writers change lives under this prefix.
+pub const PREFIX: &str = "/w/";
+/// A user who may read [`PREFIX`] and nothing else.
+pub const VIEWER: (&str, &str) = ("viewer", "viewer-password");
+/// How long a condition that should hold within a second or two may take on
+/// a loaded two-core machine.
+pub const LIMIT: Duration = Duration::from_secs(20);
+
+/// A real etcd with auth, with the [`VIEWER`] user added.
+pub fn start_etcd(options: ClusterOptions) -> EtcdCluster {
+    init_logs();
+    let etcd = EtcdCluster::start(options).expect("start etcd");
+    etcd.add_user(VIEWER.0, VIEWER.1, &[PREFIX], &[])
+        .expect("add the viewer");
+    etcd
+}
+
+/// etcdeck connected to `etcd` as `user`.
+pub async fn server_as(etcd: &EtcdCluster, user: (&str, &str)) -> Server {
+    Server::start(config(etcd.endpoints(), Some(user)))
+        .await
+        .expect("start etcdeck")
+}
+
+pub async fn root_server(etcd: &EtcdCluster) -> Server {
+    server_as(etcd, ("root", ROOT_PASSWORD)).await
+}
 
 // ---------------------------------------------------------------------------
 // Recording
@@ -657,6 +687,8 @@ pub struct Writer {
     pub prefix: String,
     keys: u64,
     value_size: (usize, usize),
+    /// With more than one, every write is a transaction putting this many keys.
+    txn_size: usize,
     seq: u64,
     rng: u64,
     /// Revision and acknowledgement time of every successful write.
@@ -674,6 +706,7 @@ impl Writer {
             prefix: prefix.to_owned(),
             keys: 40,
             value_size: (1, 40),
+            txn_size: 1,
             seq: 0,
             rng: 0x9e37_79b9_7f4a_7c15,
             acks: Vec::new(),
@@ -690,6 +723,12 @@ impl Writer {
 
     pub fn with_keys(mut self, keys: u64) -> Self {
         self.keys = keys.max(1);
+        self
+    }
+
+    /// Every write a transaction putting `n` keys (at most the number of keys).
+    pub fn with_txns_of(mut self, n: usize) -> Self {
+        self.txn_size = n.max(1);
         self
     }
 
@@ -729,12 +768,17 @@ impl Writer {
     pub async fn step(&mut self) -> i64 {
         self.seq += 1;
         let seq = self.seq;
-        let op = if seq.is_multiple_of(11) {
+        let txn_size = if self.txn_size > 1 {
+            self.txn_size.min(self.keys as usize)
+        } else {
+            3
+        };
+        let op = if self.txn_size == 1 && seq.is_multiple_of(11) {
             Op::Delete(self.key())
-        } else if seq.is_multiple_of(7) {
+        } else if self.txn_size > 1 || seq.is_multiple_of(7) {
             let mut puts = Vec::new();
             let mut keys = Vec::new();
-            while puts.len() < 3 {
+            while puts.len() < txn_size {
                 let key = self.key();
                 if !keys.contains(&key) {
                     keys.push(key.clone());
@@ -940,8 +984,12 @@ impl Truth {
         if end < from {
             return;
         }
-        let mut client = root_client(endpoints).await;
+        let client = root_client(endpoints).await;
+        // etcd replays up to 1000 revisions per response: with large values
+        // that is far over tonic's default 4 MiB message limit.
         let mut stream = client
+            .watch_client()
+            .max_decoding_message_size(256 * 1024 * 1024)
             .watch(
                 self.prefix.clone(),
                 Some(WatchOptions::new().with_prefix().with_start_revision(from)),
