@@ -234,7 +234,7 @@ fn loaded_view(
                     <dd data-testid="version" class="tabular-nums">{version}</dd>
                     <dt class="text-slate-600 dark:text-slate-400">"lease"</dt>
                     <dd data-testid="lease">{lease_text(lease.as_ref())}</dd>
-                    <dt class="text-slate-600 dark:text-slate-400">"read at revision"</dt>
+                    <dt class="text-slate-600 dark:text-slate-400">"as of revision"</dt>
                     <dd class="tabular-nums">{revision.to_string()}</dd>
                 </dl>
                 <ValueViewer value=value />

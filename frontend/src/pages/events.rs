@@ -26,7 +26,7 @@ use crate::crumbs;
 use crate::diff::{self, Change, Shown};
 use crate::feed::{self, Action, DISPLAY_LIMIT, Feed, Item, PAUSE_BUFFER, Rate};
 use crate::format;
-use crate::live::Delivery;
+use crate::live::{Delivery, LiveState};
 use crate::route::{BrowseLocation, EventsLocation, bytes_from_display};
 
 /// Values up to this size get their diff shown right away; larger ones on
@@ -34,6 +34,8 @@ use crate::route::{BrowseLocation, EventsLocation, bytes_from_display};
 const DIFF_OPEN_UP_TO: usize = 2 * 1024;
 /// Characters of a value shown on its row.
 const PREVIEW_CHARS: usize = 160;
+/// Bytes of a binary value shown on its row, in hex.
+const PREVIEW_HEX_BYTES: usize = 32;
 
 #[component]
 pub fn EventsPage() -> impl IntoView {
@@ -45,6 +47,7 @@ pub fn EventsPage() -> impl IntoView {
         .unwrap_or_else(|| Signal::stored(Bytes::from("/")));
     let navigate = StoredValue::new_local(use_navigate());
     let client = use_context::<LiveClient>();
+    let live_state = client.map(|c| c.state());
 
     let feed = RwSignal::new(Feed::new());
     let rate = StoredValue::new(Rate::new(now()));
@@ -240,7 +243,7 @@ pub fn EventsPage() -> impl IntoView {
                         type="search"
                         spellcheck="false"
                         autocomplete="off"
-                        placeholder="key contains… ( / )"
+                        placeholder="key contains…  (press /)"
                         aria-label="Show only keys containing"
                         class=format!("{field} w-48 2xl:w-72")
                         prop:value=move || filter.get()
@@ -321,6 +324,22 @@ pub fn EventsPage() -> impl IntoView {
                         view! {
                             <p data-testid="events-trimmed" class="border-b border-slate-200 px-4 py-1 text-sm text-slate-600 dark:border-slate-800 dark:text-slate-300">
                                 {parts.join(" · ")}
+                            </p>
+                        }
+                    })
+            }}
+            {move || {
+                live_state
+                    .map(|s| s.get())
+                    .filter(|s| *s == LiveState::Reconnecting)
+                    .map(|_| {
+                        view! {
+                            <p
+                                data-testid="events-reconnecting"
+                                role="status"
+                                class="border-b border-amber-300 bg-amber-50 px-4 py-1 text-sm text-amber-900 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-200"
+                            >
+                                "The live connection is down or etcd is out of reach: changes will appear when it is back, none lost."
                             </p>
                         }
                     })
@@ -597,10 +616,18 @@ fn preview(value: &Bytes) -> String {
             }
         }
         None => {
-            let head = &value.as_slice()[..value.len().min(16)];
-            let dump = format::hex_dump(head);
-            let more = if value.len() > 16 { " …" } else { "" };
-            format!("hex {}{more}", dump.trim_end())
+            let head: Vec<String> = value
+                .as_slice()
+                .iter()
+                .take(PREVIEW_HEX_BYTES)
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            let more = if value.len() > PREVIEW_HEX_BYTES {
+                " …"
+            } else {
+                ""
+            };
+            format!("hex {}{more}", head.join(" "))
         }
     };
     format!("{body}  ({size})")
