@@ -79,3 +79,46 @@ test('after etcdeck restarts, the page reconnects by itself and shows the change
     what: 'one row for the second key written while etcdeck was down',
   });
 }));
+
+test('paused, changes are held and counted; resumed, each is shown once', { timeout: 60_000 }, user(async (page, { etcd, app }) => {
+  const prefix = '/e2e/pause/';
+  await act.open(page, app, `/events?prefix=${prefix}`);
+  await check.eventsWaiting(page, prefix);
+  await page.keyboard.press('p');
+  await page.locator('[data-testid="events-resume"]').waitFor();
+
+  for (const name of ['a', 'b', 'c']) await etcd.put(`${prefix}${name}`, name);
+  await waitFor(
+    async () => /3 new changes held/.test(await page.locator('[data-testid="events-buffered"]').innerText()),
+    { what: 'the pause banner to count 3 held changes' },
+  );
+  assert.equal(await find.eventRows(page).count(), 0, 'nothing new is shown while paused');
+
+  await page.locator('[data-testid="events-resume"]').click();
+  const keys = ['a', 'b', 'c'].map((n) => `${prefix}${n}`);
+  const rows = await check.eventsShown(page, keys);
+  assert.deepEqual(rows.map((r) => r.key), [...keys].reverse(), 'each once, newest first');
+}));
+
+test('the key view and the tree level follow changes live', { timeout: 60_000 }, user(async (page, { etcd, app }) => {
+  await etcd.put('/e2e/watch/k', 'v1');
+  await act.open(page, app, { prefix: '/e2e/watch/', key: '/e2e/watch/k' });
+  await check.showsKey(page, '/e2e/watch/k');
+  await check.valueContains(page, ['v1']);
+  await check.liveStateIs(page, 'connected');
+
+  await etcd.put('/e2e/watch/k', 'v2');
+  await check.valueContains(page, ['v2']);
+  await etcd.put('/e2e/watch/added', 'x');
+  await check.seesRows(page, ['k', 'added']);
+
+  await etcd.del('/e2e/watch/k');
+  await waitFor(
+    async () => /deleted at revision \d+/.test(await find.keyView(page).innerText()),
+    { what: 'the key view to say the key was deleted', saw: async () => find.keyView(page).innerText() },
+  );
+  await waitFor(
+    async () => !(await find.treeRows(page).evaluateAll((rows) => rows.map((r) => r.dataset.name))).includes('k'),
+    { what: 'the deleted key to leave the tree list' },
+  );
+}));

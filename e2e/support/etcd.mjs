@@ -71,6 +71,10 @@ export async function startEtcd() {
     async put(key, value) {
       await etcdctl(['put', key], { input: Buffer.from(value) });
     },
+    /** Deletes a key. */
+    async del(key) {
+      await etcdctl(['del', key]);
+    },
     /** Kills etcd abruptly (SIGKILL), as a crash or a lost machine would. */
     async kill() {
       await proc.kill('SIGKILL');
