@@ -773,3 +773,42 @@ async fn one_upstream_watch_per_range() {
     assert_eq!(watchers, baseline + 1.0, "after delivering events");
     root.stop().await;
 }
+
+/// Resuming from far back replays history through a watch of the hub's own;
+/// etcd sends up to 1000 revisions in one watch response, so with large
+/// values one response is many MiB. The replay must still deliver every
+/// event (or say gap and resync), not fail on a message size limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_over_many_mib_of_history() {
+    let etcd = start_etcd(ClusterOptions::single().with_auth());
+    let endpoints = etcd.endpoints();
+    let mut writer = Writer::connect(&endpoints, PREFIX).await;
+    let start = writer.revision().await + 1;
+    let mut big = Writer::connect(&endpoints, "/w/big/")
+        .await
+        .with_values(3000, 4000)
+        .with_keys(16)
+        .with_txns_of(8);
+    // About 200 revisions of 28 KiB: 5.5 MiB, one replay response.
+    big.write(200).await;
+    eprintln!("history: {} MiB of values", big.bytes / (1024 * 1024));
+    let root = root_server(&etcd).await;
+    let mut ws = LiveClient::connect(root.addr).await;
+    ws.subscribe(1, prefix(PREFIX), Some(Revision(start)), false)
+        .await;
+    ws.subscribe(2, prefix("/w/big/"), Some(Revision(start)), true)
+        .await;
+    writer.write(20).await;
+    let (_, verdicts) = finish(
+        &endpoints,
+        &mut writer,
+        Truth::starting(PREFIX, start),
+        &[("root", &ws, 1)],
+    )
+    .await;
+    eprintln!("{verdicts:?}");
+    // Sub 2's range does not hold the end marker: its last write is enough.
+    let last = big.acks.last().expect("writes").0;
+    ws.wait_seen(2, last, LIMIT).await;
+    root.stop().await;
+}

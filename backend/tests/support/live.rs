@@ -190,6 +190,21 @@ impl Session {
             }
         }
         flush(&mut out, last);
+        // A loop (say `reconnecting live` a thousand times) should not bury
+        // the rest of a failure message.
+        const SHOWN: usize = 400;
+        if out.len() > SHOWN {
+            let cut = out[..SHOWN].rfind(' ').unwrap_or(SHOWN);
+            let _ = write!(
+                out,
+                " ... ({} messages; last: {})",
+                self.messages.len(),
+                self.messages.last().map_or("", |r| kind_name(&r.message))
+            );
+            let tail = out.split_off(out.rfind(" ... (").unwrap_or(out.len()));
+            out.truncate(cut);
+            out.push_str(&tail);
+        }
         out
     }
 }
