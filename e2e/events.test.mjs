@@ -122,3 +122,35 @@ test('the key view and the tree level follow changes live', { timeout: 60_000 },
     { what: 'the deleted key to leave the tree list' },
   );
 }));
+
+test('when the history to replay was compacted meanwhile, the page says so and resyncs to a snapshot', { timeout: 90_000 }, user(async (page, { etcd, app }) => {
+  const prefix = '/e2e/gap/';
+  await etcd.put(`${prefix}old`, '0');
+  await act.open(page, app, `/events?prefix=${prefix}`);
+  await check.eventsWaiting(page, prefix);
+  await etcd.put(`${prefix}seen`, '1');
+  await check.eventsShown(page, [`${prefix}seen`]);
+
+  await app.kill();
+  await check.liveStateIs(page, 'reconnecting');
+  await etcd.put(`${prefix}missed`, '2');
+  // A write elsewhere, so compacting at the current revision also removes
+  // the missed one from history.
+  await etcd.put('/e2e/elsewhere', 'x');
+  const compacted = await etcd.compact();
+  await app.restart();
+
+  const gap = page.locator('[data-testid="events-gap"]');
+  await waitFor(
+    async () => (await gap.count()) === 1 && /resynced to a snapshot of 3 keys at revision \d+/.test(await gap.innerText()),
+    { what: 'a gap row with the snapshot that followed', timeout: 20_000, saw: async () => (await gap.count()) ? gap.innerText() : 'no gap row' },
+  );
+  assert.match(await gap.innerText(), new RegExp(`history compacted at revision ${compacted}`));
+  await check.liveStateIs(page, 'resynced');
+  // Live again after the snapshot: new changes follow as events.
+  await etcd.put(`${prefix}after`, '3');
+  await check.eventsShown(page, [`${prefix}after`]);
+  // Dismissed, the indicator says connected.
+  await page.locator('[data-testid="live-dismiss"]').click();
+  await check.liveStateIs(page, 'connected');
+}));

@@ -75,6 +75,13 @@ export async function startEtcd() {
     async del(key) {
       await etcdctl(['del', key]);
     },
+    /** Compacts etcd's history up to its current revision; returns that revision. */
+    async compact() {
+      const { stdout } = await etcdctl(['get', 'compact-probe', '-w', 'json']);
+      const revision = JSON.parse(stdout.toString()).header.revision;
+      await etcdctl(['compact', String(revision), '--physical']);
+      return Number(revision);
+    },
     /** Kills etcd abruptly (SIGKILL), as a crash or a lost machine would. */
     async kill() {
       await proc.kill('SIGKILL');

@@ -243,7 +243,8 @@ pub fn EventsPage() -> impl IntoView {
                         type="search"
                         spellcheck="false"
                         autocomplete="off"
-                        placeholder="key contains…  (press /)"
+                        placeholder="key contains…"
+                        title="Show only keys containing this text (press / to get here)"
                         aria-label="Show only keys containing"
                         class=format!("{field} w-48 2xl:w-72")
                         prop:value=move || filter.get()
