@@ -41,7 +41,13 @@ fn truth_event(revision: i64, key: &str, value: &str) -> TruthEvent {
         },
         key: key.as_bytes().to_vec(),
         value: value.as_bytes().to_vec(),
+        prev: None,
     }
+}
+
+fn with_prev(mut event: TruthEvent, value: &str, modified: i64) -> TruthEvent {
+    event.prev = Some((value.as_bytes().to_vec(), modified));
+    event
 }
 
 /// History 11..=16 under `/t/`: a txn at 13 changes two keys, `/t/b` is
@@ -52,11 +58,11 @@ fn fake_truth() -> Truth {
         events: vec![
             truth_event(11, "/t/a", "1"),
             truth_event(12, "/t/b", "2"),
-            truth_event(13, "/t/a", "3"),
+            with_prev(truth_event(13, "/t/a", "3"), "1", 11),
             truth_event(13, "/t/c", "3"),
             truth_event(14, "/u/x", "4"),
-            truth_event(15, "/t/b", ""),
-            truth_event(16, "/t/a", "6"),
+            with_prev(truth_event(15, "/t/b", ""), "2", 12),
+            with_prev(truth_event(16, "/t/a", "6"), "3", 13),
         ],
         start: 11,
         end: 16,
@@ -257,6 +263,45 @@ fn checker_rejects_out_of_order_and_wrong_content() {
     )
     .unwrap_err();
     assert!(err.contains("progress"), "{err}");
+}
+
+#[test]
+fn checker_holds_prev_to_etcd() {
+    let check_prev = |messages: Vec<ServerMessage>| {
+        let mut session = Session::fake(1, WatchRange::prefix("/t/"), None, messages);
+        session.prev_kv = true;
+        check_session(&session, &fake_truth(), Some(16), false).map(|v| v.events)
+    };
+    let with = |list: &[(i64, &str, &str, Option<(&str, i64)>)]| ServerMessage::Events {
+        id: SubId(1),
+        events: list
+            .iter()
+            .map(|&(r, k, v, prev)| WatchEvent {
+                prev: prev.map(|(pv, pr)| wkv(k, pv, 0, pr, 0)),
+                ..ev(r, k, v)
+            })
+            .collect(),
+    };
+    let right = [
+        (11, "/t/a", "1", None),
+        (12, "/t/b", "2", None),
+        (13, "/t/a", "3", Some(("1", 11))),
+        (13, "/t/c", "3", None),
+        (15, "/t/b", "", Some(("2", 12))),
+        (16, "/t/a", "6", Some(("3", 13))),
+    ];
+    assert_eq!(check_prev(vec![subscribed(10), with(&right)]), Ok(6));
+    let mut stale = right;
+    stale[5].3 = Some(("1", 11));
+    let err = check_prev(vec![subscribed(10), with(&stale)]).unwrap_err();
+    assert!(err.contains("prev"), "{err}");
+    let mut missing = right;
+    missing[4].3 = None;
+    let err = check_prev(vec![subscribed(10), with(&missing)]).unwrap_err();
+    assert!(err.contains("prev"), "{err}");
+    // Not asked for: must not be sent.
+    let err = check(None, vec![subscribed(10), with(&right)]).unwrap_err();
+    assert!(err.contains("did not ask"), "{err}");
 }
 
 fn good_snapshot() -> Vec<WatchKv> {

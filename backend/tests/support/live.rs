@@ -948,6 +948,8 @@ pub struct TruthEvent {
     pub kind: EventKind,
     pub key: Vec<u8>,
     pub value: Vec<u8>,
+    /// The key's value and mod revision before the change, if it existed.
+    pub prev: Option<(Vec<u8>, i64)>,
 }
 
 /// One key as etcd's range at a revision tells it.
@@ -1007,7 +1009,12 @@ impl Truth {
             .max_decoding_message_size(256 * 1024 * 1024)
             .watch(
                 self.prefix.clone(),
-                Some(WatchOptions::new().with_prefix().with_start_revision(from)),
+                Some(
+                    WatchOptions::new()
+                        .with_prefix()
+                        .with_prev_key()
+                        .with_start_revision(from),
+                ),
             )
             .await
             .expect("ground-truth watch");
@@ -1043,6 +1050,9 @@ impl Truth {
                     },
                     key: kv.key().to_vec(),
                     value: kv.value().to_vec(),
+                    prev: event
+                        .prev_kv()
+                        .map(|p| (p.value().to_vec(), p.mod_revision())),
                 });
             }
         }
@@ -1231,7 +1241,9 @@ pub fn check_session(
                         && event.kv.key.0 == want.key
                         && (event.kind == EventKind::Delete
                             || same_value(&event.kv.value.0, &want.value, digest));
-                    if !matches {
+                    if matches {
+                        check_prev(&at, session.prev_kv, event, want, digest)?;
+                    } else {
                         let what = if rev < want.revision || Some(rev) < last_rev {
                             if expected[..next]
                                 .iter()
@@ -1372,6 +1384,38 @@ pub fn check_session(
         }
     }
     Ok(verdict)
+}
+
+/// `prev` is there exactly when asked for and etcd had it, and equals
+/// etcd's previous value.
+fn check_prev(
+    at: &str,
+    asked: bool,
+    event: &WatchEvent,
+    want: &TruthEvent,
+    digest: bool,
+) -> Result<(), String> {
+    let rev = event.kv.mod_revision.0;
+    let key = show(&want.key);
+    match (&event.prev, &want.prev) {
+        (Some(_), _) if !asked => Err(format!(
+            "{at}: rev {rev} {key} carries `prev` though the subscription did not ask for it"
+        )),
+        (None, _) if !asked => Ok(()),
+        (None, None) => Ok(()),
+        (Some(got), Some((value, modified)))
+            if got.key.0 == want.key
+                && got.mod_revision.0 == *modified
+                && same_value(&got.value.0, value, digest) =>
+        {
+            Ok(())
+        }
+        (got, want_prev) => Err(format!(
+            "{at}: rev {rev} {key}: prev {:?} but etcd had {:?}",
+            got.as_ref().map(|p| (show(&p.value.0), p.mod_revision.0)),
+            want_prev.as_ref().map(|(v, r)| (show(v), *r))
+        )),
+    }
 }
 
 fn compare_snapshot(
