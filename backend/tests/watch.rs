@@ -265,6 +265,9 @@ fn checker_rejects_out_of_order_and_wrong_content() {
     assert!(err.contains("progress"), "{err}");
 }
 
+/// `(revision, key, value, prev (value, mod revision))`; an empty value is a delete.
+type EventWithPrev<'a> = (i64, &'a str, &'a str, Option<(&'a str, i64)>);
+
 #[test]
 fn checker_holds_prev_to_etcd() {
     let check_prev = |messages: Vec<ServerMessage>| {
@@ -272,7 +275,7 @@ fn checker_holds_prev_to_etcd() {
         session.prev_kv = true;
         check_session(&session, &fake_truth(), Some(16), false).map(|v| v.events)
     };
-    let with = |list: &[(i64, &str, &str, Option<(&str, i64)>)]| ServerMessage::Events {
+    let with = |list: &[EventWithPrev]| ServerMessage::Events {
         id: SubId(1),
         events: list
             .iter()
