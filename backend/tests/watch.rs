@@ -860,3 +860,193 @@ async fn resuming_over_many_mib_of_history() {
     ws.wait_seen(2, last, LIMIT).await;
     root.stop().await;
 }
+
+/// Lease expiry and revocation arrive as deletes marked `lease_ended`; a
+/// user deleting a key that has a live lease is not marked; puts carry the
+/// lease id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lease_ends_are_marked_and_user_deletes_are_not() {
+    use etcdeck_shared::LeaseId;
+    let etcd = start_etcd(ClusterOptions::single().with_auth());
+    let endpoints = etcd.endpoints();
+    let mut writer = Writer::connect(&endpoints, PREFIX).await;
+    let start = writer.revision().await + 1;
+    let root = root_server(&etcd).await;
+    let mut ws = LiveClient::connect(root.addr).await;
+    ws.subscribe(1, prefix(PREFIX), None, false).await;
+    ws.subscribe(2, prefix("/w/lease/"), None, true).await;
+    ws.wait_subscribed(1, LIMIT).await;
+    ws.wait_subscribed(2, LIMIT).await;
+
+    let mut client = writer.client();
+    let mut grant = async |ttl| client.lease_grant(ttl, None).await.expect("lease").id();
+    let (expiring, explicit, revoked) = (grant(2).await, grant(60).await, grant(60).await);
+    let mut client = writer.client();
+    for (key, lease) in [("a", expiring), ("b", explicit), ("c", revoked)] {
+        client
+            .put(
+                format!("/w/lease/{key}"),
+                "v",
+                Some(etcd_client::PutOptions::new().with_lease(lease)),
+            )
+            .await
+            .expect("put with lease");
+    }
+    client.delete("/w/lease/b", None).await.expect("delete");
+    client.lease_revoke(revoked).await.expect("revoke");
+    // The 2 s lease ends within a few seconds (etcd checks expiry every 500 ms).
+    ws.wait_until(LIMIT, "the expired lease's delete", |r| {
+        r.last(SubId(2)).is_some_and(|s| {
+            s.events()
+                .any(|e| e.kind == EventKind::Delete && e.kv.key == Bytes::from("/w/lease/a"))
+        })
+    })
+    .await;
+
+    let (_, verdicts) = finish(
+        &endpoints,
+        &mut writer,
+        Truth::starting(PREFIX, start),
+        &[("root", &ws, 1), ("root", &ws, 2)],
+    )
+    .await;
+    eprintln!("{verdicts:?}");
+    let recording = ws.recording();
+    for id in [1, 2] {
+        let session = recording.last(SubId(id)).expect("session");
+        let mut seen = Vec::new();
+        for event in session.events() {
+            let key = event.kv.key.display();
+            if !key.starts_with("/w/lease/") {
+                continue;
+            }
+            match event.kind {
+                EventKind::Put => {
+                    let lease = [("/w/lease/a", expiring), ("/w/lease/b", explicit)]
+                        .into_iter()
+                        .chain([("/w/lease/c", revoked)])
+                        .find(|(k, _)| *k == key)
+                        .map(|(_, l)| LeaseId(l));
+                    assert_eq!(event.kv.lease, lease, "sub {id}: put of {key}");
+                }
+                EventKind::Delete => seen.push((key, event.lease_ended)),
+            }
+        }
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                ("/w/lease/a".to_owned(), true),
+                ("/w/lease/b".to_owned(), false),
+                ("/w/lease/c".to_owned(), true)
+            ],
+            "sub {id}"
+        );
+    }
+    root.stop().await;
+}
+
+/// A change to users or roles makes etcd call every earlier token old
+/// ("revision of auth store is old"): open subscriptions carry on and new
+/// ones (a new range, and one replaying history) open and deliver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auth_store_change_cancels_no_subscription() {
+    let etcd = start_etcd(ClusterOptions::single().with_auth());
+    let endpoints = etcd.endpoints();
+    let mut writer = Writer::connect(&endpoints, PREFIX).await;
+    let start = writer.revision().await + 1;
+    let root = root_server(&etcd).await;
+    let viewer = server_as(&etcd, VIEWER).await;
+    let mut root_ws = LiveClient::connect(root.addr).await;
+    let mut viewer_ws = LiveClient::connect(viewer.addr).await;
+    for ws in [&mut root_ws, &mut viewer_ws] {
+        ws.subscribe(1, prefix(PREFIX), None, false).await;
+        ws.wait_subscribed(1, LIMIT).await;
+    }
+    writer.write(20).await;
+    etcd.etcdctl(&["role", "add", "unrelated"])
+        .expect("role add");
+    etcd.etcdctl(&[
+        "role",
+        "grant-permission",
+        "viewer-role",
+        "read",
+        "/elsewhere",
+    ])
+    .expect("grant");
+    for ws in [&mut root_ws, &mut viewer_ws] {
+        ws.subscribe(2, prefix("/w/a/"), None, true).await;
+        ws.subscribe(3, prefix(PREFIX), Some(Revision(start)), false)
+            .await;
+        ws.wait_subscribed(2, LIMIT).await;
+        ws.wait_subscribed(3, LIMIT).await;
+    }
+    writer.write(20).await;
+    let subs: Vec<(&str, &LiveClient, u32)> = [("root", &root_ws), ("viewer", &viewer_ws)]
+        .into_iter()
+        .flat_map(|(name, ws)| (1..=3).map(move |id| (name, ws, id)))
+        .collect();
+    let (_, verdicts) = finish(
+        &endpoints,
+        &mut writer,
+        Truth::starting(PREFIX, start),
+        &subs,
+    )
+    .await;
+    assert!(verdicts.iter().all(|v| v.gaps.is_empty()), "{verdicts:?}");
+    root.stop().await;
+    viewer.stop().await;
+}
+
+/// Unsubscribing ends a subscription's messages; a socket holds at most
+/// `MAX_SUBSCRIPTIONS`, and one more is refused without harming the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsubscribe_and_the_subscription_limit() {
+    use etcdeck_shared::ws::MAX_SUBSCRIPTIONS;
+    let etcd = start_etcd(ClusterOptions::single().with_auth());
+    let endpoints = etcd.endpoints();
+    let mut writer = Writer::connect(&endpoints, PREFIX).await;
+    let start = writer.revision().await + 1;
+    let root = root_server(&etcd).await;
+    let mut ws = LiveClient::connect(root.addr).await;
+    for id in 0..MAX_SUBSCRIPTIONS as u32 {
+        let range = if id % 2 == 0 { PREFIX } else { "/w/b/" };
+        ws.subscribe(id, prefix(range), None, false).await;
+    }
+    for id in 0..MAX_SUBSCRIPTIONS as u32 {
+        ws.wait_subscribed(id, LIMIT).await;
+    }
+    ws.subscribe(1000, prefix(PREFIX), None, false).await;
+    ws.wait_until(LIMIT, "the refusal of one subscription too many", |r| {
+        !r.errors.is_empty()
+    })
+    .await;
+    ws.unsubscribe(1).await;
+    writer.write(20).await;
+    let subs: Vec<(&str, &LiveClient, u32)> = (0..MAX_SUBSCRIPTIONS as u32)
+        .filter(|id| *id != 1)
+        .map(|id| ("tab", &ws, id))
+        .collect();
+    finish(
+        &endpoints,
+        &mut writer,
+        Truth::starting(PREFIX, start),
+        &subs,
+    )
+    .await;
+    let recording = ws.recording();
+    let refused = recording.last(SubId(1000)).expect("session");
+    assert!(refused.messages.is_empty(), "{}", refused.outline());
+    let ServerMessage::Error { error } = &recording.errors[0].message else {
+        unreachable!()
+    };
+    assert_eq!(error.code, ErrorCode::BadRequest);
+    // Nothing for the unsubscribed one after the first writes went out.
+    let gone = recording.last(SubId(1)).expect("session");
+    assert!(
+        gone.events().all(|e| e.kv.mod_revision.0 < start + 5),
+        "events after unsubscribe: {}",
+        gone.outline()
+    );
+    root.stop().await;
+}
