@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import * as act from './support/act.mjs';
 import * as check from './support/check.mjs';
 import * as find from './support/find.mjs';
+import { startEtcdeck } from './support/etcdeck.mjs';
 import { journey, startStack } from './support/stack.mjs';
 import { waitFor } from './support/wait.mjs';
 
@@ -153,4 +154,25 @@ test('when the history to replay was compacted meanwhile, the page says so and r
   // Dismissed, the indicator says connected.
   await page.locator('[data-testid="live-dismiss"]').click();
   await check.liveStateIs(page, 'connected');
+}));
+
+test('a prefix the etcd user may not read shows why instead of waiting forever', { timeout: 60_000 }, user(async (page, { etcd }) => {
+  await etcd.addReader('e2e-viewer', 'viewer-pw-e2e', '/e2e/visible/');
+  const viewerApp = await startEtcdeck(etcd, { user: 'e2e-viewer', password: 'viewer-pw-e2e' });
+  try {
+    await act.open(page, viewerApp, '/events?prefix=/e2e/secret/');
+    const error = page.locator('[data-testid="events-error"]');
+    await waitFor(async () => (await error.count()) === 1 && (await error.innerText()).includes('Cannot watch /e2e/secret/'), {
+      what: 'the events page to say the prefix cannot be watched',
+      saw: async () => page.locator('main').innerText(),
+    });
+    assert.equal(await find.eventsEmpty(page).count(), 0);
+    // What the user may read is watched as usual.
+    await act.open(page, viewerApp, '/events?prefix=/e2e/visible/');
+    await check.eventsWaiting(page, '/e2e/visible/');
+    await etcd.put('/e2e/visible/x', '1');
+    await check.eventsShown(page, ['/e2e/visible/x']);
+  } finally {
+    await viewerApp.stop();
+  }
 }));

@@ -71,6 +71,16 @@ export async function startEtcd() {
     async put(key, value) {
       await etcdctl(['put', key], { input: Buffer.from(value) });
     },
+    /**
+     * Adds a user who may only read keys under `prefix` (a role of the same
+     * name with a prefix read permission).
+     */
+    async addReader(name, userPassword, prefix) {
+      await etcdctl(['role', 'add', name]);
+      await etcdctl(['role', 'grant-permission', name, 'read', prefix, '--prefix=true']);
+      await etcdctl(['user', 'add', name, `--new-user-password=${userPassword}`]);
+      await etcdctl(['user', 'grant-role', name, name]);
+    },
     /** Deletes a key. */
     async del(key) {
       await etcdctl(['del', key]);

@@ -30,14 +30,15 @@ export function requireBuilds() {
 
 /**
  * Starts etcdeck against `etcd` (a handle from `startEtcd`) and waits until
- * `GET /healthz` answers 200. The handle can also kill it and start it again
- * on the same address, as a crash and a restart would.
+ * `GET /healthz` answers 200. It signs in as etcd's root unless `as` names
+ * another user (`{ user, password }`). The handle can also kill it and start
+ * it again on the same address, as a crash and a restart would.
  */
-export async function startEtcdeck(etcd) {
+export async function startEtcdeck(etcd, as = { user: etcd.user, password: etcd.password }) {
   requireBuilds();
   const dir = await tempDir('etcdeck');
   const passwordFile = path.join(dir, 'password');
-  await writeFile(passwordFile, etcd.password, { mode: 0o600 });
+  await writeFile(passwordFile, as.password, { mode: 0o600 });
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   let proc;
@@ -48,7 +49,7 @@ export async function startEtcdeck(etcd) {
     if (proc) earlier += `${proc.output()}\n[etcdeck restarted]\n`;
     proc = startProcess('etcdeck', etcdeckBin, [
       '--endpoints', etcd.endpoint,
-      '--user', etcd.user,
+      '--user', as.user,
       '--password-file', passwordFile,
       '--listen', `127.0.0.1:${port}`,
       '--dist', etcdeckDist,
