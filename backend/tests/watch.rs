@@ -562,6 +562,8 @@ async fn compaction_while_disconnected_gives_a_gap_and_a_true_snapshot() {
     let etcd = start_etcd(ClusterOptions::single().with_auth());
     let endpoints = etcd.endpoints();
     let mut writer = Writer::connect(&endpoints, PREFIX).await;
+    // Enough keys for a snapshot of several pages (500 keys a page).
+    seed_keys(&writer, "/w/many/", 1_200).await;
     let start = writer.revision().await + 1;
     let root = root_server(&etcd).await;
     let viewer = server_as(&etcd, VIEWER).await;
@@ -629,8 +631,32 @@ async fn compaction_while_disconnected_gives_a_gap_and_a_true_snapshot() {
             assert_eq!(verdict.snapshot_revisions.len(), 1);
         }
     }
+    let pages = tabs[0]
+        .recording()
+        .last(SubId(1))
+        .expect("session")
+        .messages
+        .iter()
+        .filter(|m| matches!(m.message, ServerMessage::Snapshot { .. }))
+        .count();
+    assert!(pages >= 3, "a snapshot of 1200+ keys came in {pages} pages");
     root.stop().await;
     viewer.stop().await;
+}
+
+/// Puts `count` keys `prefix kNNNNN` in transactions of 100.
+async fn seed_keys(writer: &Writer, prefix: &str, count: usize) {
+    let mut client = writer.client();
+    for chunk in (0..count).collect::<Vec<_>>().chunks(100) {
+        let ops: Vec<etcd_client::TxnOp> = chunk
+            .iter()
+            .map(|i| etcd_client::TxnOp::put(format!("{prefix}k{i:05}"), format!("{i}"), None))
+            .collect();
+        client
+            .txn(etcd_client::Txn::new().and_then(ops))
+            .await
+            .expect("seed keys");
+    }
 }
 
 /// A non-root user asking for a range it may not read gets one `closed` with
@@ -875,8 +901,11 @@ async fn lease_ends_are_marked_and_user_deletes_are_not() {
     let mut ws = LiveClient::connect(root.addr).await;
     ws.subscribe(1, prefix(PREFIX), None, false).await;
     ws.subscribe(2, prefix("/w/lease/"), None, true).await;
-    ws.wait_subscribed(1, LIMIT).await;
-    ws.wait_subscribed(2, LIMIT).await;
+    ws.subscribe(3, WatchRange::key("/w/lease/b"), None, true)
+        .await;
+    for id in 1..=3 {
+        ws.wait_subscribed(id, LIMIT).await;
+    }
 
     let mut client = writer.client();
     let mut grant = async |ttl| client.lease_grant(ttl, None).await.expect("lease").id();
@@ -907,7 +936,7 @@ async fn lease_ends_are_marked_and_user_deletes_are_not() {
         &endpoints,
         &mut writer,
         Truth::starting(PREFIX, start),
-        &[("root", &ws, 1), ("root", &ws, 2)],
+        &[("root", &ws, 1), ("root", &ws, 2), ("root", &ws, 3)],
     )
     .await;
     eprintln!("{verdicts:?}");
