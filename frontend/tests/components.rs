@@ -5,9 +5,11 @@
 
 use std::time::Duration;
 
+use etcdeck_frontend::components::header::LiveIndicator;
 use etcdeck_frontend::components::tree_list::{TreeAction, TreeList};
 use etcdeck_frontend::components::value_viewer::ValueViewer;
 use etcdeck_frontend::listing::Listing;
+use etcdeck_frontend::live::LiveState;
 use etcdeck_shared::{Bytes, Child};
 use leptos::mount::mount_to;
 use leptos::prelude::*;
@@ -294,4 +296,44 @@ async fn value_viewer_shows_binary_as_hex_and_empty_values() {
         Some("Text")
     );
     assert_eq!(query_all(&root, "[data-testid=empty-value]").len(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn live_indicator_names_its_state_and_can_be_dismissed_after_a_gap() {
+    let root = container();
+    let state = RwSignal::new(LiveState::Connecting);
+    let dismissed = RwSignal::new(0);
+    let _handle = mount_to(root.clone(), move || {
+        view! {
+            <LiveIndicator
+                state=state
+                on_dismiss=Callback::new(move |()| dismissed.update(|n| *n += 1))
+            />
+        }
+    });
+    settle().await;
+    let indicator = || query_all(&root, "[data-testid=live-state]").remove(0);
+    let seen = || {
+        let el = indicator();
+        (
+            el.get_attribute("data-state").unwrap_or_default(),
+            el.text_content().unwrap_or_default(),
+        )
+    };
+    assert_eq!(seen(), ("connecting".into(), "live: connecting…".into()));
+    assert!(query_all(&root, "[data-testid=live-dismiss]").is_empty());
+
+    state.set(LiveState::Connected);
+    settle().await;
+    assert_eq!(seen(), ("connected".into(), "live".into()));
+    state.set(LiveState::Reconnecting);
+    settle().await;
+    assert_eq!(seen().0, "reconnecting");
+
+    state.set(LiveState::Resynced);
+    settle().await;
+    assert_eq!(seen().0, "resynced");
+    assert!(seen().1.contains("resynced after a gap"));
+    query_all(&root, "[data-testid=live-dismiss]")[0].click();
+    assert_eq!(dismissed.get_untracked(), 1);
 }

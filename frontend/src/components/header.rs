@@ -22,7 +22,15 @@ pub fn Header() -> impl IntoView {
             </a>
             <PageLinks />
             <ConnectionIndicator state=state />
-            {use_context::<LiveClient>().map(|client| view! { <LiveIndicator client=client /> })}
+            {use_context::<LiveClient>()
+                .map(|client| {
+                    view! {
+                        <LiveIndicator
+                            state=client.state()
+                            on_dismiss=Callback::new(move |()| client.dismiss_resynced())
+                        />
+                    }
+                })}
             <div class="ml-auto flex items-center gap-2 text-sm">
                 {move || {
                     state
@@ -189,8 +197,11 @@ fn PageLinks() -> impl IntoView {
 /// (changes are late, not lost), "resynced after a gap" in blue for a while
 /// after a view was reset to a snapshot.
 #[component]
-pub fn LiveIndicator(client: LiveClient) -> impl IntoView {
-    let state = client.state();
+pub fn LiveIndicator(
+    #[prop(into)] state: Signal<LiveState>,
+    /// Hides "resynced" before its time is up.
+    on_dismiss: Callback<()>,
+) -> impl IntoView {
     let text = move || match state.get() {
         LiveState::Connecting => "live: connecting…",
         LiveState::Connected => "live",
@@ -236,7 +247,7 @@ pub fn LiveIndicator(client: LiveClient) -> impl IntoView {
                     data-testid="live-dismiss"
                     aria-label="Dismiss the resynced notice"
                     class="rounded px-1 leading-none hover:bg-slate-200 dark:hover:bg-slate-800"
-                    on:click=move |_| client.dismiss_resynced()
+                    on:click=move |_| on_dismiss.run(())
                 >
                     "×"
                 </button>
