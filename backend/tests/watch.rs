@@ -1079,3 +1079,155 @@ async fn unsubscribe_and_the_subscription_limit() {
     );
     root.stop().await;
 }
+
+/// etcdeck itself restarts while a writer writes: the tab's socket ends,
+/// it reconnects to the new process with `from = seen + 1` and misses and
+/// repeats nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcdeck_restart_resumes_exactly() {
+    let etcd = start_etcd(ClusterOptions::single().with_auth());
+    let endpoints = etcd.endpoints();
+    let mut writer = Writer::connect(&endpoints, PREFIX).await;
+    let start = writer.revision().await + 1;
+    let first = root_server(&etcd).await;
+    let mut ws = LiveClient::connect(first.addr).await;
+    ws.subscribe(1, prefix(PREFIX), None, false).await;
+    ws.subscribe(2, prefix("/w/b/"), None, true).await;
+    ws.wait_subscribed(1, LIMIT).await;
+    ws.wait_subscribed(2, LIMIT).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let writing = writer.spawn_until(stopped, Duration::from_millis(5));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let stopping = Instant::now();
+    first.stop().await;
+    eprintln!("etcdeck stopped in {:?}", stopping.elapsed());
+    // Whether the old socket was closed is `a_stopping_etcdeck_closes_its_sockets`'s
+    // business; here the tab leaves it and resumes on the new process.
+    let second = root_server(&etcd).await;
+    ws.reconnect_to(second.addr).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.send_replace(true);
+    let mut writer = writing.await.expect("writer");
+    let (_, verdicts) = finish(
+        &endpoints,
+        &mut writer,
+        Truth::starting(PREFIX, start),
+        &[("tab", &ws, 1), ("tab", &ws, 2)],
+    )
+    .await;
+    assert!(verdicts.iter().all(|v| v.gaps.is_empty()), "{verdicts:?}");
+    second.stop().await;
+}
+
+/// Stopping etcdeck (`run`'s shutdown future) closes its WebSockets, so tabs
+/// learn at once that it is going away instead of holding a socket to a
+/// server that has returned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_etcdeck_closes_its_sockets() {
+    let etcd = start_etcd(ClusterOptions::single().with_auth());
+    let server = root_server(&etcd).await;
+    let mut ws = LiveClient::connect(server.addr).await;
+    ws.subscribe(1, prefix(PREFIX), None, false).await;
+    ws.wait_subscribed(1, LIMIT).await;
+    server.stop().await;
+    // `run` has returned; does anything still serve this socket?
+    etcd.etcdctl(&["put", "/w/after-stop", "1"]).expect("put");
+    let served = tokio::time::timeout(
+        Duration::from_secs(2),
+        ws.wait_until(LIMIT, "an event", |r| {
+            r.last(SubId(1)).is_some_and(|s| s.events().count() > 0)
+        }),
+    )
+    .await
+    .is_ok();
+    eprintln!("events still delivered after etcdeck stopped: {served}");
+    ws.wait_until(
+        Duration::from_secs(5),
+        "etcdeck to close the socket as it stops",
+        |r| !r.socket_ends.is_empty(),
+    )
+    .await;
+    eprintln!("{:?}", ws.recording().socket_ends);
+}
+
+/// Tabs join a busy range one after another, from now, from a moment ago,
+/// from further back and from before etcdeck started, while a writer writes
+/// as fast as it can: every one delivers exactly its share.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tabs_joining_a_busy_range_at_every_kind_of_start() {
+    let etcd = start_etcd(ClusterOptions::single().with_auth());
+    let endpoints = etcd.endpoints();
+    let mut writer = Writer::connect(&endpoints, PREFIX).await;
+    let start = writer.revision().await + 1;
+    writer.write(50).await;
+    let root = root_server(&etcd).await;
+    let mut first = LiveClient::connect(root.addr).await;
+    first.subscribe(1, prefix(PREFIX), None, false).await;
+    first.wait_subscribed(1, LIMIT).await;
+    let mut probe = support::live::root_client(&endpoints).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let writing = writer.spawn_until(stopped, Duration::ZERO);
+
+    let mut tabs = vec![first];
+    for i in 0..12u32 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let now = probe
+            .get("etcdeck-test-probe", None)
+            .await
+            .expect("revision")
+            .header()
+            .expect("header")
+            .revision();
+        let from = match i % 4 {
+            0 => None,
+            1 => Some(Revision(now - 3)),
+            2 => Some(Revision(now - 200)),
+            _ => Some(Revision(start)),
+        };
+        let range = if i % 3 == 2 { "/w/a/" } else { PREFIX };
+        let mut ws = LiveClient::connect(root.addr).await;
+        ws.subscribe(
+            1,
+            prefix(range),
+            from.map(|f| Revision(f.0.max(start))),
+            i % 2 == 0,
+        )
+        .await;
+        tabs.push(ws);
+    }
+    for ws in &tabs {
+        ws.wait_subscribed(1, LIMIT).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.send_replace(true);
+    let mut writer = writing.await.expect("writer");
+    eprintln!("writer: {writer:?}");
+    let names: Vec<String> = tabs
+        .iter()
+        .enumerate()
+        .map(|(i, ws)| {
+            let recording = ws.recording();
+            let session = recording.last(SubId(1)).expect("session");
+            format!(
+                "tab {i} ({} from {:?})",
+                session.range.key.display(),
+                session.from.map(|r| r.0)
+            )
+        })
+        .collect();
+    let subs: Vec<(&str, &LiveClient, u32)> = names
+        .iter()
+        .zip(&tabs)
+        .map(|(name, ws)| (name.as_str(), ws, 1))
+        .collect();
+    let (_, verdicts) = finish(
+        &endpoints,
+        &mut writer,
+        Truth::starting(PREFIX, start),
+        &subs,
+    )
+    .await;
+    assert!(verdicts.iter().all(|v| v.gaps.is_empty()), "{verdicts:?}");
+    root.stop().await;
+}

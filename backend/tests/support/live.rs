@@ -519,6 +519,13 @@ impl LiveClient {
             .end(format!("socket {} closed by the test", self.socket));
     }
 
+    /// Like [`LiveClient::reconnect`], to another etcdeck (say, restarted on
+    /// a new port).
+    pub async fn reconnect_to(&mut self, addr: SocketAddr) {
+        self.addr = addr;
+        self.reconnect().await;
+    }
+
     /// Opens a new socket and subscribes every subscription that was open
     /// again, each with `from` = what it has seen + 1.
     pub async fn reconnect(&mut self) {
