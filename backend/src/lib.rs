@@ -9,10 +9,13 @@
 //! - [`etcd`]: the one etcd session (connect, auth, reconnect, health); the
 //!   only module that names `etcd_client` types.
 //! - [`tree`]: listing one level of the key tree with tight, cheap ranges.
+//! - [`hub`]: the watch hub: shared upstream etcd watches and the
+//!   per-subscriber promise of live events.
 //! - [`api`]: HTTP routes, error mapping and the built frontend; the only
 //!   module that names axum.
 //!
-//! Dependencies point one way: `api -> tree -> etcd`, `api -> etcd`.
+//! Dependencies point one way: `api -> hub -> etcd`, `api -> tree -> etcd`,
+//! `api -> etcd`.
 
 pub mod api;
 pub mod config;
@@ -25,6 +28,10 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
+
+/// How long a stopping server waits for its WebSockets to close.
+const SOCKETS_CLOSE_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
 
 pub use config::{Cli, Config};
 
@@ -45,12 +52,15 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let session = etcd::EtcdSession::start(config.etcd, stop_rx).await?;
+    let session = etcd::EtcdSession::start(config.etcd, stop_rx.clone()).await?;
     let hub = hub::Hub::new(session.clone());
+    let sockets = TaskTracker::new();
     let app = api::router(api::AppState {
         hub,
         session,
         config: Arc::new(config.server),
+        shutdown: stop_rx,
+        sockets: sockets.clone(),
     });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -58,5 +68,14 @@ pub async fn run(
             let _ = stop_tx.send(true);
         })
         .await?;
+    // WebSockets outlive their HTTP connection: let each send its close
+    // frame before returning.
+    sockets.close();
+    if tokio::time::timeout(SOCKETS_CLOSE_WITHIN, sockets.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some WebSockets did not close in time");
+    }
     Ok(())
 }

@@ -151,6 +151,7 @@ impl Registry {
     pub fn receive(&mut self, message: ServerMessage) -> Outcome {
         let id = match &message {
             ServerMessage::Error { error } => return Outcome::ServerError(error.clone()),
+            ServerMessage::Heartbeat => return Outcome::Quiet,
             other => other.id().unwrap_or_default(),
         };
         let Some(sub) = self.subs.get_mut(&id) else {
@@ -217,7 +218,8 @@ impl Registry {
                 self.subs.remove(&id);
                 Delivery::Closed(error)
             }
-            ServerMessage::Error { .. } => unreachable!("handled above"),
+            // Not about a subscription; answered before the lookup.
+            ServerMessage::Error { .. } | ServerMessage::Heartbeat => return Outcome::Quiet,
         };
         Outcome::Deliver(id, delivery)
     }

@@ -22,6 +22,9 @@ use crate::{ApiError, Bytes, LeaseId, Revision};
 pub const MAX_CLIENT_FRAME: usize = 64 * 1024;
 /// Most subscriptions one WebSocket may hold at a time.
 pub const MAX_SUBSCRIPTIONS: usize = 64;
+/// How often the backend sends [`ServerMessage::Heartbeat`]; a browser that
+/// hears nothing for three times this long should reconnect.
+pub const HEARTBEAT_SECS: u64 = 15;
 
 /// A subscription's id, chosen by the browser, unique within its WebSocket.
 #[derive(
@@ -89,7 +92,9 @@ pub enum ClientMessage {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
-    /// The subscription is open. Every change after `revision` will follow.
+    /// The subscription is open. Every change after `revision` will follow:
+    /// `revision` is `from - 1` when `from` was given, else etcd's current
+    /// revision.
     Subscribed { id: SubId, revision: Revision },
     /// Changes, in revision order. A message holds whole revisions only: the
     /// events of one transaction never straddle two messages.
@@ -118,8 +123,12 @@ pub enum ServerMessage {
     /// may not read the range).
     Closed { id: SubId, error: ApiError },
     /// A message from the browser was not understood; the connection stays
-    /// open and other subscriptions are unaffected.
+    /// open and other subscriptions are unaffected. (A subscribe that is
+    /// understood but refused is answered with `Closed` for its id.)
     Error { error: ApiError },
+    /// Sent every [`HEARTBEAT_SECS`] seconds, so that a browser notices a
+    /// connection that died without closing (browsers hide WebSocket pings).
+    Heartbeat,
 }
 
 impl ServerMessage {
@@ -134,7 +143,7 @@ impl ServerMessage {
             | ServerMessage::Gap { id, .. }
             | ServerMessage::Snapshot { id, .. }
             | ServerMessage::Closed { id, .. } => Some(*id),
-            ServerMessage::Error { .. } => None,
+            ServerMessage::Error { .. } | ServerMessage::Heartbeat => None,
         }
     }
 }
@@ -309,6 +318,7 @@ mod tests {
                     message: "bad".into(),
                 },
             },
+            ServerMessage::Heartbeat,
         ];
         let lines: Vec<String> = others
             .iter()
@@ -323,7 +333,8 @@ mod tests {
             {"type":"gap","id":1,"reason":{"kind":"lagged"}}
             {"type":"snapshot","id":1,"revision":50,"kvs":[{"key":"aw==","value":"dg==","create_revision":2,"mod_revision":49,"version":1}],"done":true}
             {"type":"closed","id":1,"error":{"code":"permission_denied","message":"no"}}
-            {"type":"error","error":{"code":"bad_request","message":"bad"}}"#]]
+            {"type":"error","error":{"code":"bad_request","message":"bad"}}
+            {"type":"heartbeat"}"#]]
         .assert_eq(&lines.join("\n"));
         for (message, line) in others.iter().zip(&lines) {
             assert_eq!(

@@ -43,6 +43,10 @@ pub struct AppState {
     pub session: EtcdSession,
     pub config: Arc<ServerConfig>,
     pub hub: Hub,
+    /// Becomes `true` when the server is stopping (long-lived WebSockets end).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// The WebSocket tasks, so a stopping server can wait for them.
+    pub sockets: tokio_util::task::TaskTracker,
 }
 
 /// The whole HTTP application.

@@ -6,28 +6,33 @@
 //! pace the browser reads: a browser that stops reading stops draining its
 //! subscriptions' queues, which then overflow into a resync (see
 //! `crate::hub`), so it costs bounded memory and never slows anyone else.
-//! A message that is not understood gets an `error` reply; the socket stays
-//! open and its other subscriptions carry on.
+//! A message that is not understood gets an `error` reply, a subscribe that is
+//! refused a `closed` for its id; the socket stays open and its other
+//! subscriptions carry on. A heartbeat goes out every
+//! [`HEARTBEAT_SECS`] seconds, and when the server stops, every socket gets a
+//! close frame ("going away") so that browsers reconnect.
 
 use std::pin::Pin;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use etcdeck_shared::ws::{
-    ClientMessage, MAX_CLIENT_FRAME, MAX_SUBSCRIPTIONS, ServerMessage, SubId,
+    ClientMessage, HEARTBEAT_SECS, MAX_CLIENT_FRAME, MAX_SUBSCRIPTIONS, ServerMessage, SubId,
 };
 use etcdeck_shared::{ApiError, ErrorCode};
 use futures::{SinkExt, Stream, StreamExt};
+use tokio::sync::watch;
 use tokio_stream::StreamMap;
 
 use super::{AppState, Failure};
 use crate::hub::Hub;
 
-/// How often the backend pings an idle browser, so dead peers are noticed.
-const PING_INTERVAL: Duration = Duration::from_secs(20);
+/// How often the backend sends a heartbeat (a text frame the page sees) and
+/// a ping, so that both ends notice a dead peer.
+const HEARTBEAT: Duration = Duration::from_secs(HEARTBEAT_SECS);
 /// Frames above this size close the socket (a protocol error); frames
 /// between [`MAX_CLIENT_FRAME`] and this get an error reply.
 const MAX_FRAME_READ: usize = 1024 * 1024;
@@ -43,9 +48,11 @@ pub(super) async fn upgrade(
         return failure.into_response();
     }
     let hub = state.hub.clone();
+    let shutdown = state.shutdown.clone();
+    let sockets = state.sockets.clone();
     ws.max_message_size(MAX_FRAME_READ)
         .max_frame_size(MAX_FRAME_READ)
-        .on_upgrade(move |socket| serve(socket, hub))
+        .on_upgrade(move |socket| sockets.track_future(serve(socket, hub, shutdown)))
 }
 
 /// Browsers always send `Origin` on a WebSocket upgrade; a page from another
@@ -74,12 +81,22 @@ fn same_origin(headers: &HeaderMap) -> Result<(), Failure> {
     }
 }
 
-async fn serve(socket: WebSocket, hub: Hub) {
+async fn serve(socket: WebSocket, hub: Hub, mut shutdown: watch::Receiver<bool>) {
     let (mut sink, mut incoming) = socket.split();
     let mut subscriptions: StreamMap<SubId, Frames> = StreamMap::new();
-    let mut ping = tokio::time::interval(PING_INTERVAL);
-    ping.reset();
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.reset();
     loop {
+        if *shutdown.borrow() {
+            // The server is stopping: say so, so browsers reconnect to the next one.
+            let _ = sink
+                .send(Message::Close(Some(CloseFrame {
+                    code: close_code::AWAY,
+                    reason: "etcdeck is stopping".into(),
+                })))
+                .await;
+            break;
+        }
         let frame = tokio::select! {
             frame = incoming.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
@@ -96,12 +113,13 @@ async fn serve(socket: WebSocket, hub: Hub) {
                 }
             },
             Some((_, frame)) = subscriptions.next(), if !subscriptions.is_empty() => Some(frame),
-            _ = ping.tick() => {
+            _ = heartbeat.tick() => {
                 if sink.send(Message::Ping(Default::default())).await.is_err() {
                     break;
                 }
-                None
+                Some(r#"{"type":"heartbeat"}"#.to_owned())
             }
+            _ = shutdown.changed() => None,
         };
         if let Some(frame) = frame
             && sink.send(Message::Text(frame.into())).await.is_err()
@@ -131,9 +149,17 @@ fn handle(hub: &Hub, subscriptions: &mut StreamMap<SubId, Frames>, text: &str) -
             prev_kv,
         } => {
             if subscriptions.len() >= MAX_SUBSCRIPTIONS && !subscriptions.contains_key(&id) {
-                return Some(bad_request(&format!(
-                    "at most {MAX_SUBSCRIPTIONS} subscriptions per connection"
-                )));
+                let refused = ServerMessage::Closed {
+                    id,
+                    error: ApiError {
+                        code: ErrorCode::BadRequest,
+                        message: format!(
+                            "at most {MAX_SUBSCRIPTIONS} subscriptions per connection; \
+                             unsubscribe from one first"
+                        ),
+                    },
+                };
+                return Some(serde_json::to_string(&refused).unwrap_or_default());
             }
             let subscription = hub.subscribe(range, from);
             let frames =

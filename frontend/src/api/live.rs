@@ -6,6 +6,8 @@
 //! [`LiveClient`] is provided as context by the app shell. Views call
 //! [`LiveClient::subscribe`] with a handler and [`LiveClient::unsubscribe`]
 //! in `on_cleanup`. Malformed frames are logged to the console and ignored.
+//! A socket that hears nothing (not even the backend's heartbeat) for three
+//! heartbeats is closed and opened again.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -13,13 +15,18 @@ use std::rc::Rc;
 
 use etcdeck_shared::Revision;
 use etcdeck_shared::path;
-use etcdeck_shared::ws::{ClientMessage, SubId, WatchRange};
+use etcdeck_shared::ws::{ClientMessage, HEARTBEAT_SECS, SubId, WatchRange};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use crate::live::{Backoff, Delivery, LiveState, Outcome, RESYNCED_FOR, Registry, SocketState};
+
+/// How often the watchdog looks at the socket.
+const WATCHDOG_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// Silence after which an open socket is presumed dead: three heartbeats.
+const SILENCE_LIMIT_MS: f64 = (3 * HEARTBEAT_SECS * 1000) as f64;
 
 /// A subscriber's handler; called outside any borrow of the client, so it
 /// may subscribe or unsubscribe itself.
@@ -63,6 +70,10 @@ struct Inner {
     backoff: Backoff,
     retry: Option<TimeoutHandle>,
     resynced_timer: Option<TimeoutHandle>,
+    /// Checks that the open socket is still heard from.
+    watchdog: Option<IntervalHandle>,
+    /// When the current socket last received a frame (ms since the epoch).
+    last_heard: f64,
     stopped: bool,
 }
 
@@ -82,6 +93,8 @@ impl LiveClient {
             backoff: Backoff::default(),
             retry: None,
             resynced_timer: None,
+            watchdog: None,
+            last_heard: js_sys::Date::now(),
             stopped: false,
         }));
         let client = LiveClient {
@@ -91,8 +104,33 @@ impl LiveClient {
             resynced: RwSignal::new(false),
         };
         client.connect();
+        if let Some(rc) = client.inner.try_get_value() {
+            rc.borrow_mut().watchdog =
+                set_interval_with_handle(move || client.check_heard(), WATCHDOG_EVERY).ok();
+        }
         on_cleanup(move || client.stop());
         client
+    }
+
+    /// Closes an open socket that has been silent for three heartbeats: the
+    /// connection died without a close (a laptop asleep, a dropped network),
+    /// and only a new socket will tell.
+    fn check_heard(self) {
+        let Some(rc) = self.inner.try_get_value() else {
+            return;
+        };
+        let inner = rc.borrow();
+        let silent_ms = js_sys::Date::now() - inner.last_heard;
+        let Some(socket) = &inner.socket else {
+            return;
+        };
+        if socket.ready_state() == WebSocket::OPEN && silent_ms > SILENCE_LIMIT_MS {
+            log(&format!(
+                "live: nothing heard for {:.0} s; reconnecting",
+                silent_ms / 1000.0
+            ));
+            let _ = socket.close();
+        }
     }
 
     /// The state shown in the header.
@@ -189,6 +227,7 @@ impl LiveClient {
         };
         let mut inner = rc.borrow_mut();
         inner.backoff.reset();
+        inner.last_heard = js_sys::Date::now();
         for message in inner.registry.resubscribe_all() {
             inner.send(&message);
         }
@@ -201,6 +240,7 @@ impl LiveClient {
         let Some(rc) = self.inner.try_get_value() else {
             return;
         };
+        rc.borrow_mut().last_heard = js_sys::Date::now();
         let Some(text) = event.data().as_string() else {
             log("live: ignored a binary frame");
             return;
@@ -309,6 +349,9 @@ impl LiveClient {
             .flatten()
         {
             timer.clear();
+        }
+        if let Some(watchdog) = inner.watchdog.take() {
+            watchdog.clear();
         }
         if let Some(socket) = inner.socket.take() {
             socket.set_onclose(None);
