@@ -220,6 +220,7 @@ fn kind_name(message: &ServerMessage) -> &'static str {
         ServerMessage::Snapshot { .. } => "snapshot",
         ServerMessage::Closed { .. } => "closed",
         ServerMessage::Error { .. } => "error",
+        ServerMessage::Heartbeat => "heartbeat",
     }
 }
 
@@ -325,6 +326,8 @@ impl Shared {
     fn record(&self, socket: usize, at: Instant, text: &str) {
         let mut recording = self.lock();
         match serde_json::from_str::<ServerMessage>(text) {
+            // Heartbeats only keep the connection observably alive.
+            Ok(ServerMessage::Heartbeat) => {}
             Ok(mut message) => {
                 if recording.digest_values {
                     digest_message(&mut message);
@@ -1214,6 +1217,7 @@ pub fn check_session(
             (_, ServerMessage::Error { error }) => {
                 return Err(format!("{at}: error {:?} {}", error.code, error.message));
             }
+            (_, ServerMessage::Heartbeat) => {}
             (_, ServerMessage::Reconnecting { .. }) => {
                 verdict.reconnecting += 1;
                 reconnecting = true;
