@@ -70,6 +70,8 @@ async fn levels_show_children_with_kinds_and_counts() {
 
     let (code, err) = server.key(b"/app/missing").await.expect_err("missing key");
     assert_eq!((code, err.code), (404, ErrorCode::NotFound));
+    // Missing as of a revision at least that of the key read before it.
+    assert!(err.revision.is_some_and(|r| r >= kv.revision), "{err:?}");
     let (code, err) = server
         .get("/api/v1/level?prefix=%2Fapp%2F&limit=ten")
         .await

@@ -415,6 +415,7 @@ fn checker_rejects_gaps_without_a_true_snapshot() {
                 error: etcdeck_shared::ApiError {
                     code: ErrorCode::PermissionDenied,
                     message: "no".into(),
+                    revision: None,
                 },
             },
         ],

@@ -38,6 +38,15 @@ impl ApiFailure {
     pub fn is_not_found(&self) -> bool {
         self.code() == Some(ErrorCode::NotFound)
     }
+
+    /// The etcd revision the failed answer was read at, when the backend
+    /// says (a missing key is missing as of this revision).
+    pub fn revision(&self) -> Option<etcdeck_shared::Revision> {
+        match self {
+            ApiFailure::Api { error, .. } => error.revision,
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for ApiFailure {
@@ -177,6 +186,7 @@ mod tests {
             error: ApiError {
                 code: ErrorCode::PermissionDenied,
                 message: "etcd user 'viewer' may not read /secret/".into(),
+                revision: None,
             },
         };
         assert_eq!(

@@ -180,6 +180,7 @@ fn gaps_snapshots_and_endings() {
     let denied = ApiError {
         code: ErrorCode::PermissionDenied,
         message: "etcd user 'viewer' may not read this range".into(),
+        revision: None,
     };
     assert_eq!(
         registry.receive(ServerMessage::Closed {

@@ -199,6 +199,11 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// A sentence for a person; never internals.
     pub message: String,
+    /// The etcd revision the answer was read at, when etcd was read: a key
+    /// that does not exist is missing *as of* this revision, so a watch
+    /// from `revision + 1` sees it appear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<Revision>,
 }
 
 /// What kind of failure an [`ApiError`] reports.
@@ -307,6 +312,7 @@ mod tests {
         let err = ApiError {
             code: ErrorCode::PermissionDenied,
             message: "etcd user 'viewer' may not read /secret/".into(),
+            revision: None,
         };
         expect![[
             r#"{"code":"permission_denied","message":"etcd user 'viewer' may not read /secret/"}"#

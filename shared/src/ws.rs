@@ -310,12 +310,14 @@ mod tests {
                 error: ApiError {
                     code: ErrorCode::PermissionDenied,
                     message: "no".into(),
+                    revision: None,
                 },
             },
             ServerMessage::Error {
                 error: ApiError {
                     code: ErrorCode::BadRequest,
                     message: "bad".into(),
+                    revision: None,
                 },
             },
             ServerMessage::Heartbeat,

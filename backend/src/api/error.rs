@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use etcdeck_shared::{ApiError, ErrorCode};
+use etcdeck_shared::{ApiError, ErrorCode, Revision};
 
 use crate::etcd::EtcdError;
 use crate::tree::LevelError;
@@ -13,6 +13,11 @@ use crate::tree::LevelError;
 pub enum Failure {
     BadRequest(String),
     NotFound(String),
+    /// A key that does not exist as of `revision`.
+    KeyMissing {
+        message: String,
+        revision: Revision,
+    },
     /// The request came from where it may not (another site).
     Forbidden(String),
     Etcd(EtcdError),
@@ -35,11 +40,19 @@ impl From<LevelError<EtcdError>> for Failure {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
+        let mut revision = None;
         let (status, code, message) = match self {
             Failure::BadRequest(message) => {
                 (StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
             }
             Failure::NotFound(message) => (StatusCode::NOT_FOUND, ErrorCode::NotFound, message),
+            Failure::KeyMissing {
+                message,
+                revision: at,
+            } => {
+                revision = Some(at);
+                (StatusCode::NOT_FOUND, ErrorCode::NotFound, message)
+            }
             Failure::Forbidden(message) => {
                 (StatusCode::FORBIDDEN, ErrorCode::PermissionDenied, message)
             }
@@ -65,7 +78,12 @@ impl IntoResponse for Failure {
                 (status, code, user_message(&err))
             }
         };
-        (status, Json(ApiError { code, message })).into_response()
+        let body = ApiError {
+            code,
+            message,
+            revision,
+        };
+        (status, Json(body)).into_response()
     }
 }
 

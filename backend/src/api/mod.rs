@@ -27,7 +27,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::ServerConfig;
-use crate::etcd::EtcdSession;
+use crate::etcd::{EtcdSession, KeyRead};
 use crate::hub::Hub;
 use crate::tree;
 
@@ -166,11 +166,11 @@ async fn key(
         .filter(|k| !k.is_empty())
         .ok_or_else(|| Failure::BadRequest("the key parameter is missing or empty".into()))?;
     match state.session.get_key(&key).await? {
-        Some(kv) => Ok(Json(kv)),
-        None => Err(Failure::NotFound(format!(
-            "the key {} does not exist",
-            key.display()
-        ))),
+        KeyRead::Found(kv) => Ok(Json(kv)),
+        KeyRead::Missing { revision } => Err(Failure::KeyMissing {
+            message: format!("the key {} does not exist", key.display()),
+            revision,
+        }),
     }
 }
 

@@ -157,6 +157,7 @@ fn handle(hub: &Hub, subscriptions: &mut StreamMap<SubId, Frames>, text: &str) -
                             "at most {MAX_SUBSCRIPTIONS} subscriptions per connection; \
                              unsubscribe from one first"
                         ),
+                        revision: None,
                     },
                 };
                 return Some(serde_json::to_string(&refused).unwrap_or_default());
@@ -181,6 +182,7 @@ fn bad_request(message: &str) -> String {
         error: ApiError {
             code: ErrorCode::BadRequest,
             message: message.to_owned(),
+            revision: None,
         },
     };
     serde_json::to_string(&error).unwrap_or_default()

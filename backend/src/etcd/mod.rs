@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use etcd_client::{Certificate, Client, ConnectOptions, GetOptions, Identity, TlsOptions};
-use etcdeck_shared::{Bytes, Connection, KeyValue};
+use etcdeck_shared::{Bytes, Connection, KeyValue, Revision};
 use tokio::sync::{Mutex, RwLock, watch};
 
 use crate::config::{Credentials, EtcdConfig};
@@ -36,6 +36,16 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));
 /// How often a connected session checks that etcd still answers.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
+
+/// What reading one key found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyRead {
+    Found(KeyValue),
+    /// The key does not exist as of `revision`.
+    Missing {
+        revision: Revision,
+    },
+}
 
 /// The backend's one session with etcd. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -125,13 +135,15 @@ impl EtcdSession {
         self.connection()
     }
 
-    /// One key with its lease, or `None` if it does not exist.
-    pub async fn get_key(&self, key: &Bytes) -> Result<Option<KeyValue>, EtcdError> {
+    /// One key with its lease, or the revision at which it does not exist.
+    pub async fn get_key(&self, key: &Bytes) -> Result<KeyRead, EtcdError> {
         let mut client = self.client().await?;
         let response = with_timeout(REQUEST_TIMEOUT, client.get(key.0.clone(), None)).await?;
         let revision = response.header().map_or(0, |h| h.revision());
         let Some(kv) = response.kvs().first() else {
-            return Ok(None);
+            return Ok(KeyRead::Missing {
+                revision: Revision(revision),
+            });
         };
         let lease = match kv.lease() {
             0 => None,
@@ -146,7 +158,7 @@ impl EtcdSession {
                 },
             ),
         };
-        Ok(Some(convert::key_value(kv, lease, revision)))
+        Ok(KeyRead::Found(convert::key_value(kv, lease, revision)))
     }
 
     async fn client(&self) -> Result<Client, EtcdError> {

@@ -194,6 +194,7 @@ mod tests {
         queue.close(ApiError {
             code: etcdeck_shared::ErrorCode::PermissionDenied,
             message: "no".into(),
+            revision: None,
         });
         assert!(matches!(queue.pop().await, Popped::Item(Item::Progress(_))));
         assert!(matches!(queue.pop().await, Popped::Closed(_)));

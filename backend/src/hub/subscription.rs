@@ -332,10 +332,12 @@ impl Subscription {
             EtcdError::PermissionDenied(reason) => ApiError {
                 code: ErrorCode::PermissionDenied,
                 message: format!("etcd denies reading this range: {reason}"),
+                revision: None,
             },
             other => ApiError {
                 code: ErrorCode::Internal,
                 message: other.to_string(),
+                revision: None,
             },
         };
         (

@@ -330,6 +330,7 @@ impl Upstream {
                                 .map(|u| format!(" '{u}'"))
                                 .unwrap_or_default()
                         ),
+                        revision: None,
                     });
                 }
                 tracing::debug!(range = ?self.key.range, %reason, "watch needs a new token");

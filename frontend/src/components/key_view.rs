@@ -30,7 +30,8 @@ enum LiveChange {
     Deleted(Revision),
 }
 
-/// Watches the key of each successful read (or of a "not found", from now)
+/// Watches the key of each successful read (or of a "not found", from the
+/// revision it was missing at)
 /// and records changes in `change`; asks for a new read when the change
 /// cannot be applied in place.
 fn watch_key(
@@ -53,7 +54,11 @@ fn watch_key(
                 Some(Revision(kv.revision.0 + 1)),
                 kv.lease.as_ref().map(|l| l.id),
             )),
-            Some(Some((key, Err(e)))) if e.is_not_found() => Some((key.clone(), None, None)),
+            // Missing as of the read's revision: watch from the next one,
+            // so a key created right after the read still shows up.
+            Some(Some((key, Err(e)))) if e.is_not_found() => {
+                Some((key.clone(), e.revision().map(|r| Revision(r.0 + 1)), None))
+            }
             _ => None,
         });
         stop();
