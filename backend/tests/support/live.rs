@@ -254,6 +254,41 @@ impl Recording {
         self.sessions_of(id).filter_map(Session::seen).max()
     }
 
+    /// Roughly how many bytes this recording occupies on the heap (with
+    /// 16 bytes of allocator overhead per allocation), so that a memory
+    /// measurement can tell the test's own growth from the server's.
+    pub fn approx_heap_bytes(&self) -> usize {
+        const OVERHEAD: usize = 16;
+        let vec = |capacity: usize, size: usize| {
+            if capacity == 0 {
+                0
+            } else {
+                capacity * size + OVERHEAD
+            }
+        };
+        let kv = |kv: &WatchKv| vec(kv.key.0.capacity(), 1) + vec(kv.value.0.capacity(), 1);
+        let mut total = vec(self.sessions.capacity(), size_of::<Session>());
+        for session in &self.sessions {
+            total += vec(session.messages.capacity(), size_of::<Received>());
+            for received in &session.messages {
+                match &received.message {
+                    ServerMessage::Events { events, .. } => {
+                        total += vec(events.capacity(), size_of::<WatchEvent>());
+                        for event in events {
+                            total += kv(&event.kv) + event.prev.as_ref().map_or(0, kv);
+                        }
+                    }
+                    ServerMessage::Snapshot { kvs, .. } => {
+                        total += vec(kvs.capacity(), size_of::<WatchKv>());
+                        total += kvs.iter().map(kv).sum::<usize>();
+                    }
+                    _ => {}
+                }
+            }
+        }
+        total
+    }
+
     /// A readable digest for failure messages.
     pub fn summary(&self) -> String {
         let mut out = String::new();
