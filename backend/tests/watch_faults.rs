@@ -1,6 +1,8 @@
 //! Live watch events through etcd failures: a single etcd killed and
 //! restarted mid-stream, and a 3-member cluster losing the member etcdeck
 //! watches through and then its leader, all while a writer keeps writing.
+//! Tokens live 2 s, so every re-watch after a failure also meets an expired
+//! (or, after a restart, unknown) token.
 //!
 //! The writer retries what fails, so etcd's own history (read afterwards as
 //! ground truth) is what was written; every subscriber must deliver exactly
@@ -74,7 +76,7 @@ fn print_reconnects(subs: &[(&str, &LiveClient, u32)]) {
 /// every revision exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn single_etcd_killed_and_restarted_mid_stream() {
-    let mut etcd = start_etcd(ClusterOptions::single().with_auth());
+    let mut etcd = start_etcd(ClusterOptions::single().with_token_ttl(2));
     let endpoints = etcd.endpoints();
     let mut writer = Writer::connect(&endpoints, PREFIX).await;
     let start = writer.revision().await + 1;
@@ -132,7 +134,7 @@ async fn single_etcd_killed_and_restarted_mid_stream() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_loses_the_watched_member_and_then_the_leader() {
     const STREAMS: &str = "etcd_debugging_mvcc_watch_stream_total";
-    let mut etcd = start_etcd(ClusterOptions::three().with_auth());
+    let mut etcd = start_etcd(ClusterOptions::three().with_token_ttl(2));
     let endpoints = etcd.endpoints();
     let mut writer = Writer::connect(&endpoints, PREFIX).await;
     let start = writer.revision().await + 1;
