@@ -210,8 +210,11 @@ fn checker_rejects_a_missing_event() {
     let err = check(None, vec![subscribed(10), events(&ALL[..5])]).unwrap_err();
     assert!(err.contains("never arrived"), "{err}");
     // Missing by starting late.
-    let err = check(Some(11), vec![subscribed(11), events(&ALL[1..])]).unwrap_err();
+    let err = check(Some(12), vec![subscribed(11), events(&ALL[2..])]).unwrap_err();
     assert!(err.contains("missing"), "{err}");
+    // `subscribed` must say `from - 1`: anything else skips or repeats.
+    let err = check(Some(11), vec![subscribed(11), events(&ALL[1..])]).unwrap_err();
+    assert!(err.contains("subscribed at 11"), "{err}");
 }
 
 #[test]

@@ -1229,12 +1229,20 @@ pub fn check_session(
         match (&mut state, &received.message) {
             (State::Opening, ServerMessage::Subscribed { revision, .. }) => {
                 pos = match session.from {
-                    Some(from) => from.0 - 1,
+                    // `from` 0 or below means from the first revision.
+                    Some(from) => from.0.max(1) - 1,
                     None => revision.0,
                 };
+                if revision.0 != pos {
+                    return Err(format!(
+                        "{at}: subscribed at {} for `from` {:?} (expected {pos})",
+                        revision.0,
+                        session.from.map(|r| r.0)
+                    ));
+                }
                 covers(pos)?;
                 next = seek(pos);
-                verdict.seen = Some(revision.0.max(pos));
+                verdict.seen = Some(pos);
                 state = State::Live;
             }
             (State::Opening, other) => {
