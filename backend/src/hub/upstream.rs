@@ -212,20 +212,20 @@ impl Upstream {
         let mut fresh_token = false;
         let mut last_heard = Instant::now();
         let mut leases = LeaseCache::default();
+        // Since when no one has been subscribed; the watch keeps being read
+        // meanwhile, so a subscriber coming back gets events at once.
+        let mut unused_since: Option<Instant> = None;
         loop {
             if self.subscriber_count() == 0 {
-                if !self.private {
-                    tokio::select! {
-                        _ = tokio::time::sleep(LINGER) => {}
-                        _ = self.changed.notified() => {}
-                    }
-                }
-                if self.subscriber_count() == 0 && self.hub.retire(&self) {
+                let since = *unused_since.get_or_insert_with(Instant::now);
+                if (self.private || since.elapsed() >= LINGER) && self.hub.retire(&self) {
                     tracing::debug!(range = ?self.key.range, "upstream watch closed: no subscribers");
                     return;
                 }
-                continue;
+            } else {
+                unused_since = None;
             }
+            let linger_left = unused_since.map(|since| LINGER.saturating_sub(since.elapsed()));
             let Some(open) = watch.as_mut() else {
                 let start = Revision(self.position().0 + 1);
                 match session.open_watch(&self.key.range, start).await {
@@ -263,6 +263,7 @@ impl Upstream {
                     continue;
                 }
                 _ = self.changed.notified() => continue,
+                _ = tokio::time::sleep(linger_left.unwrap_or_default()), if linger_left.is_some() => continue,
             };
             last_heard = Instant::now();
             match message {
