@@ -60,6 +60,10 @@ impl From<ClientError> for EtcdError {
                     Code::PermissionDenied => EtcdError::PermissionDenied(message),
                     Code::OutOfRange if message.contains("compacted") => EtcdError::Compacted(0),
                     Code::ResourceExhausted => EtcdError::TooLarge(message),
+                    // tonic's own limit on a decoded answer.
+                    Code::OutOfRange if message.contains("message length too large") => {
+                        EtcdError::TooLarge(message)
+                    }
                     Code::InvalidArgument | Code::FailedPrecondition => {
                         EtcdError::InvalidRequest(message)
                     }

@@ -21,6 +21,11 @@ use super::{EtcdError, EtcdSession, REQUEST_TIMEOUT, with_timeout};
 
 /// How long etcd may take to answer a watch create request.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Largest watch response accepted. etcd sends a replay of history in
+/// responses of up to 1,000 revisions, and without fragmenting a single
+/// revision (a delete of a large prefix) whole; tonic's default of 4 MiB
+/// would break such a watch over and over.
+const MAX_WATCH_RESPONSE: usize = 512 * 1024 * 1024;
 
 /// Why a watch ended or could not start.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,7 +124,11 @@ impl EtcdSession {
         range: &WatchRange,
         start: Revision,
     ) -> Result<RangeWatch, WatchEnd> {
-        let mut client = self.client().await?;
+        let mut client = self
+            .client()
+            .await?
+            .watch_client()
+            .max_decoding_message_size(MAX_WATCH_RESPONSE);
         let mut options = WatchOptions::new()
             .with_prev_key()
             .with_progress_notify()
@@ -169,6 +178,22 @@ impl EtcdSession {
         with_timeout(REQUEST_TIMEOUT, client.refresh_token()).await?;
         *renewed = Some(Instant::now());
         Ok(())
+    }
+
+    /// etcd's current revision, read in a way that also checks that the
+    /// user may read `range` (a get of the range's first key only, which
+    /// costs nothing however large the range): `PermissionDenied` if not.
+    pub async fn readable_revision(&self, range: &WatchRange) -> Result<Revision, EtcdError> {
+        let mut client = self.client().await?;
+        let options = GetOptions::new().with_keys_only().with_limit(1);
+        // etcd refuses an empty key; the whole keyspace starts at `\0`.
+        let first = if range.key.0.is_empty() {
+            vec![0]
+        } else {
+            range.key.0.clone()
+        };
+        let response = with_timeout(REQUEST_TIMEOUT, client.get(first, Some(options))).await?;
+        Ok(Revision(response.header().map_or(0, |h| h.revision())))
     }
 
     /// etcd's current revision.

@@ -3,8 +3,9 @@
 //! A [`Subscription`] is polled with [`Subscription::next`] by whoever
 //! carries its messages (the WebSocket connection). It moves through phases:
 //!
-//! 1. **Attach**: fix the start revision (the one asked for, or etcd's
-//!    current revision + 1), join the range's upstream, answer `Subscribed`.
+//! 1. **Attach**: check that the user may read the range, fix the start
+//!    revision (the one asked for, or etcd's current revision + 1), join the
+//!    range's upstream, answer `Subscribed`.
 //! 2. **Live**: drain the queue, coalescing whole revisions into messages.
 //! 3. **Resync**, after the queue overflowed or history was compacted:
 //!    a `Gap`, then the range read page by page at one revision `R`, then live
@@ -165,12 +166,16 @@ impl Subscription {
     }
 
     async fn attach(&mut self, id: SubId) -> (Phase, Option<Out>) {
+        // Also checks, on every subscribe, that the user may read the range:
+        // a shared upstream may have been opened before a permission was
+        // revoked.
+        let now = match self.hub.session().readable_revision(&self.range).await {
+            Ok(now) => now,
+            Err(err) => return self.unreachable(id, Phase::Attach, err).await,
+        };
         let start = match self.from {
             Some(from) => Revision(from.0.max(1)),
-            None => match self.hub.session().current_revision().await {
-                Ok(now) => Revision(now.0 + 1),
-                Err(err) => return self.unreachable(id, Phase::Attach, err).await,
-            },
+            None => Revision(now.0 + 1),
         };
         self.upstream = Some(self.hub.attach(self.id, &self.range, start, &self.queue));
         self.seen = Revision(start.0 - 1);
@@ -296,14 +301,16 @@ impl Subscription {
         (phase, Some(Out::Message(page)))
     }
 
-    /// Says `Reconnecting` (once) and waits before `retry`.
+    /// Says `Reconnecting` (once) and waits before `retry` while etcd is
+    /// unreachable; any other failure closes the subscription with its reason.
     async fn unreachable(
         &mut self,
         id: SubId,
         retry: Phase,
         err: EtcdError,
     ) -> (Phase, Option<Out>) {
-        if let EtcdError::PermissionDenied(_) = err {
+        if !matches!(err, EtcdError::Unavailable(_)) {
+            // Retrying cannot help: say why and stop.
             return self.closed(id, err);
         }
         let out = (!self.reconnecting).then(|| {
@@ -332,6 +339,11 @@ impl Subscription {
             EtcdError::PermissionDenied(reason) => ApiError {
                 code: ErrorCode::PermissionDenied,
                 message: format!("etcd denies reading this range: {reason}"),
+                revision: None,
+            },
+            EtcdError::InvalidRequest(reason) => ApiError {
+                code: ErrorCode::BadRequest,
+                message: format!("etcd refused to watch this range: {reason}"),
                 revision: None,
             },
             other => ApiError {

@@ -14,15 +14,15 @@
 //! replayed from memory; one resuming from further back gets a private
 //! upstream of its own that starts where it asked.
 //!
-//! Progress: etcd before 3.4.25 may answer a progress request with the
-//! current revision while a watch is still replaying history, before the
-//! replayed events. So progress is only asked for, and only believed, on a
-//! watch that had nothing to replay when it was created (`start >
-//! created_at`) and has been quiet for [`PROGRESS_INTERVAL`]. A watch that
-//! was created with history to replay is re-opened from `position + 1` once
-//! quiet, which costs nothing (it replays only what was not yet delivered)
-//! and yields a watch with nothing to replay.
-
+//! Progress: etcd 3.4 answers a progress request at once with its current
+//! revision, even while the watch still has events of earlier revisions on
+//! their way (a watch replaying history, or the last write in flight). So
+//! the upstream asks only on a watch open for [`SETTLE`] and quiet for
+//! [`PROGRESS_INTERVAL`], and believes an answer only after [`GRACE`] more:
+//! any event that was on its way has arrived by then and was handed out
+//! first. Events are never dropped on the strength of a progress revision:
+//! only an event revision already handed out is skipped.
+//!
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -40,6 +40,10 @@ use crate::etcd::{RangeWatch, WatchEnd, WatchMessage};
 const LINGER: Duration = Duration::from_secs(10);
 /// How long an idle watch waits before asking etcd for progress.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
+/// How long a watch must have been open before progress is asked for.
+const SETTLE: Duration = Duration::from_secs(3);
+/// How long a progress answer waits before it is believed.
+const GRACE: Duration = Duration::from_secs(2);
 /// Backoff between re-watch attempts after a failure.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(2));
 /// Recent revisions kept for replay to resuming subscribers.
@@ -204,8 +208,11 @@ impl Upstream {
     async fn run(self: Arc<Self>) {
         let session = self.hub.session().clone();
         let mut watch: Option<RangeWatch> = None;
-        // Whether the open watch was created with history to replay.
-        let mut replaying = false;
+        let mut opened_at = Instant::now();
+        // The highest revision whose events were handed out.
+        let mut last_event = self.position();
+        // A progress answer waiting out its grace period.
+        let mut pending_progress: Option<(Revision, Instant)> = None;
         let mut backoff = BACKOFF.0;
         // Whether the token was renewed since the last successful watch: a
         // denial with a fresh token is a real one.
@@ -230,8 +237,9 @@ impl Upstream {
                 let start = Revision(self.position().0 + 1);
                 match session.open_watch(&self.key.range, start).await {
                     Ok(opened) => {
-                        replaying = start <= opened.created_at;
                         watch = Some(opened);
+                        opened_at = Instant::now();
+                        pending_progress = None;
                         backoff = BACKOFF.0;
                         fresh_token = false;
                         last_heard = Instant::now();
@@ -249,16 +257,26 @@ impl Upstream {
                 }
                 continue;
             };
-            let idle_for = last_heard.elapsed();
+            let ask_at = (last_heard + PROGRESS_INTERVAL).max(opened_at + SETTLE);
+            let believe_at = pending_progress.map(|(_, at)| at + GRACE);
             let message = tokio::select! {
                 message = open.next() => message,
-                _ = tokio::time::sleep(PROGRESS_INTERVAL.saturating_sub(idle_for)) => {
+                _ = tokio::time::sleep_until(ask_at.into()) => {
                     last_heard = Instant::now();
-                    if replaying {
-                        // Re-open from what was delivered: see the module docs.
-                        watch = None;
-                    } else if let Err(err) = open.request_progress().await {
+                    if let Err(err) = open.request_progress().await {
                         tracing::debug!(error = %err, "progress request failed");
+                    }
+                    continue;
+                }
+                _ = tokio::time::sleep_until(believe_at.unwrap_or(ask_at).into()), if believe_at.is_some() => {
+                    if let Some((revision, _)) = pending_progress.take() {
+                        let mut state = self.lock();
+                        if revision > state.position {
+                            state.position = revision;
+                            for queue in state.subscribers.values() {
+                                queue.push(Item::Progress(revision));
+                            }
+                        }
                     }
                     continue;
                 }
@@ -268,30 +286,32 @@ impl Upstream {
             last_heard = Instant::now();
             match message {
                 WatchMessage::Revisions(groups) => {
+                    let live_after = open.created_at;
                     for (revision, mut events) in groups {
-                        leases.mark_ended(&session, &mut events).await;
+                        if revision <= last_event {
+                            // Already handed out; never repeat one.
+                            continue;
+                        }
+                        last_event = revision;
+                        if revision > live_after {
+                            leases.mark_ended(&session, &mut events).await;
+                        }
                         let batch = Arc::new(Batch::from_events(revision, events));
                         let mut state = self.lock();
                         if revision <= state.position {
-                            // Already handed out (cannot happen when etcd
-                            // keeps its promises; never repeat one).
-                            continue;
+                            tracing::warn!(range = ?self.key.range, %revision, position = %state.position,
+                                "an event arrived after progress had passed it");
                         }
-                        state.position = revision;
+                        state.position = state.position.max(revision);
                         for queue in state.subscribers.values() {
                             queue.push(Item::Batch(batch.clone()));
                         }
                         state.remember(batch);
                     }
                 }
-                WatchMessage::Progress(_) if replaying => {}
                 WatchMessage::Progress(revision) => {
-                    let mut state = self.lock();
-                    if revision > state.position {
-                        state.position = revision;
-                        for queue in state.subscribers.values() {
-                            queue.push(Item::Progress(revision));
-                        }
+                    if pending_progress.is_none_or(|(pending, _)| revision > pending) {
+                        pending_progress = Some((revision, Instant::now()));
                     }
                 }
                 WatchMessage::Ended(end) => {
