@@ -20,6 +20,11 @@ pub mod path {
     /// The WebSocket of the live protocol ([`crate::ws`]).
     pub const WS: &str = "/api/v1/ws";
     pub const LIVE: &str = "/api/v1/live";
+    pub const LEASES: &str = "/api/v1/leases";
+    pub const LOCKS: &str = "/api/v1/locks";
+    pub const ELECTIONS: &str = "/api/v1/elections";
+    pub const QUEUES: &str = "/api/v1/queues";
+    pub const SERVICES: &str = "/api/v1/services";
 }
 
 /// Largest page of a level the backend returns; larger `limit`s are clamped.

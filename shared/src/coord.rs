@@ -1,0 +1,185 @@
+//! Bodies of the coordination views: leases, locks, elections, queues and
+//! service registrations, recognised in etcd by the key layouts of etcd's
+//! own `concurrency` and `recipes` packages (see `ARCHITECTURE.md`).
+//!
+//! Every answer carries the `revision` it was read at, so a view can watch
+//! the prefixes it shows from `revision + 1` and stay current from watch
+//! events. Times the backend observed (not stored in etcd) are Unix
+//! milliseconds of the backend's clock and say so in their names.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Bytes, LeaseId, Revision};
+
+/// `GET /api/v1/leases`: every lease, with the keys attached to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leases {
+    pub leases: Vec<LeaseDetail>,
+    pub revision: Revision,
+}
+
+/// One lease.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseDetail {
+    pub id: LeaseId,
+    /// The TTL the lease was granted with, in seconds.
+    pub granted_ttl: i64,
+    /// Seconds left when read; `None` once expired or revoked.
+    pub remaining_ttl: Option<i64>,
+    /// The keys attached, in key order (at most [`MAX_LEASE_KEYS`]).
+    pub keys: Vec<Bytes>,
+    /// How many attached keys are not in `keys`.
+    pub more_keys: u64,
+}
+
+/// Most attached keys listed per lease.
+pub const MAX_LEASE_KEYS: usize = 100;
+
+/// `GET /api/v1/locks`: Mutex and RWMutex prefixes and who holds them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Locks {
+    pub locks: Vec<Lock>,
+    pub revision: Revision,
+}
+
+/// One lock prefix: `prefix + "/" + hex(lease)` keys, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lock {
+    /// The name given to `NewMutex` / `etcdctl lock`, without the trailing `/`.
+    pub prefix: Bytes,
+    pub kind: LockKind,
+    /// Who holds it: one for a mutex or a writer, any number of readers.
+    pub holders: Vec<Contender>,
+    /// Who waits, in the order they will get it.
+    pub waiters: Vec<Contender>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockKind {
+    Mutex,
+    /// `pfx/read/...` and `pfx/write/...` keys.
+    RwMutex,
+}
+
+/// A session taking part in a lock or an election.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contender {
+    pub key: Bytes,
+    /// The value: empty for a lock, the proposal in an election.
+    pub value: Bytes,
+    pub lease: LeaseId,
+    /// Seconds left on the lease when read.
+    pub lease_ttl: Option<i64>,
+    pub create_revision: Revision,
+    /// For a holder or leader: since when the backend has seen it hold or
+    /// lead (Unix ms, backend clock); `None` when not known.
+    pub holding_since_ms: Option<u64>,
+    /// For a reader or writer of an RWMutex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<RwRole>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RwRole {
+    Read,
+    Write,
+}
+
+/// `GET /api/v1/elections`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Elections {
+    pub elections: Vec<Election>,
+    pub revision: Revision,
+}
+
+/// One election prefix: the leader is the oldest candidate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Election {
+    pub prefix: Bytes,
+    pub leader: Option<Contender>,
+    /// The other candidates, in the order they would lead.
+    pub candidates: Vec<Contender>,
+}
+
+/// `GET /api/v1/queues`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Queues {
+    pub queues: Vec<Queue>,
+    pub revision: Revision,
+}
+
+/// One Queue or PriorityQueue prefix.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Queue {
+    pub prefix: Bytes,
+    pub kind: QueueKind,
+    /// Items now, counted by etcd.
+    pub depth: u64,
+    /// Age of the oldest item in seconds, from its key (a Unix-nanosecond
+    /// timestamp) where the layout has one.
+    pub oldest_age_secs: Option<f64>,
+    /// For a priority queue: depth per priority, lowest (first served) first.
+    pub priorities: Vec<PriorityDepth>,
+    /// Items added and removed per second over the last minute, as the
+    /// backend saw them; `None` until it has watched for a while.
+    pub enqueue_per_sec: Option<f64>,
+    pub dequeue_per_sec: Option<f64>,
+    /// Depth over the last minutes, oldest first, one sample per
+    /// [`DEPTH_SAMPLE_SECS`].
+    pub depth_history: Vec<DepthSample>,
+}
+
+/// Seconds between two depth samples.
+pub const DEPTH_SAMPLE_SECS: u64 = 5;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueKind {
+    Queue,
+    PriorityQueue,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriorityDepth {
+    pub priority: u32,
+    pub depth: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DepthSample {
+    /// Unix ms, backend clock.
+    pub at_ms: u64,
+    pub depth: u64,
+}
+
+/// `GET /api/v1/services`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Services {
+    /// The configured registration prefixes that were read.
+    pub prefixes: Vec<Bytes>,
+    pub services: Vec<Service>,
+    pub revision: Revision,
+}
+
+/// `<prefix><name>/<instance>` keys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Service {
+    pub prefix: Bytes,
+    pub name: Bytes,
+    pub instances: Vec<Instance>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instance {
+    pub key: Bytes,
+    pub name: Bytes,
+    pub value: Bytes,
+    /// The address from a JSON value (`address`, `addr`, `endpoint`, or
+    /// `host` and `port`), when there is one.
+    pub address: Option<String>,
+    pub lease: Option<LeaseId>,
+    pub lease_ttl: Option<i64>,
+    pub granted_ttl: Option<i64>,
+}
