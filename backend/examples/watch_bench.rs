@@ -17,7 +17,7 @@
 //!    put), loss, etcdeck's resident memory per subscriber, and the number of
 //!    upstream watches (etcdeck's `/api/v1/live` and etcd's own
 //!    `etcd_debugging_mvcc_watcher_total`);
-//! 3. write rate: 10 subscribers while writers put as fast as asked for 5 s
+//! 3. write rate: 10 subscribers while 32 writers put at the asked rate for 5 s
 //!    per step; the achieved rate and whether every subscriber received every
 //!    revision (no loss, no gap).
 
@@ -394,7 +394,7 @@ async fn fanout(
 async fn write_rate(client: &Client, deck: &Etcdeck) {
     println!();
     println!(
-        "write rate: 10 subscribers on one prefix, writers putting as asked for 5 s per step:"
+        "write rate: 10 subscribers on one prefix; 32 writers put at the asked rate for 5 s per step:"
     );
     println!();
     println!("| asked puts/s | achieved puts/s | delivered per subscriber | lost | gaps |");

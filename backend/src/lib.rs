@@ -26,6 +26,7 @@ pub mod tree;
 use std::future::Future;
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
@@ -61,6 +62,13 @@ pub async fn run(
         config: Arc::new(config.server),
         shutdown: stop_rx,
         sockets: sockets.clone(),
+    });
+    // Live events are small frames that should leave at once, not wait to be
+    // coalesced with the next one.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %err, "cannot set TCP_NODELAY");
+        }
     });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {

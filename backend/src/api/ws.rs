@@ -37,6 +37,11 @@ const HEARTBEAT: Duration = Duration::from_secs(HEARTBEAT_SECS);
 /// between [`MAX_CLIENT_FRAME`] and this get an error reply.
 const MAX_FRAME_READ: usize = 1024 * 1024;
 
+/// What a socket keeps for reading: the browser sends only small messages
+/// (the buffer grows for a larger one); the default of 128 KiB would be most
+/// of a subscriber's memory.
+const READ_BUFFER: usize = 4 * 1024;
+
 type Frames = Pin<Box<dyn Stream<Item = String> + Send>>;
 
 pub(super) async fn upgrade(
@@ -52,6 +57,7 @@ pub(super) async fn upgrade(
     let sockets = state.sockets.clone();
     ws.max_message_size(MAX_FRAME_READ)
         .max_frame_size(MAX_FRAME_READ)
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| sockets.track_future(serve(socket, hub, shutdown)))
 }
 
