@@ -104,14 +104,14 @@ pub struct Election {
 }
 
 /// `GET /api/v1/queues`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Queues {
     pub queues: Vec<Queue>,
     pub revision: Revision,
 }
 
 /// One Queue or PriorityQueue prefix.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Queue {
     pub prefix: Bytes,
     pub kind: QueueKind,
