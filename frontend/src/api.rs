@@ -9,6 +9,7 @@ pub mod live;
 
 use std::fmt;
 
+use etcdeck_shared::coord::{Elections, Leases, Locks, Queues, Services};
 use etcdeck_shared::{ApiError, Bytes, ErrorCode, KeyValue, Level, Status, path};
 use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
@@ -85,6 +86,32 @@ pub async fn level(
 /// [`ApiFailure`] with [`ErrorCode::NotFound`].
 pub async fn key(key: &Bytes) -> Result<KeyValue, ApiFailure> {
     get_json(key_url(key)).await
+}
+
+/// `GET /api/v1/leases`: every lease with its TTLs and attached keys.
+pub async fn leases() -> Result<Leases, ApiFailure> {
+    get_json(path::LEASES.to_owned()).await
+}
+
+/// `GET /api/v1/locks`: mutex and RWMutex prefixes, holders and waiters.
+pub async fn locks() -> Result<Locks, ApiFailure> {
+    get_json(path::LOCKS.to_owned()).await
+}
+
+/// `GET /api/v1/elections`: election prefixes, leaders and candidates.
+pub async fn elections() -> Result<Elections, ApiFailure> {
+    get_json(path::ELECTIONS.to_owned()).await
+}
+
+/// `GET /api/v1/queues`: queue prefixes with depth, age, rates and history.
+pub async fn queues() -> Result<Queues, ApiFailure> {
+    get_json(path::QUEUES.to_owned()).await
+}
+
+/// `GET /api/v1/services`: registered service instances under the
+/// configured prefixes.
+pub async fn services() -> Result<Services, ApiFailure> {
+    get_json(path::SERVICES.to_owned()).await
 }
 
 fn level_url(prefix: &Bytes, after: Option<&Bytes>, limit: usize) -> String {

@@ -5,6 +5,8 @@
 //! Routes (the backend serves the app for every path that is not the API):
 //! - `/` with `?prefix=..&key=..`: [`BrowsePage`];
 //! - `/events` with `?prefix=..`: [`EventsPage`];
+//! - `/leases`, `/locks`, `/elections`, `/queues`, `/services`: the
+//!   coordination pages ([`crate::pages::coord`]);
 //! - anything else: [`NotFound`].
 
 use leptos::prelude::*;
@@ -15,6 +17,7 @@ use crate::api::live::LiveClient;
 use crate::components::header::Header;
 use crate::connection::ConnectionState;
 use crate::pages::browse::BrowsePage;
+use crate::pages::coord::{ElectionsPage, LeasesPage, LocksPage, QueuesPage, ServicesPage};
 use crate::pages::events::EventsPage;
 use crate::pages::not_found::NotFound;
 
@@ -32,6 +35,11 @@ pub fn App() -> impl IntoView {
                     <Routes fallback=NotFound>
                         <Route path=path!("/") view=BrowsePage />
                         <Route path=path!("/events") view=EventsPage />
+                        <Route path=path!("/leases") view=LeasesPage />
+                        <Route path=path!("/locks") view=LocksPage />
+                        <Route path=path!("/elections") view=ElectionsPage />
+                        <Route path=path!("/queues") view=QueuesPage />
+                        <Route path=path!("/services") view=ServicesPage />
                     </Routes>
                 </main>
             </div>

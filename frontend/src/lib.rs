@@ -6,20 +6,23 @@
 //! - [`api`]: every request to the backend (the only module that fetches)
 //!   and the live WebSocket ([`api::live`]).
 //! - [`connection`]: polling `/api/v1/status`, shared as context.
-//! - [`pages`]: whole screens bound to routes (browse, events).
+//! - [`pages`]: whole screens bound to routes (browse, events, and the
+//!   coordination pages: leases, locks, elections, queues, services).
 //! - [`components`]: pieces of screens (header, breadcrumbs, tree list, key
 //!   view, value viewer, copy button).
 //! - Pure logic, unit-tested in the browser: [`route`] (URL state),
 //!   [`crumbs`], [`listing`] (paging state), [`windowing`], [`format`],
 //!   [`highlight`], [`live`] (subscriptions and resume points of the live
 //!   protocol), [`feed`] (the events page's list, pause buffer and rate),
-//!   [`diff`].
+//!   [`diff`], [`coord`] (countdowns, liveness, sparkline, formatting and
+//!   which events touch a coordination view).
 
 pub mod api;
 pub mod app;
 pub mod clipboard;
 pub mod components;
 pub mod connection;
+pub mod coord;
 pub mod crumbs;
 pub mod diff;
 pub mod feed;

@@ -104,6 +104,57 @@ impl EventsLocation {
     }
 }
 
+/// The coordination pages, one route each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoordKind {
+    Leases,
+    Locks,
+    Elections,
+    Queues,
+    Services,
+}
+
+impl CoordKind {
+    pub const ALL: [CoordKind; 5] = [
+        CoordKind::Leases,
+        CoordKind::Locks,
+        CoordKind::Elections,
+        CoordKind::Queues,
+        CoordKind::Services,
+    ];
+
+    /// The page's path: `/leases`, `/locks`, ...
+    pub fn path(self) -> &'static str {
+        match self {
+            CoordKind::Leases => "/leases",
+            CoordKind::Locks => "/locks",
+            CoordKind::Elections => "/elections",
+            CoordKind::Queues => "/queues",
+            CoordKind::Services => "/services",
+        }
+    }
+
+    /// The page's name in the header and its title.
+    pub fn label(self) -> &'static str {
+        match self {
+            CoordKind::Leases => "Leases",
+            CoordKind::Locks => "Locks",
+            CoordKind::Elections => "Elections",
+            CoordKind::Queues => "Queues",
+            CoordKind::Services => "Services",
+        }
+    }
+
+    /// The kind whose page is at `path`, if any.
+    pub fn at(path: &str) -> Option<CoordKind> {
+        let path = path
+            .strip_suffix('/')
+            .filter(|p| !p.is_empty())
+            .unwrap_or(path);
+        CoordKind::ALL.into_iter().find(|k| k.path() == path)
+    }
+}
+
 /// Reads text a person typed as bytes: the inverse of [`Bytes::display`]
 /// (`\xNN` is that byte, `\\` a backslash), so a prefix shown in an input
 /// and sent back unchanged keeps every byte. Any other text is its UTF-8.
@@ -183,6 +234,16 @@ mod tests {
         let query = query.split_once('?').map(|(_, q)| q).unwrap_or_default();
         assert_eq!(EventsLocation::from_query(query), here);
         assert_eq!(EventsLocation::default().href(), "/events");
+    }
+
+    #[unit_test]
+    fn coordination_pages_have_their_own_paths() {
+        for kind in CoordKind::ALL {
+            assert_eq!(CoordKind::at(kind.path()), Some(kind));
+        }
+        assert_eq!(CoordKind::at("/locks/"), Some(CoordKind::Locks));
+        assert_eq!(CoordKind::at("/"), None);
+        assert_eq!(CoordKind::at(EVENTS_PATH), None);
     }
 
     #[unit_test]

@@ -1,4 +1,5 @@
-//! The top bar: app name, the page links (Browse, Events), the connection
+//! The top bar: app name, the page links (Browse, Events, Leases, Locks,
+//! Elections, Queues, Services), the connection
 //! indicator (`data-testid="connection"`: etcd as the backend sees it) with
 //! the live indicator beside it (`data-testid="live-state"`: this tab's
 //! WebSocket), the etcd user and a read-only badge.
@@ -10,7 +11,7 @@ use leptos_router::hooks::use_location;
 use crate::api::live::LiveClient;
 use crate::connection::{ConnectionState, POLL_EVERY};
 use crate::live::LiveState;
-use crate::route::{BrowseLocation, EVENTS_PATH, EventsLocation};
+use crate::route::{BrowseLocation, CoordKind, EVENTS_PATH, EventsLocation};
 
 #[component]
 pub fn Header() -> impl IntoView {
@@ -150,11 +151,14 @@ pub fn ConnectionIndicator(state: ConnectionState) -> impl IntoView {
 }
 
 /// Browse and Events, each carrying the prefix of the page the user is on,
-/// so "Events" shows the changes of the level being browsed and back.
+/// so "Events" shows the changes of the level being browsed and back; then
+/// one link per coordination page.
 #[component]
 fn PageLinks() -> impl IntoView {
     let location = use_location();
     let on_events = Memo::new(move |_| location.pathname.get() == EVENTS_PATH);
+    let on_coord = Memo::new(move |_| CoordKind::at(&location.pathname.get()));
+    let on_browse = move || !on_events.get() && on_coord.get().is_none();
     let prefix =
         Memo::new(move |_| -> Bytes { BrowseLocation::from_query(&location.search.get()).prefix });
     let browse_href = move || BrowseLocation::default().with_prefix(prefix.get()).href();
@@ -172,12 +176,12 @@ fn PageLinks() -> impl IntoView {
         }
     };
     view! {
-        <nav aria-label="Pages" class="flex items-center gap-1 text-sm">
+        <nav aria-label="Pages" class="flex flex-wrap items-center gap-1 text-sm 2xl:text-base">
             <a
                 href=browse_href
                 data-testid="nav-browse"
-                class=move || link(!on_events.get())
-                aria-current=move || (!on_events.get()).then_some("page")
+                class=move || link(on_browse())
+                aria-current=move || on_browse().then_some("page")
             >
                 "Browse"
             </a>
@@ -189,6 +193,23 @@ fn PageLinks() -> impl IntoView {
             >
                 "Events"
             </a>
+            <span aria-hidden="true" class="mx-1 h-4 w-px bg-slate-300 dark:bg-slate-700"></span>
+            {CoordKind::ALL
+                .into_iter()
+                .map(|kind| {
+                    let here = move || on_coord.get() == Some(kind);
+                    view! {
+                        <a
+                            href=kind.path()
+                            data-testid=format!("nav-{}", kind.label().to_lowercase())
+                            class=move || link(here())
+                            aria-current=move || here().then_some("page")
+                        >
+                            {kind.label()}
+                        </a>
+                    }
+                })
+                .collect_view()}
         </nav>
     }
 }

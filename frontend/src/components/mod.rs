@@ -3,6 +3,7 @@
 //! selected key through [`crate::api`].
 
 pub mod breadcrumbs;
+pub mod coord;
 pub mod copy_button;
 pub mod header;
 pub mod key_view;

@@ -2,5 +2,6 @@
 //! loaded, where the user is) and hand it to [`crate::components`].
 
 pub mod browse;
+pub mod coord;
 pub mod events;
 pub mod not_found;

@@ -1,0 +1,459 @@
+//! The coordination views' pure logic (leases, locks, elections, queues,
+//! services), with no DOM and no network in it: TTL countdowns corrected by
+//! each answer, the alive / expiring / gone state of an instance, the
+//! sparkline's scaling, how durations, TTLs and rates read, links to the key
+//! view, and which watch events can change an answer ([`CoordAnswer`]).
+//!
+//! [`crate::pages::coord`] reads the answers and watches etcd with these;
+//! [`crate::components::coord`] draws them.
+
+use etcdeck_shared::coord::{
+    Contender, DepthSample, Elections, Leases, Lock, Locks, Queues, Services,
+};
+use etcdeck_shared::ws::{EventKind, WatchEvent, WatchKv, WatchRange};
+use etcdeck_shared::{Bytes, LeaseId, Revision};
+
+use crate::route::BrowseLocation;
+
+/// Most prefixes watched one by one when the whole keyspace may not be
+/// watched; a socket carries at most 64 subscriptions for every view of the
+/// tab together.
+pub const MAX_WATCHED_PREFIXES: usize = 16;
+
+/// A TTL read from the backend, counting down in the browser until the next
+/// answer replaces it. etcd reports whole seconds; the countdown never goes
+/// below zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Countdown {
+    /// Seconds left when read; `None` when the lease is gone or unreadable.
+    pub ttl: Option<i64>,
+    /// When the answer arrived (ms since the epoch, browser clock).
+    pub read_at_ms: u64,
+}
+
+impl Countdown {
+    pub fn new(ttl: Option<i64>, read_at_ms: u64) -> Self {
+        Countdown { ttl, read_at_ms }
+    }
+
+    /// Seconds left at `now_ms`.
+    pub fn remaining(&self, now_ms: u64) -> Option<i64> {
+        let elapsed = i64::try_from(now_ms.saturating_sub(self.read_at_ms) / 1000).unwrap_or(0);
+        self.ttl.map(|ttl| (ttl - elapsed).max(0))
+    }
+
+    /// The countdown after a new answer: the server's figure wins over the
+    /// local estimate, whether a keep-alive renewed the lease (up) or the
+    /// browser's timer ran slow (down).
+    pub fn corrected(self, ttl: Option<i64>, now_ms: u64) -> Self {
+        Countdown::new(ttl, now_ms)
+    }
+
+    /// When the countdown reaches zero (ms since the epoch); an answer that
+    /// already says zero or less counts as reaching it a second later, so a
+    /// lease etcd has not yet removed is read again once, not at once.
+    pub fn zero_at_ms(&self) -> Option<u64> {
+        self.ttl
+            .map(|ttl| self.read_at_ms + u64::try_from(ttl.max(1)).unwrap_or(1) * 1000)
+    }
+}
+
+/// When the first of `ttls` (seconds left, read at `read_at_ms`) reaches zero.
+pub fn first_zero_at_ms(ttls: &[i64], read_at_ms: u64) -> Option<u64> {
+    ttls.iter()
+        .filter_map(|ttl| Countdown::new(Some(*ttl), read_at_ms).zero_at_ms())
+        .min()
+}
+
+/// A registered instance as its lease says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Liveness {
+    /// Its lease has at least a third of its granted TTL left, or it has no
+    /// lease at all.
+    Alive,
+    /// Less than a third of the granted TTL is left: its keep-alives are
+    /// late (a healthy client renews at a third).
+    Expiring,
+    /// Its lease is gone (expired or revoked) or at zero.
+    Gone,
+}
+
+impl Liveness {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Liveness::Alive => "alive",
+            Liveness::Expiring => "expiring",
+            Liveness::Gone => "gone",
+        }
+    }
+}
+
+/// The state of an instance with `lease` (whether it has one), `remaining`
+/// seconds left now and `granted` seconds granted.
+pub fn liveness(lease: bool, remaining: Option<i64>, granted: Option<i64>) -> Liveness {
+    if !lease {
+        return Liveness::Alive;
+    }
+    match remaining {
+        None => Liveness::Gone,
+        Some(left) if left <= 0 => Liveness::Gone,
+        Some(left) => match granted {
+            Some(granted) if granted > 0 && left * 3 < granted => Liveness::Expiring,
+            _ => Liveness::Alive,
+        },
+    }
+}
+
+/// A duration for people: `0s`, `45s`, `3m 05s`, `2h 03m`, `4d 05h`.
+/// Negative durations (clock skew) read as `0s`.
+pub fn format_duration(secs: f64) -> String {
+    let total = if secs.is_finite() && secs > 0.0 {
+        secs.floor() as u64
+    } else {
+        0
+    };
+    let (days, hours, minutes, seconds) = (
+        total / 86_400,
+        total / 3_600 % 24,
+        total / 60 % 60,
+        total % 60,
+    );
+    if days > 0 {
+        format!("{days}d {hours:02}h")
+    } else if total >= 3_600 {
+        format!("{}h {minutes:02}m", total / 3_600)
+    } else if total >= 60 {
+        format!("{}m {seconds:02}s", total / 60)
+    } else {
+        format!("{seconds}s")
+    }
+}
+
+/// A TTL in seconds, or a dash when there is none.
+pub fn format_ttl(ttl: Option<i64>) -> String {
+    match ttl {
+        Some(secs) => format_duration(secs as f64),
+        None => "—".to_owned(),
+    }
+}
+
+/// How long something has been held or led, from the backend's
+/// `holding_since_ms` and the browser's clock; `None` when not known.
+pub fn held_for(since_ms: Option<u64>, now_ms: u64) -> Option<String> {
+    since_ms.map(|since| format_duration(now_ms.saturating_sub(since) as f64 / 1000.0))
+}
+
+/// A rate per second: `—` until known, `0/s`, `0.4/s`, `12/s`, `3.2k/s`.
+pub fn format_rate(per_sec: Option<f64>) -> String {
+    match per_sec {
+        None => "—".to_owned(),
+        Some(rate) if !rate.is_finite() || rate <= 0.0 => "0/s".to_owned(),
+        Some(rate) if rate < 10.0 => {
+            let text = format!("{rate:.1}");
+            format!("{}/s", text.trim_end_matches(".0"))
+        }
+        Some(rate) if rate < 1_000.0 => format!("{rate:.0}/s"),
+        Some(rate) => format!("{:.1}k/s", rate / 1_000.0),
+    }
+}
+
+/// A count with thin grouping so a big depth reads at a glance: `12 345`.
+pub fn format_count(count: u64) -> String {
+    let digits = count.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('\u{202f}');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The `points` of an SVG polyline drawing `history` in a `width` x
+/// `height` box: time left to right (by sample time), depth bottom (zero)
+/// to top (the highest depth), one pixel of margin for the stroke. One
+/// sample is a flat line; none is an empty string.
+pub fn sparkline_points(history: &[DepthSample], width: f64, height: f64) -> String {
+    let (Some(first), Some(last)) = (history.first(), history.last()) else {
+        return String::new();
+    };
+    let margin = 1.0;
+    let (w, h) = (
+        (width - 2.0 * margin).max(0.0),
+        (height - 2.0 * margin).max(0.0),
+    );
+    let max = history.iter().map(|s| s.depth).max().unwrap_or(0);
+    let y = |depth: u64| {
+        if max == 0 {
+            margin + h
+        } else {
+            margin + h - h * depth as f64 / max as f64
+        }
+    };
+    let round = |v: f64| (v * 10.0).round() / 10.0;
+    if history.len() == 1 {
+        let y = round(y(first.depth));
+        return format!("{margin},{y} {},{y}", round(margin + w));
+    }
+    let span = last.at_ms.saturating_sub(first.at_ms);
+    let count = history.len() - 1;
+    history
+        .iter()
+        .enumerate()
+        .map(|(i, sample)| {
+            // Samples are evenly spaced in principle; place them by time
+            // when times are usable, else by position.
+            let fraction = if span > 0 {
+                sample.at_ms.saturating_sub(first.at_ms) as f64 / span as f64
+            } else {
+                i as f64 / count as f64
+            };
+            format!(
+                "{},{}",
+                round(margin + w * fraction.clamp(0.0, 1.0)),
+                round(y(sample.depth))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The browse page with `key` selected, its level listed (the part up to
+/// the last `/`).
+pub fn key_href(key: &Bytes) -> String {
+    let bytes = key.as_slice();
+    let parent = bytes
+        .iter()
+        .rposition(|b| *b == b'/')
+        .map(|i| Bytes::from(&bytes[..=i]))
+        .unwrap_or_default();
+    BrowseLocation {
+        prefix: parent,
+        key: Some(key.clone()),
+    }
+    .href()
+}
+
+/// The last `/`-separated segment of a key.
+fn last_segment(key: &[u8]) -> &[u8] {
+    key.rsplit(|b| *b == b'/').next().unwrap_or(key)
+}
+
+/// A key made by a `concurrency` session (mutex, election, RWMutex): named
+/// by the hex id of the lease it is attached to.
+pub fn is_session_key(kv: &WatchKv) -> bool {
+    kv.lease
+        .is_some_and(|lease| last_segment(kv.key.as_slice()) == lease.to_string().as_bytes())
+}
+
+fn under(prefix: &Bytes, key: &Bytes) -> bool {
+    key.as_slice().starts_with(prefix.as_slice())
+}
+
+/// `prefix + "/"`: the keys of a lock, election or queue named `prefix`.
+pub fn children_of(prefix: &Bytes) -> Bytes {
+    let mut bytes = prefix.as_slice().to_vec();
+    if bytes.last() != Some(&b'/') {
+        bytes.push(b'/');
+    }
+    Bytes::new(bytes)
+}
+
+/// What the coordination views need to know about an answer to stay live.
+pub trait CoordAnswer: Clone + Send + Sync + 'static {
+    /// The revision the answer was read at; watches start after it.
+    fn revision(&self) -> Revision;
+    /// The prefixes whose changes can alter what is shown.
+    fn shown_prefixes(&self) -> Vec<Bytes>;
+    /// Whether new items can appear anywhere in the keyspace (a lock taken
+    /// under a new name), so the view watches every key and filters, when
+    /// the etcd user may; otherwise only [`CoordAnswer::shown_prefixes`].
+    fn discovers(&self) -> bool {
+        true
+    }
+    /// Whether `event` can change the answer, so it is worth reading again.
+    fn touches(&self, event: &WatchEvent) -> bool;
+    /// Seconds left on the leases shown, to read again when one reaches
+    /// zero (a lease with no keys ends without any watch event).
+    fn ttls(&self) -> Vec<i64> {
+        Vec::new()
+    }
+}
+
+/// The ranges a view subscribes to: every key when it discovers and may,
+/// else each shown prefix (at most [`MAX_WATCHED_PREFIXES`], nested ones
+/// dropped).
+pub fn watch_plan<A: CoordAnswer>(answer: &A, whole_keyspace_allowed: bool) -> Vec<WatchRange> {
+    if answer.discovers() && whole_keyspace_allowed {
+        return vec![WatchRange::prefix(Bytes::default())];
+    }
+    let mut prefixes = answer.shown_prefixes();
+    prefixes.sort();
+    prefixes.dedup();
+    let mut kept: Vec<Bytes> = Vec::new();
+    for prefix in prefixes {
+        // Sorted, so a prefix of this one (if any) was kept just before.
+        if kept.last().is_some_and(|k| under(k, &prefix)) {
+            continue;
+        }
+        kept.push(prefix);
+    }
+    kept.truncate(MAX_WATCHED_PREFIXES);
+    kept.into_iter().map(WatchRange::prefix).collect()
+}
+
+fn contenders_touch(prefix: &Bytes, event: &WatchEvent) -> bool {
+    under(&children_of(prefix), &event.kv.key)
+}
+
+impl CoordAnswer for Leases {
+    fn revision(&self) -> Revision {
+        self.revision
+    }
+
+    fn shown_prefixes(&self) -> Vec<Bytes> {
+        self.leases
+            .iter()
+            .flat_map(|l| l.keys.iter().cloned())
+            .collect()
+    }
+
+    fn touches(&self, event: &WatchEvent) -> bool {
+        let known = |key: &Bytes| -> Option<LeaseId> {
+            self.leases
+                .iter()
+                .find(|l| l.keys.contains(key))
+                .map(|l| l.id)
+        };
+        match event.kind {
+            // A listed key gone, or any key whose lease ended (that lease
+            // may have other keys, or be one of those not listed).
+            EventKind::Delete => event.lease_ended || known(&event.kv.key).is_some(),
+            // A key attached to a lease it was not listed under, or moved
+            // off its lease.
+            EventKind::Put => known(&event.kv.key) != event.kv.lease,
+        }
+    }
+
+    fn ttls(&self) -> Vec<i64> {
+        self.leases.iter().filter_map(|l| l.remaining_ttl).collect()
+    }
+}
+
+impl CoordAnswer for Locks {
+    fn revision(&self) -> Revision {
+        self.revision
+    }
+
+    fn shown_prefixes(&self) -> Vec<Bytes> {
+        self.locks.iter().map(|l| children_of(&l.prefix)).collect()
+    }
+
+    fn touches(&self, event: &WatchEvent) -> bool {
+        self.locks
+            .iter()
+            .any(|l| contenders_touch(&l.prefix, event))
+            || (event.kind == EventKind::Put && event.kv.version == 1 && is_session_key(&event.kv))
+    }
+}
+
+impl CoordAnswer for Elections {
+    fn revision(&self) -> Revision {
+        self.revision
+    }
+
+    fn shown_prefixes(&self) -> Vec<Bytes> {
+        self.elections
+            .iter()
+            .map(|e| children_of(&e.prefix))
+            .collect()
+    }
+
+    fn touches(&self, event: &WatchEvent) -> bool {
+        self.elections
+            .iter()
+            .any(|e| contenders_touch(&e.prefix, event))
+            || (event.kind == EventKind::Put && event.kv.version == 1 && is_session_key(&event.kv))
+    }
+}
+
+impl CoordAnswer for Queues {
+    fn revision(&self) -> Revision {
+        self.revision
+    }
+
+    fn shown_prefixes(&self) -> Vec<Bytes> {
+        self.queues.iter().map(|q| children_of(&q.prefix)).collect()
+    }
+
+    /// Queues are the configured ones, all of them in every answer.
+    fn discovers(&self) -> bool {
+        false
+    }
+
+    fn touches(&self, event: &WatchEvent) -> bool {
+        self.queues
+            .iter()
+            .any(|q| under(&children_of(&q.prefix), &event.kv.key))
+    }
+}
+
+impl CoordAnswer for Services {
+    fn revision(&self) -> Revision {
+        self.revision
+    }
+
+    /// The configured registration prefixes: every service lives under one.
+    fn shown_prefixes(&self) -> Vec<Bytes> {
+        self.prefixes.clone()
+    }
+
+    fn discovers(&self) -> bool {
+        false
+    }
+
+    fn touches(&self, event: &WatchEvent) -> bool {
+        self.prefixes.iter().any(|p| under(p, &event.kv.key))
+    }
+}
+
+/// A lock's state in a few words: free or held, and how many wait. A
+/// mutex or a writer is one holder; an RWMutex may have many readers.
+pub fn lock_summary(lock: &Lock) -> String {
+    match (lock.holders.len(), lock.waiters.len()) {
+        (0, 0) => "free".to_owned(),
+        (0, w) => format!("free · {w} waiting"),
+        (h, 0) if h > 1 => format!("{h} holders"),
+        (h, w) if h > 1 => format!("{h} holders · {w} waiting"),
+        (_, 0) => "held".to_owned(),
+        (_, w) => format!("held · {w} waiting"),
+    }
+}
+
+/// A contender's countdown from the answer read at `read_at_ms`.
+pub fn contender_countdown(contender: &Contender, read_at_ms: u64) -> Countdown {
+    Countdown::new(contender.lease_ttl, read_at_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::unit_test;
+
+    use super::*;
+
+    #[unit_test]
+    fn key_links_list_the_parent_level() {
+        assert_eq!(
+            key_href(&Bytes::from("/locks/job/694d")),
+            "/?prefix=/locks/job/&key=/locks/job/694d"
+        );
+        assert_eq!(key_href(&Bytes::from("plain")), "/?key=plain");
+    }
+
+    #[unit_test]
+    fn children_of_adds_one_slash() {
+        assert_eq!(children_of(&Bytes::from("job")), Bytes::from("job/"));
+        assert_eq!(children_of(&Bytes::from("job/")), Bytes::from("job/"));
+    }
+}

@@ -1,0 +1,456 @@
+//! The coordination pages (`/leases`, `/locks`, `/elections`, `/queues`,
+//! `/services`) and what keeps them live: [`LiveRead`] reads one endpoint,
+//! watches what the answer shows through the tab's [`LiveClient`] from the
+//! answer's `revision + 1`, and reads again (at most every
+//! [`CHANGE_DEBOUNCE`]) when an event can change the answer, after a gap,
+//! when a shown lease's countdown reaches zero, and when the connection is
+//! healthy again after a failed read. Nothing polls: the only timer that
+//! repeats is the one-second clock the TTL countdowns are drawn with.
+//!
+//! Views that can gain items anywhere (a lock taken under a new name) watch
+//! the whole keyspace and filter events with [`CoordAnswer::touches`]; an
+//! etcd user who may not do that watches the shown prefixes instead (new
+//! names then appear with the next read). On a gap a subscription is ended
+//! at once rather than fed its snapshot: the re-read replaces it.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::time::Duration;
+
+use etcdeck_shared::ws::{SubId, WatchRange};
+use etcdeck_shared::{Connection, ErrorCode, Revision};
+use leptos::prelude::*;
+
+use crate::api::live::LiveClient;
+use crate::api::{self, ApiFailure};
+use crate::components::coord::{ElectionsView, LeasesView, LocksView, QueuesView, ServicesView};
+use crate::connection::ConnectionState;
+use crate::coord::{CoordAnswer, first_zero_at_ms, watch_plan};
+use crate::live::Delivery;
+
+/// Changes within this long are gathered into one re-read.
+pub const CHANGE_DEBOUNCE: Duration = Duration::from_millis(300);
+
+/// What a coordination page holds: the last answer, when it arrived, and
+/// what went wrong since.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReadState<T> {
+    /// The last good answer; kept while a re-read fails for a passing
+    /// reason, so a wall screen does not go blank for a blip.
+    pub data: Option<T>,
+    /// When `data` arrived (ms since the epoch, browser clock): the
+    /// countdowns start here.
+    pub read_at_ms: u64,
+    /// The last read failed.
+    pub error: Option<ApiFailure>,
+    /// Live updates ended for some prefix (say, permission withdrawn).
+    pub live_note: Option<String>,
+}
+
+impl<T> Default for ReadState<T> {
+    fn default() -> Self {
+        ReadState {
+            data: None,
+            read_at_ms: 0,
+            error: None,
+            live_note: None,
+        }
+    }
+}
+
+impl<T> ReadState<T> {
+    /// A state holding `data` read at `read_at_ms` (for tests and pages).
+    pub fn loaded(data: T, read_at_ms: u64) -> Self {
+        ReadState {
+            data: Some(data),
+            read_at_ms,
+            ..ReadState::default()
+        }
+    }
+
+    /// A state with only a failure.
+    pub fn failed(error: ApiFailure) -> Self {
+        ReadState {
+            error: Some(error),
+            ..ReadState::default()
+        }
+    }
+}
+
+type Fetch<T> = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<T, ApiFailure>>>>>;
+
+/// Bookkeeping of one [`LiveRead`].
+#[derive(Debug, Default)]
+struct Control {
+    in_flight: bool,
+    /// Something asked for a read while one was in flight.
+    again: bool,
+    /// The debounced re-read waiting to start.
+    pending: Option<TimeoutHandle>,
+    /// The re-read when the first shown countdown reaches zero.
+    zero: Option<TimeoutHandle>,
+    subs: Vec<(WatchRange, SubId)>,
+    /// The etcd user may not watch every key.
+    whole_denied: bool,
+    stopped: bool,
+}
+
+/// One endpoint read and kept current (see the module header).
+pub struct LiveRead<T: CoordAnswer> {
+    pub state: RwSignal<ReadState<T>>,
+    fetch: StoredValue<Fetch<T>, LocalStorage>,
+    control: StoredValue<Rc<RefCell<Control>>, LocalStorage>,
+    client: Option<LiveClient>,
+}
+
+impl<T: CoordAnswer> Clone for LiveRead<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: CoordAnswer> Copy for LiveRead<T> {}
+
+impl<T: CoordAnswer> fmt::Debug for LiveRead<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LiveRead").finish_non_exhaustive()
+    }
+}
+
+impl<T: CoordAnswer> LiveRead<T> {
+    /// Reads at once and keeps reading as described above, until the
+    /// calling owner is cleaned up.
+    pub fn start<F, Fut>(fetch: F) -> Self
+    where
+        F: Fn() -> Fut + 'static,
+        Fut: Future<Output = Result<T, ApiFailure>> + 'static,
+    {
+        let fetch: Fetch<T> = Rc::new(move || Box::pin(fetch()));
+        let live = LiveRead {
+            state: RwSignal::new(ReadState::default()),
+            fetch: StoredValue::new_local(fetch),
+            control: StoredValue::new_local(Rc::new(RefCell::new(Control::default()))),
+            client: use_context::<LiveClient>(),
+        };
+        live.read();
+        live.retry_when_healthy();
+        on_cleanup(move || live.stop());
+        live
+    }
+
+    fn control(self) -> Option<Rc<RefCell<Control>>> {
+        self.control.try_get_value()
+    }
+
+    /// Reads now, or right after the read in flight.
+    pub fn read(self) {
+        let Some(control) = self.control() else {
+            return;
+        };
+        {
+            let mut control = control.borrow_mut();
+            if control.stopped {
+                return;
+            }
+            if control.in_flight {
+                control.again = true;
+                return;
+            }
+            control.in_flight = true;
+        }
+        let Some(fetch) = self.fetch.try_get_value() else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            let answer = fetch().await;
+            self.answered(answer);
+        });
+    }
+
+    /// Reads after [`CHANGE_DEBOUNCE`]; calls meanwhile join that read.
+    pub fn read_soon(self) {
+        let Some(control) = self.control() else {
+            return;
+        };
+        let mut control = control.borrow_mut();
+        if control.pending.is_some() || control.stopped {
+            return;
+        }
+        control.pending = set_timeout_with_handle(
+            move || {
+                if let Some(control) = self.control() {
+                    control.borrow_mut().pending = None;
+                }
+                self.read();
+            },
+            CHANGE_DEBOUNCE,
+        )
+        .ok();
+    }
+
+    fn answered(self, answer: Result<T, ApiFailure>) {
+        let Some(control) = self.control() else {
+            return;
+        };
+        let now = now_ms();
+        let ok = answer.is_ok();
+        self.state.try_update(|state| match answer {
+            Ok(data) => {
+                state.data = Some(data);
+                state.read_at_ms = now;
+                state.error = None;
+            }
+            Err(error) => {
+                // Denied means what was shown may no longer be seen.
+                if error.code() == Some(ErrorCode::PermissionDenied) {
+                    state.data = None;
+                }
+                state.error = Some(error);
+            }
+        });
+        let again = {
+            let mut control = control.borrow_mut();
+            control.in_flight = false;
+            std::mem::take(&mut control.again)
+        };
+        if again {
+            self.read();
+            return;
+        }
+        if ok {
+            self.replan();
+            self.arm_zero(now);
+        }
+    }
+
+    /// Re-reads once when the first shown countdown reaches zero.
+    fn arm_zero(self, read_at_ms: u64) {
+        let Some(control) = self.control() else {
+            return;
+        };
+        let ttls = self
+            .state
+            .with_untracked(|s| s.data.as_ref().map(CoordAnswer::ttls))
+            .unwrap_or_default();
+        let mut control = control.borrow_mut();
+        if let Some(timer) = control.zero.take() {
+            timer.clear();
+        }
+        if let Some(at) = first_zero_at_ms(&ttls, read_at_ms) {
+            let wait = Duration::from_millis(at.saturating_sub(now_ms()));
+            control.zero = set_timeout_with_handle(
+                move || {
+                    if let Some(control) = self.control() {
+                        control.borrow_mut().zero = None;
+                    }
+                    self.read();
+                },
+                wait,
+            )
+            .ok();
+        }
+    }
+
+    /// Makes the subscriptions match what the answer shows.
+    fn replan(self) {
+        let (Some(client), Some(control)) = (self.client, self.control()) else {
+            return;
+        };
+        let whole_denied = control.borrow().whole_denied;
+        let Some((plan, revision)) = self.state.with_untracked(|s| {
+            s.data
+                .as_ref()
+                .map(|d| (watch_plan(d, !whole_denied), d.revision()))
+        }) else {
+            return;
+        };
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut control.borrow_mut().subs)
+            .into_iter()
+            .partition(|(range, _)| !plan.contains(range));
+        control.borrow_mut().subs = kept;
+        for (_, id) in gone {
+            client.unsubscribe(id);
+        }
+        let from = Some(Revision(revision.0 + 1));
+        for range in plan {
+            if control.borrow().subs.iter().any(|(r, _)| *r == range) {
+                continue;
+            }
+            let watched = range.clone();
+            let id = client.subscribe(range.clone(), false, from, move |delivery| {
+                self.delivered(&watched, delivery);
+            });
+            control.borrow_mut().subs.push((range, id));
+        }
+    }
+
+    fn delivered(self, range: &WatchRange, delivery: Delivery) {
+        match delivery {
+            Delivery::Events(events) => {
+                let touched = self.state.with_untracked(|s| {
+                    s.data
+                        .as_ref()
+                        .is_none_or(|d| events.iter().any(|e| d.touches(e)))
+                });
+                if touched {
+                    self.read_soon();
+                }
+            }
+            Delivery::Gap(_) => {
+                // The snapshot that follows would be the whole range; the
+                // re-read says all the view needs and subscribes again.
+                self.forget(range, true);
+                self.read_soon();
+            }
+            Delivery::Closed(error) => {
+                self.forget(range, false);
+                if range.prefix && range.key.is_empty() {
+                    if let Some(control) = self.control() {
+                        control.borrow_mut().whole_denied = true;
+                    }
+                    self.replan();
+                } else {
+                    let note = format!(
+                        "live updates stopped for {}: {}",
+                        range.key.display(),
+                        error.message
+                    );
+                    self.state.try_update(|s| s.live_note = Some(note));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn forget(self, range: &WatchRange, unsubscribe: bool) {
+        let Some(control) = self.control() else {
+            return;
+        };
+        let ids: Vec<SubId> = {
+            let mut control = control.borrow_mut();
+            let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut control.subs)
+                .into_iter()
+                .partition(|(r, _)| r == range);
+            control.subs = kept;
+            gone.into_iter().map(|(_, id)| id).collect()
+        };
+        if unsubscribe && let Some(client) = self.client {
+            for id in ids {
+                client.unsubscribe(id);
+            }
+        }
+    }
+
+    /// A read that failed because etcd or the backend was away is repeated
+    /// once the status poll reports a healthy connection.
+    fn retry_when_healthy(self) {
+        let Some(connection) = use_context::<ConnectionState>() else {
+            return;
+        };
+        Effect::new(move |_| {
+            let healthy = connection.failure.with(Option::is_none)
+                && connection.status.with(|s| {
+                    s.as_ref()
+                        .is_some_and(|s| matches!(s.connection, Connection::Connected { .. }))
+                });
+            let transient = self.state.with_untracked(|s| {
+                s.error.as_ref().is_some_and(|e| {
+                    matches!(e, ApiFailure::Network(_))
+                        || e.code() == Some(ErrorCode::EtcdUnavailable)
+                })
+            });
+            if healthy && transient {
+                self.read();
+            }
+        });
+    }
+
+    fn stop(self) {
+        let Some(control) = self.control() else {
+            return;
+        };
+        let subs = {
+            let mut control = control.borrow_mut();
+            control.stopped = true;
+            for timer in [control.pending.take(), control.zero.take()]
+                .into_iter()
+                .flatten()
+            {
+                timer.clear();
+            }
+            std::mem::take(&mut control.subs)
+        };
+        if let Some(client) = self.client {
+            for (_, id) in subs {
+                client.unsubscribe(id);
+            }
+        }
+    }
+}
+
+/// The browser's clock in ms since the epoch.
+pub fn now_ms() -> u64 {
+    let now = js_sys::Date::now();
+    if now.is_finite() && now > 0.0 {
+        now as u64
+    } else {
+        0
+    }
+}
+
+/// The clock the countdowns are drawn with: the time now, updated every
+/// second until the calling owner is cleaned up.
+pub fn ticking_clock() -> Signal<u64> {
+    let now = RwSignal::new(now_ms());
+    let timer = set_interval_with_handle(
+        move || {
+            now.try_set(now_ms());
+        },
+        Duration::from_secs(1),
+    )
+    .ok();
+    on_cleanup(move || {
+        if let Some(timer) = timer {
+            timer.clear();
+        }
+    });
+    now.into()
+}
+
+#[component]
+pub fn LeasesPage() -> impl IntoView {
+    let live = LiveRead::start(api::leases);
+    let now = ticking_clock();
+    view! { <LeasesView state=live.state now=now /> }
+}
+
+#[component]
+pub fn LocksPage() -> impl IntoView {
+    let live = LiveRead::start(api::locks);
+    let now = ticking_clock();
+    view! { <LocksView state=live.state now=now /> }
+}
+
+#[component]
+pub fn ElectionsPage() -> impl IntoView {
+    let live = LiveRead::start(api::elections);
+    let now = ticking_clock();
+    view! { <ElectionsView state=live.state now=now /> }
+}
+
+#[component]
+pub fn QueuesPage() -> impl IntoView {
+    let live = LiveRead::start(api::queues);
+    let now = ticking_clock();
+    view! { <QueuesView state=live.state now=now /> }
+}
+
+#[component]
+pub fn ServicesPage() -> impl IntoView {
+    let live = LiveRead::start(api::services);
+    let now = ticking_clock();
+    view! { <ServicesView state=live.state now=now /> }
+}
