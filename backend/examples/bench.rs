@@ -102,6 +102,7 @@ async fn bench_size(size: usize, repeat: usize) {
             separator: b"/".to_vec(),
             dist: "/nonexistent".into(),
         },
+        coord: Default::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(etcdeck::run(listener, config, async {

@@ -52,6 +52,39 @@ pub struct Cli {
     /// Directory of the built frontend.
     #[arg(long, env = "ETCDECK_DIST", default_value = "dist")]
     pub dist: PathBuf,
+    /// A Mutex name (`etcdctl lock NAME`) to show even when idle and always
+    /// as a lock; repeatable. Locks with holders are found without it.
+    #[arg(
+        long = "lock-prefix",
+        env = "ETCDECK_LOCK_PREFIXES",
+        value_delimiter = ','
+    )]
+    pub lock_prefixes: Vec<String>,
+    /// An election name (`etcdctl elect NAME`) to show even when idle and
+    /// always as an election; repeatable.
+    #[arg(
+        long = "election-prefix",
+        env = "ETCDECK_ELECTION_PREFIXES",
+        value_delimiter = ','
+    )]
+    pub election_prefixes: Vec<String>,
+    /// A queue name (`recipes.NewQueue(client, NAME)`, items `NAME/...`) to
+    /// track; repeatable.
+    #[arg(
+        long = "queue-prefix",
+        env = "ETCDECK_QUEUE_PREFIXES",
+        value_delimiter = ','
+    )]
+    pub queue_prefixes: Vec<String>,
+    /// Where service registrations live (`<prefix><name>/<instance>`);
+    /// repeatable.
+    #[arg(
+        long = "service-prefix",
+        env = "ETCDECK_SERVICE_PREFIXES",
+        value_delimiter = ',',
+        default_value = "services/"
+    )]
+    pub service_prefixes: Vec<String>,
 }
 
 /// Everything the backend needs, validated.
@@ -59,6 +92,45 @@ pub struct Cli {
 pub struct Config {
     pub etcd: EtcdConfig,
     pub server: ServerConfig,
+    pub coord: CoordConfig,
+}
+
+/// Prefixes of the coordination views. Lock, election and queue names have
+/// no trailing `/` (their keys are `NAME/...`); service prefixes are used as
+/// given (`<prefix><name>/<instance>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoordConfig {
+    pub lock_prefixes: Vec<Vec<u8>>,
+    pub election_prefixes: Vec<Vec<u8>>,
+    pub queue_prefixes: Vec<Vec<u8>>,
+    pub service_prefixes: Vec<Vec<u8>>,
+}
+
+impl Default for CoordConfig {
+    fn default() -> Self {
+        CoordConfig {
+            lock_prefixes: Vec::new(),
+            election_prefixes: Vec::new(),
+            queue_prefixes: Vec::new(),
+            service_prefixes: vec![b"services/".to_vec()],
+        }
+    }
+}
+
+/// A recipe's name as `NewMutex`/`NewElection`/`NewQueue` take it: the keys
+/// are `name + "/" + ...`, so a trailing `/` given by habit is dropped.
+fn recipe_names(flag: &'static str, names: &[String]) -> Result<Vec<Vec<u8>>, ConfigError> {
+    names
+        .iter()
+        .map(|name| {
+            let trimmed = name.strip_suffix('/').unwrap_or(name);
+            if trimmed.is_empty() {
+                Err(ConfigError::EmptyPrefix(flag))
+            } else {
+                Ok(trimmed.as_bytes().to_vec())
+            }
+        })
+        .collect()
 }
 
 /// How to reach and authenticate to etcd.
@@ -132,6 +204,8 @@ pub enum ConfigError {
     NotPem { what: &'static str, path: PathBuf },
     #[error("--cert and --key go together: give both or neither")]
     HalfIdentity,
+    #[error("{0} needs a non-empty name")]
+    EmptyPrefix(&'static str),
 }
 
 impl Cli {
@@ -185,7 +259,19 @@ impl Cli {
             .map(|p| read_pem("CA certificate", p))
             .transpose()?;
         let tls = (ca.is_some() || identity.is_some()).then_some(TlsConfig { ca, identity });
+        let coord = CoordConfig {
+            lock_prefixes: recipe_names("--lock-prefix", &self.lock_prefixes)?,
+            election_prefixes: recipe_names("--election-prefix", &self.election_prefixes)?,
+            queue_prefixes: recipe_names("--queue-prefix", &self.queue_prefixes)?,
+            service_prefixes: self
+                .service_prefixes
+                .iter()
+                .filter(|p| !p.is_empty())
+                .map(|p| p.as_bytes().to_vec())
+                .collect(),
+        };
         Ok(Config {
+            coord,
             etcd: EtcdConfig {
                 endpoints,
                 credentials,
@@ -300,5 +386,36 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.etcd.endpoints, ["http://a:1", "http://b:2"]);
         assert!(!format!("{cfg:?}").contains("secret"));
+    }
+
+    #[test]
+    fn coordination_prefixes() {
+        let cfg = parse(&[]).into_config(|_| None).unwrap();
+        assert_eq!(cfg.coord, CoordConfig::default());
+        let cfg = parse(&[
+            "--lock-prefix",
+            "jobs/",
+            "--lock-prefix",
+            "/a/b",
+            "--election-prefix",
+            "leader",
+            "--queue-prefix",
+            "q",
+            "--service-prefix",
+            "/svc/",
+        ])
+        .into_config(|_| None)
+        .unwrap();
+        assert_eq!(
+            cfg.coord.lock_prefixes,
+            [b"jobs".to_vec(), b"/a/b".to_vec()]
+        );
+        assert_eq!(cfg.coord.election_prefixes, [b"leader".to_vec()]);
+        assert_eq!(cfg.coord.queue_prefixes, [b"q".to_vec()]);
+        assert_eq!(cfg.coord.service_prefixes, [b"/svc/".to_vec()]);
+        let err = parse(&["--queue-prefix", "/"])
+            .into_config(|_| None)
+            .unwrap_err();
+        assert_eq!(err.to_string(), "--queue-prefix needs a non-empty name");
     }
 }

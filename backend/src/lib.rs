@@ -11,14 +11,17 @@
 //! - [`tree`]: listing one level of the key tree with tight, cheap ranges.
 //! - [`hub`]: the watch hub: shared upstream etcd watches and the
 //!   per-subscriber promise of live events.
+//! - [`coord`]: the coordination views (leases, locks, elections, queues,
+//!   services) and the queue trackers fed by the hub.
 //! - [`api`]: HTTP routes, error mapping and the built frontend; the only
 //!   module that names axum.
 //!
 //! Dependencies point one way: `api -> hub -> etcd`, `api -> tree -> etcd`,
-//! `api -> etcd`.
+//! `api -> coord -> hub`, `coord -> etcd`, `api -> etcd`.
 
 pub mod api;
 pub mod config;
+pub mod coord;
 pub mod etcd;
 pub mod hub;
 pub mod tree;
@@ -55,9 +58,11 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let session = etcd::EtcdSession::start(config.etcd, stop_rx.clone()).await?;
     let hub = hub::Hub::new(session.clone());
+    let coord = coord::Coord::start(session.clone(), hub.clone(), config.coord, stop_rx.clone());
     let sockets = TaskTracker::new();
     let app = api::router(api::AppState {
         hub,
+        coord,
         session,
         config: Arc::new(config.server),
         shutdown: stop_rx,

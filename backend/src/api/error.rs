@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use etcdeck_shared::{ApiError, ErrorCode, Revision};
 
+use crate::coord::CoordError;
 use crate::etcd::EtcdError;
 use crate::tree::LevelError;
 
@@ -26,6 +27,15 @@ pub enum Failure {
 impl From<EtcdError> for Failure {
     fn from(err: EtcdError) -> Self {
         Failure::Etcd(err)
+    }
+}
+
+impl From<CoordError> for Failure {
+    fn from(err: CoordError) -> Self {
+        match err {
+            CoordError::Denied(sentence) => Failure::Forbidden(sentence),
+            CoordError::Etcd(err) => Failure::Etcd(err),
+        }
     }
 }
 

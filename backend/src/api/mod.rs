@@ -18,6 +18,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use etcdeck_shared::coord::{Elections, Leases, Locks, Queues, Services};
 use etcdeck_shared::{
     Connection, DEFAULT_LEVEL_PAGE, KeyValue, Level, LiveStats, MAX_LEVEL_PAGE, Status, path,
 };
@@ -27,6 +28,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::ServerConfig;
+use crate::coord::Coord;
 use crate::etcd::{EtcdSession, KeyRead};
 use crate::hub::Hub;
 use crate::tree;
@@ -43,6 +45,7 @@ pub struct AppState {
     pub session: EtcdSession,
     pub config: Arc<ServerConfig>,
     pub hub: Hub,
+    pub coord: Coord,
     /// Becomes `true` when the server is stopping (long-lived WebSockets end).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// The WebSocket tasks, so a stopping server can wait for them.
@@ -55,6 +58,11 @@ pub fn router(state: AppState) -> Router {
         .route(path::STATUS, get(status))
         .route(path::LEVEL, get(level))
         .route(path::KEY, get(key))
+        .route(path::LEASES, get(leases))
+        .route(path::LOCKS, get(locks))
+        .route(path::ELECTIONS, get(elections))
+        .route(path::QUEUES, get(queues))
+        .route(path::SERVICES, get(services))
         .route("/api/{*rest}", get(unknown_api))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -181,6 +189,31 @@ async fn live(State(state): State<AppState>) -> Json<LiveStats> {
         upstream_watches: stats.upstream_watches as u64,
         subscribers: stats.subscribers as u64,
     })
+}
+
+/// `GET /api/v1/leases`.
+async fn leases(State(state): State<AppState>) -> Result<Json<Leases>, Failure> {
+    Ok(Json(state.coord.leases().await?))
+}
+
+/// `GET /api/v1/locks`.
+async fn locks(State(state): State<AppState>) -> Result<Json<Locks>, Failure> {
+    Ok(Json(state.coord.locks().await?))
+}
+
+/// `GET /api/v1/elections`.
+async fn elections(State(state): State<AppState>) -> Result<Json<Elections>, Failure> {
+    Ok(Json(state.coord.elections().await?))
+}
+
+/// `GET /api/v1/queues`.
+async fn queues(State(state): State<AppState>) -> Result<Json<Queues>, Failure> {
+    Ok(Json(state.coord.queues().await?))
+}
+
+/// `GET /api/v1/services`.
+async fn services(State(state): State<AppState>) -> Result<Json<Services>, Failure> {
+    Ok(Json(state.coord.services().await?))
 }
 
 async fn unknown_api() -> Failure {

@@ -12,6 +12,7 @@
 //! Conversions from etcd types to wire types live in [`convert`].
 
 mod convert;
+mod coord;
 mod error;
 mod source;
 mod watches;
@@ -25,6 +26,7 @@ use tokio::sync::{Mutex, RwLock, watch};
 
 use crate::config::{Credentials, EtcdConfig};
 
+pub use coord::{LeaseInfo, RangeKv, RangeKvs};
 pub use error::{EtcdError, StartError};
 pub use watches::{RangeWatch, WatchEnd, WatchMessage};
 

@@ -38,6 +38,7 @@ pub fn config(endpoints: Vec<String>, user: Option<(&str, &str)>) -> Config {
             separator: b"/".to_vec(),
             dist: PathBuf::from("/nonexistent-dist"),
         },
+        coord: Default::default(),
     }
 }
 

@@ -1,0 +1,445 @@
+//! The coordination views: leases, locks, elections, queues and service
+//! registrations, recognised by the key layouts of etcd's `concurrency` and
+//! `recipes` packages (see "Recognising coordination" in `ARCHITECTURE.md`).
+//!
+//! # Parts
+//! - [`detect`]: which keys are Mutex, RWMutex and Election contenders, and
+//!   who holds or leads (pure).
+//! - [`queues`]: Queue and PriorityQueue item keys (pure) and the one
+//!   [`queues::QueueTracker`] per configured queue (rates, depth history).
+//! - [`services`]: `<prefix><name>/<instance>` registrations (pure).
+//! - [`hold`]: since when the backend has seen each holder hold.
+//!
+//! Nothing here scans the keyspace. Locks and elections are found from the
+//! keys attached to leases (every contender's key is attached to its
+//! session's lease), plus the configured prefixes; queues and services are
+//! read under their configured prefixes only, with `limit`s and
+//! `count_only`.
+
+pub mod detect;
+pub mod hold;
+pub mod queues;
+pub mod services;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use etcdeck_shared::coord::{
+    Election, Elections, LeaseDetail, Leases, Lock, Locks, MAX_LEASE_KEYS, PriorityDepth, Queue,
+    QueueKind, Queues, Services,
+};
+use etcdeck_shared::{Bytes, LeaseId, Revision};
+use tokio::sync::watch;
+
+use crate::config::CoordConfig;
+use crate::etcd::{EtcdError, EtcdSession, LeaseInfo};
+use crate::hub::Hub;
+use detect::{Group, Hint};
+use hold::HoldTracker;
+use queues::{Item, QueueTracker};
+
+/// Most lock or election prefixes read in one answer.
+pub const MAX_PREFIXES: usize = 500;
+/// Most contenders read under one prefix.
+pub const MAX_CONTENDERS: usize = 1_000;
+/// Most registrations read under one service prefix.
+pub const MAX_SERVICE_KEYS: usize = 2_000;
+/// Most priorities of one priority queue counted in one answer.
+pub const MAX_PRIORITIES: usize = 100;
+
+/// Why a coordination view cannot be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum CoordError {
+    /// etcd's RBAC refused; the text is a sentence for the user.
+    #[error("{0}")]
+    Denied(String),
+    #[error(transparent)]
+    Etcd(EtcdError),
+}
+
+const LEASES_DENIED: &str = "etcd refused to list leases and their keys to the etcd user etcdeck \
+     acts as (permission denied); locks and elections are found through leases, so they need it too. \
+     Run etcdeck as a user that may read the keys attached to leases, or as root.";
+
+/// Leases are read for several views: a refusal is said the same way.
+fn lease_error(err: EtcdError) -> CoordError {
+    match err {
+        EtcdError::PermissionDenied(_) => CoordError::Denied(LEASES_DENIED.into()),
+        other => CoordError::Etcd(other),
+    }
+}
+
+fn range_error(err: EtcdError, what: &str, prefix: &[u8]) -> CoordError {
+    match err {
+        EtcdError::PermissionDenied(_) => CoordError::Denied(format!(
+            "etcd refused to let the etcd user etcdeck acts as read the {what} {} (permission denied)",
+            Bytes::from(prefix).display()
+        )),
+        other => CoordError::Etcd(other),
+    }
+}
+
+/// The end of the range of every key starting with `prefix` (`\0` meaning
+/// "to the end of the keyspace", as etcd spells it).
+pub fn range_end(prefix: &[u8]) -> Vec<u8> {
+    crate::tree::prefix_end(prefix).unwrap_or_else(|| vec![0])
+}
+
+fn with_slash(prefix: &[u8]) -> Vec<u8> {
+    let mut items = prefix.to_vec();
+    items.push(b'/');
+    items
+}
+
+/// The coordination views. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Coord {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    session: EtcdSession,
+    config: CoordConfig,
+    lock_holds: HoldTracker,
+    leader_holds: HoldTracker,
+    queues: Vec<Arc<QueueTracker>>,
+}
+
+impl Coord {
+    /// Sets up the views and starts one tracker per configured queue.
+    pub fn start(
+        session: EtcdSession,
+        hub: Hub,
+        config: CoordConfig,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        let queues: Vec<Arc<QueueTracker>> = config
+            .queue_prefixes
+            .iter()
+            .map(|p| Arc::new(QueueTracker::new(p.clone())))
+            .collect();
+        for tracker in &queues {
+            tracker.spawn(hub.clone(), session.clone(), shutdown.clone());
+        }
+        Coord {
+            inner: Arc::new(Inner {
+                session,
+                config,
+                lock_holds: HoldTracker::default(),
+                leader_holds: HoldTracker::default(),
+                queues,
+            }),
+        }
+    }
+
+    fn session(&self) -> &EtcdSession {
+        &self.inner.session
+    }
+
+    async fn all_leases(&self, keys: bool) -> Result<(i64, Vec<LeaseInfo>), CoordError> {
+        let (revision, ids) = self.session().lease_ids().await.map_err(lease_error)?;
+        let infos = self
+            .session()
+            .lease_infos(&ids, keys)
+            .await
+            .map_err(lease_error)?;
+        // A lease that ended between the listing and its read is gone, not
+        // an error.
+        Ok((
+            revision,
+            infos.into_iter().filter(|l| l.ttl.is_some()).collect(),
+        ))
+    }
+
+    /// `GET /api/v1/leases`.
+    pub async fn leases(&self) -> Result<Leases, CoordError> {
+        let (revision, infos) = self.all_leases(true).await?;
+        let leases = infos
+            .into_iter()
+            .map(|mut info| {
+                info.keys.sort();
+                let more_keys = info.keys.len().saturating_sub(MAX_LEASE_KEYS) as u64;
+                info.keys.truncate(MAX_LEASE_KEYS);
+                LeaseDetail {
+                    id: LeaseId(info.id),
+                    granted_ttl: info.granted_ttl,
+                    remaining_ttl: info.ttl,
+                    keys: info.keys.into_iter().map(Bytes::new).collect(),
+                    more_keys,
+                }
+            })
+            .collect();
+        Ok(Leases {
+            leases,
+            revision: Revision(revision),
+        })
+    }
+
+    /// Every lock and election: prefixes found through lease keys plus the
+    /// configured ones, each read once, all at one revision.
+    async fn groups(&self) -> Result<(Revision, Vec<Group>), CoordError> {
+        let config = &self.inner.config;
+        let (lease_revision, infos) = self.all_leases(true).await?;
+        let mut hints: BTreeMap<Vec<u8>, Hint> = BTreeMap::new();
+        for prefix in &config.lock_prefixes {
+            hints.insert(prefix.clone(), Hint::Lock);
+        }
+        for prefix in &config.election_prefixes {
+            hints.insert(prefix.clone(), Hint::Election);
+        }
+        let plain_only: BTreeSet<Vec<u8>> = hints.keys().cloned().collect();
+        let ttl: HashMap<i64, Option<i64>> = infos.iter().map(|l| (l.id, l.ttl)).collect();
+        let found = detect::candidate_prefixes(
+            infos
+                .iter()
+                .flat_map(|l| l.keys.iter().map(move |k| (k.as_slice(), l.id))),
+            &plain_only,
+        );
+        let mut prefixes: Vec<Vec<u8>> = hints.keys().cloned().collect();
+        prefixes.extend(found.into_iter().filter(|p| !hints.contains_key(p)));
+        if prefixes.len() > MAX_PREFIXES {
+            tracing::warn!(
+                found = prefixes.len(),
+                shown = MAX_PREFIXES,
+                "too many lock and election prefixes"
+            );
+            prefixes.truncate(MAX_PREFIXES);
+        }
+        prefixes.sort();
+
+        let mut revision: Option<i64> = None;
+        let mut groups = Vec::new();
+        for prefix in prefixes {
+            let items = with_slash(&prefix);
+            let hint = hints.get(&prefix).copied();
+            let read = self
+                .session()
+                .range_kvs(&items, &range_end(&items), MAX_CONTENDERS, revision)
+                .await;
+            let read = match read {
+                Ok(read) => read,
+                // Found through a lease but not readable by this etcd user:
+                // not theirs to see.
+                Err(EtcdError::PermissionDenied(_)) if hint.is_none() => {
+                    tracing::debug!(prefix = %Bytes::from(prefix.as_slice()).display(), "lock prefix not readable");
+                    continue;
+                }
+                Err(err) => {
+                    let what = match hint {
+                        Some(Hint::Election) => "election",
+                        _ => "lock",
+                    };
+                    return Err(range_error(err, what, &prefix));
+                }
+            };
+            revision.get_or_insert(read.revision);
+            groups.extend(detect::groups(&prefix, &read.kvs, hint, &plain_only, &ttl));
+        }
+        Ok((Revision(revision.unwrap_or(lease_revision)), groups))
+    }
+
+    /// `GET /api/v1/locks`.
+    pub async fn locks(&self) -> Result<Locks, CoordError> {
+        let (revision, groups) = self.groups().await?;
+        let mut locks: Vec<Lock> = groups
+            .into_iter()
+            .filter_map(|g| match g {
+                Group::Lock(lock) => Some(lock),
+                Group::Election(_) => None,
+            })
+            .collect();
+        self.inner.lock_holds.stamp(
+            locks.iter_mut().flat_map(|l| l.holders.iter_mut()),
+            queues::now_ms(),
+        );
+        Ok(Locks { locks, revision })
+    }
+
+    /// `GET /api/v1/elections`.
+    pub async fn elections(&self) -> Result<Elections, CoordError> {
+        let (revision, groups) = self.groups().await?;
+        let mut elections: Vec<Election> = groups
+            .into_iter()
+            .filter_map(|g| match g {
+                Group::Election(election) => Some(election),
+                Group::Lock(_) => None,
+            })
+            .collect();
+        self.inner.leader_holds.stamp(
+            elections.iter_mut().filter_map(|e| e.leader.as_mut()),
+            queues::now_ms(),
+        );
+        Ok(Elections {
+            elections,
+            revision,
+        })
+    }
+
+    /// `GET /api/v1/queues`: every configured queue, counted by etcd at one
+    /// revision.
+    pub async fn queues(&self) -> Result<Queues, CoordError> {
+        let mut revision = None;
+        let mut out = Vec::new();
+        for tracker in &self.inner.queues {
+            let items = tracker.items();
+            let end = range_end(&items);
+            let denied = |err| range_error(err, "queue", &tracker.prefix);
+            let (at, depth) = self
+                .session()
+                .count_range(&items, &end, revision)
+                .await
+                .map_err(denied)?;
+            let revision = *revision.get_or_insert(at);
+            let (_, first) = self
+                .session()
+                .first_key(&items, &end, Some(revision))
+                .await
+                .map_err(denied)?;
+            let item = first
+                .as_deref()
+                .and_then(|k| k.get(items.len()..))
+                .and_then(queues::parse_item);
+            let tracked = tracker.tracked();
+            let kind = item
+                .map(Item::kind)
+                .or(tracked.kind)
+                .unwrap_or(QueueKind::Queue);
+            let oldest_age_secs = match item {
+                Some(Item::Plain { nanos }) => Some(queues::age_secs(nanos, SystemTime::now())),
+                _ => None,
+            };
+            let priorities = if kind == QueueKind::PriorityQueue {
+                self.priorities(&items, revision).await.map_err(denied)?
+            } else {
+                Vec::new()
+            };
+            out.push(Queue {
+                prefix: Bytes::from(tracker.prefix.as_slice()),
+                kind,
+                depth,
+                oldest_age_secs,
+                priorities,
+                enqueue_per_sec: tracked.enqueue_per_sec,
+                dequeue_per_sec: tracked.dequeue_per_sec,
+                depth_history: tracked.depth_history,
+            });
+        }
+        let revision = match revision {
+            Some(revision) => Revision(revision),
+            None => self
+                .session()
+                .current_revision()
+                .await
+                .map_err(CoordError::Etcd)?,
+        };
+        Ok(Queues {
+            queues: out,
+            revision,
+        })
+    }
+
+    /// Depth per priority of the priority queue under `items`: one keys-only
+    /// probe for the next priority present, then a `count_only` of it.
+    async fn priorities(
+        &self,
+        items: &[u8],
+        revision: i64,
+    ) -> Result<Vec<PriorityDepth>, EtcdError> {
+        let end = range_end(items);
+        let mut start = items.to_vec();
+        let mut out = Vec::new();
+        for _ in 0..MAX_PRIORITIES {
+            let (_, Some(key)) = self
+                .session()
+                .first_key(&start, &end, Some(revision))
+                .await?
+            else {
+                break;
+            };
+            let rest = key.get(items.len()..).unwrap_or_default();
+            match queues::parse_item(rest) {
+                Some(Item::Priority { priority }) => {
+                    // `prefix/<priority>/`: six bytes of the rest.
+                    let level = key[..items.len() + 6].to_vec();
+                    let level_end = range_end(&level);
+                    let (_, depth) = self
+                        .session()
+                        .count_range(&level, &level_end, Some(revision))
+                        .await?;
+                    out.push(PriorityDepth { priority, depth });
+                    start = level_end;
+                }
+                // Not an item: step over this one key.
+                _ => {
+                    start = key;
+                    start.push(0);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// `GET /api/v1/services`: registrations under each configured prefix
+    /// the etcd user may read (the others are left out of `prefixes`).
+    pub async fn services(&self) -> Result<Services, CoordError> {
+        let mut revision = None;
+        let mut prefixes = Vec::new();
+        let mut services = Vec::new();
+        for prefix in &self.inner.config.service_prefixes {
+            let read = self
+                .session()
+                .range_kvs(prefix, &range_end(prefix), MAX_SERVICE_KEYS, revision)
+                .await;
+            let read = match read {
+                Ok(read) => read,
+                Err(EtcdError::PermissionDenied(_)) => {
+                    tracing::debug!(prefix = %Bytes::from(prefix.as_slice()).display(), "service prefix not readable");
+                    continue;
+                }
+                Err(err) => return Err(CoordError::Etcd(err)),
+            };
+            if read.more > 0 {
+                tracing::warn!(prefix = %Bytes::from(prefix.as_slice()).display(), left_out = read.more, "more registrations than shown");
+            }
+            revision.get_or_insert(read.revision);
+            let leases: BTreeSet<i64> = read
+                .kvs
+                .iter()
+                .map(|kv| kv.lease)
+                .filter(|&l| l != 0)
+                .collect();
+            let leases: Vec<i64> = leases.into_iter().collect();
+            let ttl: HashMap<i64, (i64, Option<i64>)> =
+                match self.session().lease_infos(&leases, false).await {
+                    Ok(infos) => infos
+                        .into_iter()
+                        .map(|l| (l.id, (l.granted_ttl, l.ttl)))
+                        .collect(),
+                    // Registrations are still worth showing without their TTLs.
+                    Err(err) => {
+                        tracing::debug!(error = %err, "service leases unavailable");
+                        HashMap::new()
+                    }
+                };
+            services.extend(services::services(prefix, &read.kvs, |id| {
+                ttl.get(&id).copied()
+            }));
+            prefixes.push(Bytes::from(prefix.as_slice()));
+        }
+        let revision = match revision {
+            Some(revision) => Revision(revision),
+            None => self
+                .session()
+                .current_revision()
+                .await
+                .map_err(CoordError::Etcd)?,
+        };
+        Ok(Services {
+            prefixes,
+            services,
+            revision,
+        })
+    }
+}
