@@ -114,6 +114,14 @@ impl Server {
         .await
     }
 
+    /// `GET path` decoded as `T`, or the status and `ApiError` of a refusal.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<T, (u16, ApiError)> {
+        decode(self.get(path).await).await
+    }
+
     pub async fn status(&self) -> Status {
         self.get(path::STATUS)
             .await
