@@ -149,3 +149,97 @@ export async function eventsShown(page, keys, { timeout = 10_000, every = 100 } 
   );
   return rows;
 }
+
+/** A coordination page of `kind` (Leases, Locks, ...) is shown and has read its answer. */
+export async function coordPageRead(page, kind) {
+  const state = () =>
+    find.coordPage(page).evaluateAll((pages) =>
+      pages.map((p) => ({
+        kind: p.dataset.kind,
+        loading: !!p.querySelector('[data-testid="coord-loading"]'),
+        error: p.querySelector('[data-testid="coord-error"]')?.innerText ?? null,
+      })));
+  await waitFor(async () => {
+    const [shown] = await state();
+    if (shown?.error) throw new Error(`the page shows an error: ${shown.error}`);
+    return shown?.kind === kind && !shown.loading;
+  }, { what: `the ${kind} page to have read its answer`, saw: async () => quote(await state()) });
+}
+
+/** The `data-key` (and `data-value`) of every element matching `selector` in `card`, in order. */
+const contenders = (card, selector) =>
+  card.locator(selector).evaluateAll((els) => els.map((e) => e.dataset.key));
+
+/**
+ * The lock card of `prefix` shows `holder` (a key) holding it and exactly
+ * `waiters` (keys) waiting, in that order. `holder: null`: no card at all.
+ */
+export async function lockShows(page, prefix, { holder, waiters = [] }, timeout = 15_000) {
+  const card = find.lockCard(page, prefix);
+  const shown = async () =>
+    (await card.count())
+      ? { holders: await contenders(card, '[data-testid="lock-holder"]'),
+          waiters: await contenders(card, '[data-testid="lock-waiter"]') }
+      : null;
+  await waitFor(async () => {
+    const now = await shown();
+    if (holder === null) return now === null;
+    return now !== null && now.holders.length === 1 && now.holders[0] === holder
+      && JSON.stringify(now.waiters) === JSON.stringify(waiters);
+  }, {
+    what: `the lock ${quote(prefix)} to be held by ${quote(holder)} with waiters ${quote(waiters)}`,
+    timeout,
+    saw: async () => quote(await shown()),
+  });
+}
+
+/** The election card of `prefix` shows `leader` (a proposal) and `candidates` (proposals) in order. */
+export async function electionShows(page, prefix, { leader, candidates = [] }, timeout = 15_000) {
+  const card = find.electionCard(page, prefix);
+  const shown = async () =>
+    (await card.count())
+      ? { leader: await card.locator('[data-testid="election-leader"]')
+            .evaluateAll((els) => els.map((e) => e.dataset.value)[0] ?? null),
+          candidates: await card.locator('[data-testid="election-candidate"]')
+            .evaluateAll((els) => els.map((e) => e.dataset.value)) }
+      : null;
+  await waitFor(async () => {
+    const now = await shown();
+    return now !== null && now.leader === leader
+      && JSON.stringify(now.candidates) === JSON.stringify(candidates);
+  }, {
+    what: `the election ${quote(prefix)} to be led by ${quote(leader)} with candidates ${quote(candidates)}`,
+    timeout,
+    saw: async () => quote(await shown()),
+  });
+}
+
+/** The lease `id` (hex) has a card (`present`), or has none. */
+export async function leaseShown(page, id, present = true, timeout = 10_000) {
+  const ids = () => page.locator('[data-testid="lease-card"]').evaluateAll((els) => els.map((e) => e.dataset.lease));
+  await waitFor(async () => (await ids()).includes(id) === present, {
+    what: `the lease ${id} to be ${present ? 'shown' : 'gone'}`,
+    timeout,
+    saw: async () => `leases ${quote(await ids())}`,
+  });
+}
+
+/** The seconds a lease card says are left (its countdown), as a number. */
+export async function leaseSecondsLeft(page, id) {
+  const text = await find.leaseCard(page, id).locator('[data-testid="lease-remaining"]').innerText({ timeout: 1_000 });
+  const match = /^(?:(\d+)m )?(\d+)s$/.exec(text.trim());
+  if (!match) throw new Error(`unexpected countdown ${quote(text)}`);
+  return Number(match[1] ?? 0) * 60 + Number(match[2]);
+}
+
+/** The queue card of `prefix` shows a depth of `depth`. */
+export async function queueDepthIs(page, prefix, depth, timeout = 10_000) {
+  const shown = () =>
+    find.queueCard(page, prefix).locator('[data-testid="queue-depth"]')
+      .evaluateAll((els) => els.map((e) => Number(e.dataset.depth))[0] ?? null);
+  await waitFor(async () => (await shown()) === depth, {
+    what: `the queue ${quote(prefix)} to show depth ${depth}`,
+    timeout,
+    saw: async () => `depth ${quote(await shown())}`,
+  });
+}

@@ -1,7 +1,9 @@
 // A real single-member etcd 3.4 for one test file: free loopback ports, a
 // temporary data directory and authentication enabled (user `root`). The
 // returned handle acts on it with etcdctl (as root) and can kill it and
-// start it again on the same ports and data, as an outage would.
+// start it again on the same ports and data, as an outage would. It also
+// starts real coordination peers that no one here wrote: `etcdctl lock`,
+// `etcdctl elect` and `etcdctl lease keep-alive` run in the background.
 
 import { randomBytes } from 'node:crypto';
 
@@ -21,6 +23,8 @@ export async function startEtcd() {
   const user = 'root';
   const password = randomBytes(12).toString('hex');
   let proc;
+  // The last queue item's nanosecond name, so names stay unique and rising.
+  let lastNanos = 0n;
 
   const launch = () => {
     proc = startProcess('etcd', ETCD, [
@@ -44,6 +48,36 @@ export async function startEtcd() {
         ...(auth ? ['--user', `${user}:${password}`] : []), ...args],
       { input, env: { ...process.env, ETCDCTL_API: '3' } },
     );
+
+  /** Background etcdctl processes (lock, elect, keep-alive), killed by `stop`. */
+  const peers = new Set();
+  /**
+   * Starts `etcdctl ARGS` in the background as root. The handle tells what
+   * it printed so far and can stop it gracefully (SIGTERM: etcdctl ends its
+   * session, which revokes the lease) or kill it (SIGKILL: the session's
+   * lease lives on until its TTL runs out, as when a machine dies).
+   */
+  const background = (name, args) => {
+    const proc = startProcess(`etcdctl ${name}`, ETCDCTL, [
+      '--endpoints', endpoint, '--dial-timeout', '2s', '--user', `${user}:${password}`, ...args,
+    ], { env: { ...process.env, ETCDCTL_API: '3' } });
+    peers.add(proc);
+    proc.exited.then(() => peers.delete(proc));
+    return {
+      output: () => proc.output(),
+      hasExited: () => proc.hasExited(),
+      /** Waits until its output contains `text` (say, the lock key it got). */
+      async prints(text, timeout = 15_000) {
+        await waitFor(() => proc.output().includes(text), {
+          what: `etcdctl ${name} to print ${JSON.stringify(text)}`,
+          timeout,
+          saw: () => JSON.stringify(proc.output()),
+        });
+      },
+      stop: () => proc.kill('SIGTERM'),
+      kill: () => proc.kill('SIGKILL'),
+    };
+  };
 
   const waitHealthy = async (auth) => {
     await waitFor(
@@ -85,6 +119,77 @@ export async function startEtcd() {
     async del(key) {
       await etcdctl(['del', key]);
     },
+    /**
+     * `etcdctl lock NAME` in the background with a session of `ttl` seconds:
+     * a real Mutex contender (key `NAME/<lease hex>`). It prints its key once
+     * it holds the lock; use `heldKey()` to wait for that.
+     */
+    lock(name, { ttl = 3 } = {}) {
+      const p = background('lock', ['lock', name, `--ttl=${ttl}`]);
+      return {
+        ...p,
+        /** Waits until it holds the lock; returns its key. */
+        async heldKey(timeout = 15_000) {
+          await p.prints(`${name}/`, timeout);
+          return p.output().split('\n').find((l) => l.startsWith(`${name}/`)).trim();
+        },
+      };
+    },
+    /**
+     * `etcdctl elect NAME PROPOSAL` in the background with a session of `ttl`
+     * seconds: a real Election candidate. It prints its key and proposal
+     * once it leads; `leads()` waits for that.
+     */
+    elect(name, proposal, { ttl = 3 } = {}) {
+      const p = background('elect', ['elect', name, proposal, `--ttl=${ttl}`]);
+      return { ...p, leads: (timeout = 15_000) => p.prints(`${name}/`, timeout) };
+    },
+    /** Grants a lease of `ttl` seconds; returns its id in hex, as etcdctl prints it. */
+    async leaseGrant(ttl) {
+      const { stdout } = await etcdctl(['lease', 'grant', String(ttl)]);
+      const match = /lease ([0-9a-f]+) granted/.exec(stdout.toString());
+      if (!match) throw new Error(`unexpected etcdctl lease grant output: ${stdout}`);
+      return match[1];
+    },
+    /** Writes a key attached to the lease `lease` (hex id). */
+    async putWithLease(key, value, lease) {
+      await etcdctl(['put', key, `--lease=${lease}`], { input: Buffer.from(value) });
+    },
+    /** Revokes a lease: its keys are deleted at once. */
+    async leaseRevoke(lease) {
+      await etcdctl(['lease', 'revoke', lease]);
+    },
+    /** `etcdctl lease keep-alive ID` in the background. */
+    leaseKeepAlive(lease) {
+      return background('keep-alive', ['lease', 'keep-alive', lease]);
+    },
+    /**
+     * Adds an item to the queue `name` as etcd's `recipes.Queue` does: the key
+     * `name/<Unix nanoseconds, 19 digits>`, no lease. Returns the key.
+     */
+    async enqueue(name, value) {
+      lastNanos = BigInt(Date.now()) * 1_000_000n > lastNanos
+        ? BigInt(Date.now()) * 1_000_000n
+        : lastNanos + 1n;
+      const key = `${name}/${lastNanos}`;
+      await etcdctl(['put', key], { input: Buffer.from(value) });
+      return key;
+    },
+    /**
+     * Takes the oldest item of the queue `name` as `recipes.Queue` does (the
+     * key with the lowest create revision, deleted); returns its key or null.
+     */
+    async dequeue(name) {
+      const { stdout } = await etcdctl([
+        'get', `${name}/`, '--prefix', '--keys-only', '--sort-by=CREATE', '--order=ASCEND',
+        '--limit=1', '-w', 'json',
+      ]);
+      const kvs = JSON.parse(stdout.toString()).kvs ?? [];
+      if (!kvs.length) return null;
+      const key = Buffer.from(kvs[0].key, 'base64').toString();
+      await etcdctl(['del', key]);
+      return key;
+    },
     /** Compacts etcd's history up to its current revision; returns that revision. */
     async compact() {
       const { stdout } = await etcdctl(['get', 'compact-probe', '-w', 'json']);
@@ -111,8 +216,17 @@ export async function startEtcd() {
       return kvs.length ? Buffer.from(kvs[0].value ?? '', 'base64') : null;
     },
 
-    /** Kills etcd and removes its data. Safe to call twice. */
+    /** The keys under `prefix`, oldest (lowest create revision) first. */
+    async keys(prefix) {
+      const { stdout } = await etcdctl([
+        'get', prefix, '--prefix', '--keys-only', '--sort-by=CREATE', '--order=ASCEND', '-w', 'json',
+      ]);
+      return (JSON.parse(stdout.toString()).kvs ?? []).map((kv) => Buffer.from(kv.key, 'base64').toString());
+    },
+
+    /** Kills etcd (and the background etcdctl peers) and removes its data. Safe to call twice. */
     async stop() {
+      await Promise.all([...peers].map((p) => p.kill('SIGKILL')));
       await proc?.kill('SIGKILL');
       await removeDir(dataDir);
     },

@@ -31,10 +31,15 @@ export function requireBuilds() {
 /**
  * Starts etcdeck against `etcd` (a handle from `startEtcd`) and waits until
  * `GET /healthz` answers 200. It signs in as etcd's root unless `as` names
- * another user (`{ user, password }`). The handle can also kill it and start
- * it again on the same address, as a crash and a restart would.
+ * another user (`{ user, password }`); `args` are more flags (say
+ * `--queue-prefix NAME`). The handle can also kill it and start it again on
+ * the same address, as a crash and a restart would.
  */
-export async function startEtcdeck(etcd, as = { user: etcd.user, password: etcd.password }) {
+export async function startEtcdeck(
+  etcd,
+  as = { user: etcd.user, password: etcd.password },
+  { args = [] } = {},
+) {
   requireBuilds();
   const dir = await tempDir('etcdeck');
   const passwordFile = path.join(dir, 'password');
@@ -53,6 +58,7 @@ export async function startEtcdeck(etcd, as = { user: etcd.user, password: etcd.
       '--password-file', passwordFile,
       '--listen', `127.0.0.1:${port}`,
       '--dist', etcdeckDist,
+      ...args,
     ], { env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info', NO_COLOR: '1' } });
   };
   const waitHealthy = () =>

@@ -54,3 +54,20 @@ export const eventRowsOf = (page, key) =>
   page.locator(`[data-testid="event-row"][data-key=${quoted(key)}]`);
 export const eventsEmpty = (page) => page.locator('[data-testid="events-empty"]');
 export const eventsPrefix = (page) => page.locator('[data-testid="events-prefix"]');
+
+/** The coordination pages (`data-kind`: Leases, Locks, ...) and their states. */
+export const coordPage = (page) => page.locator('[data-testid="coord-page"]');
+export const coordEmpty = (page) => page.locator('[data-testid="coord-empty"]');
+export const coordError = (page) => page.locator('[data-testid="coord-error"]');
+/** A header link by page name (`browse`, `events`, `leases`, `locks`, ...). */
+export const navLink = (page, name) => page.locator(`[data-testid="nav-${name}"]`);
+/** One card per lease (by hex id), lock, election or queue (by prefix), service (by name). */
+export const leaseCard = (page, id) => page.locator(`[data-testid="lease-card"][data-lease=${quoted(id)}]`);
+export const lockCard = (page, prefix) =>
+  page.locator(`[data-testid="lock-card"][data-prefix=${quoted(prefix)}]`);
+export const electionCard = (page, prefix) =>
+  page.locator(`[data-testid="election-card"][data-prefix=${quoted(prefix)}]`);
+export const queueCard = (page, prefix) =>
+  page.locator(`[data-testid="queue-card"][data-prefix=${quoted(prefix)}]`);
+export const serviceCard = (page, name) =>
+  page.locator(`[data-testid="service-card"][data-name=${quoted(name)}]`);

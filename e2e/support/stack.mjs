@@ -6,8 +6,11 @@ import { startBrowser } from './browser.mjs';
 import { startEtcd } from './etcd.mjs';
 import { requireBuilds, startEtcdeck } from './etcdeck.mjs';
 
-/** Starts etcd, etcdeck and Chromium; stops what did start if one fails. */
-export async function startStack() {
+/**
+ * Starts etcd, etcdeck (with more flags `etcdeckArgs`) and Chromium; stops
+ * what did start if one fails.
+ */
+export async function startStack({ etcdeckArgs = [] } = {}) {
   requireBuilds();
   const stack = { etcd: null, app: null, browser: null };
   stack.stop = async () => {
@@ -17,7 +20,7 @@ export async function startStack() {
   };
   try {
     stack.etcd = await startEtcd();
-    stack.app = await startEtcdeck(stack.etcd);
+    stack.app = await startEtcdeck(stack.etcd, undefined, { args: etcdeckArgs });
     stack.browser = await startBrowser();
     stack.page = stack.browser.page;
   } catch (err) {
