@@ -183,3 +183,177 @@ pub struct Instance {
     pub lease_ttl: Option<i64>,
     pub granted_ttl: Option<i64>,
 }
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+
+    use super::*;
+
+    fn contender(key: &str, value: &str, role: Option<RwRole>) -> Contender {
+        Contender {
+            key: Bytes::from(key),
+            value: Bytes::from(value),
+            lease: LeaseId(0x694d_a1fd_28ed_4b18),
+            lease_ttl: Some(7),
+            create_revision: Revision(12),
+            holding_since_ms: Some(1_763_712_000_000),
+            role,
+        }
+    }
+
+    #[test]
+    fn leases_wire_format() {
+        let leases = Leases {
+            leases: vec![LeaseDetail {
+                id: LeaseId(0x694d_a1fd_28ed_4b18),
+                granted_ttl: 60,
+                remaining_ttl: None,
+                keys: vec![Bytes::from("svc/a")],
+                more_keys: 2,
+            }],
+            revision: Revision(40),
+        };
+        let json = serde_json::to_string(&leases).unwrap();
+        expect![[r#"{"leases":[{"id":"694da1fd28ed4b18","granted_ttl":60,"remaining_ttl":null,"keys":["c3ZjL2E="],"more_keys":2}],"revision":40}"#]].assert_eq(&json);
+        assert_eq!(serde_json::from_str::<Leases>(&json).unwrap(), leases);
+    }
+
+    #[test]
+    fn locks_and_elections_wire_format() {
+        let locks = Locks {
+            locks: vec![
+                Lock {
+                    prefix: Bytes::from("jobs"),
+                    kind: LockKind::Mutex,
+                    holders: vec![contender("jobs/694da1fd28ed4b18", "", None)],
+                    waiters: vec![],
+                },
+                Lock {
+                    prefix: Bytes::from("cfg"),
+                    kind: LockKind::RwMutex,
+                    holders: vec![],
+                    waiters: vec![Contender {
+                        holding_since_ms: None,
+                        ..contender("cfg/write/694da1fd28ed4b18", "", Some(RwRole::Write))
+                    }],
+                },
+            ],
+            revision: Revision(41),
+        };
+        let json = serde_json::to_string_pretty(&locks).unwrap();
+        expect![[r#"
+            {
+              "locks": [
+                {
+                  "prefix": "am9icw==",
+                  "kind": "mutex",
+                  "holders": [
+                    {
+                      "key": "am9icy82OTRkYTFmZDI4ZWQ0YjE4",
+                      "value": "",
+                      "lease": "694da1fd28ed4b18",
+                      "lease_ttl": 7,
+                      "create_revision": 12,
+                      "holding_since_ms": 1763712000000
+                    }
+                  ],
+                  "waiters": []
+                },
+                {
+                  "prefix": "Y2Zn",
+                  "kind": "rw_mutex",
+                  "holders": [],
+                  "waiters": [
+                    {
+                      "key": "Y2ZnL3dyaXRlLzY5NGRhMWZkMjhlZDRiMTg=",
+                      "value": "",
+                      "lease": "694da1fd28ed4b18",
+                      "lease_ttl": 7,
+                      "create_revision": 12,
+                      "holding_since_ms": null,
+                      "role": "write"
+                    }
+                  ]
+                }
+              ],
+              "revision": 41
+            }"#]]
+        .assert_eq(&json);
+        assert_eq!(serde_json::from_str::<Locks>(&json).unwrap(), locks);
+
+        let elections = Elections {
+            elections: vec![Election {
+                prefix: Bytes::from("leader"),
+                leader: Some(contender("leader/694da1fd28ed4b18", "node-a", None)),
+                candidates: vec![],
+            }],
+            revision: Revision(42),
+        };
+        let json = serde_json::to_string(&elections).unwrap();
+        expect![[r#"{"elections":[{"prefix":"bGVhZGVy","leader":{"key":"bGVhZGVyLzY5NGRhMWZkMjhlZDRiMTg=","value":"bm9kZS1h","lease":"694da1fd28ed4b18","lease_ttl":7,"create_revision":12,"holding_since_ms":1763712000000},"candidates":[]}],"revision":42}"#]].assert_eq(&json);
+        assert_eq!(serde_json::from_str::<Elections>(&json).unwrap(), elections);
+    }
+
+    #[test]
+    fn queues_wire_format() {
+        let queues = Queues {
+            queues: vec![
+                Queue {
+                    prefix: Bytes::from("work"),
+                    kind: QueueKind::Queue,
+                    depth: 3,
+                    oldest_age_secs: Some(1.5),
+                    priorities: vec![],
+                    enqueue_per_sec: Some(0.25),
+                    dequeue_per_sec: None,
+                    depth_history: vec![DepthSample {
+                        at_ms: 1_763_712_000_000,
+                        depth: 3,
+                    }],
+                },
+                Queue {
+                    prefix: Bytes::from("urgent"),
+                    kind: QueueKind::PriorityQueue,
+                    depth: 2,
+                    oldest_age_secs: None,
+                    priorities: vec![PriorityDepth {
+                        priority: 1,
+                        depth: 2,
+                    }],
+                    enqueue_per_sec: None,
+                    dequeue_per_sec: None,
+                    depth_history: vec![],
+                },
+            ],
+            revision: Revision(43),
+        };
+        let json = serde_json::to_string(&queues).unwrap();
+        expect![[r#"{"queues":[{"prefix":"d29yaw==","kind":"queue","depth":3,"oldest_age_secs":1.5,"priorities":[],"enqueue_per_sec":0.25,"dequeue_per_sec":null,"depth_history":[{"at_ms":1763712000000,"depth":3}]},{"prefix":"dXJnZW50","kind":"priority_queue","depth":2,"oldest_age_secs":null,"priorities":[{"priority":1,"depth":2}],"enqueue_per_sec":null,"dequeue_per_sec":null,"depth_history":[]}],"revision":43}"#]].assert_eq(&json);
+        assert_eq!(serde_json::from_str::<Queues>(&json).unwrap(), queues);
+    }
+
+    #[test]
+    fn services_wire_format() {
+        let services = Services {
+            prefixes: vec![Bytes::from("services/")],
+            services: vec![Service {
+                prefix: Bytes::from("services/"),
+                name: Bytes::from("api"),
+                instances: vec![Instance {
+                    key: Bytes::from("services/api/i-1"),
+                    name: Bytes::from("i-1"),
+                    value: Bytes::from(r#"{"addr":"a:1"}"#),
+                    address: Some("a:1".into()),
+                    lease: Some(LeaseId(0x694d_a1fd_28ed_4b18)),
+                    lease_ttl: Some(9),
+                    granted_ttl: Some(10),
+                }],
+            }],
+            revision: Revision(44),
+        };
+        let json = serde_json::to_string(&services).unwrap();
+        expect![[r#"{"prefixes":["c2VydmljZXMv"],"services":[{"prefix":"c2VydmljZXMv","name":"YXBp","instances":[{"key":"c2VydmljZXMvYXBpL2ktMQ==","name":"aS0x","value":"eyJhZGRyIjoiYToxIn0=","address":"a:1","lease":"694da1fd28ed4b18","lease_ttl":9,"granted_ttl":10}]}],"revision":44}"#]].assert_eq(&json);
+        assert_eq!(serde_json::from_str::<Services>(&json).unwrap(), services);
+    }
+}
