@@ -23,14 +23,15 @@ pub mod services;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use etcdeck_shared::coord::{
     Election, Elections, LeaseDetail, Leases, Lock, Locks, MAX_LEASE_KEYS, PriorityDepth, Queue,
     QueueKind, Queues, Services,
 };
 use etcdeck_shared::{Bytes, LeaseId, Revision};
-use tokio::sync::watch;
+use tokio::sync::{Mutex, watch};
+use tokio::time::Instant;
 
 use crate::config::CoordConfig;
 use crate::etcd::{EtcdError, EtcdSession, LeaseInfo};
@@ -47,6 +48,9 @@ pub const MAX_CONTENDERS: usize = 1_000;
 pub const MAX_SERVICE_KEYS: usize = 2_000;
 /// Most priorities of one priority queue counted in one answer.
 pub const MAX_PRIORITIES: usize = 100;
+/// How long one reading of every lease's keys serves the locks and elections
+/// views: many browsers polling at once cost one round of lease reads.
+const LEASE_KEYS_FRESH: Duration = Duration::from_secs(1);
 
 /// Why a coordination view cannot be answered.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +109,17 @@ struct Inner {
     lock_holds: HoldTracker,
     leader_holds: HoldTracker,
     queues: Vec<Arc<QueueTracker>>,
+    /// The last reading of every lease with its keys, for [`Coord::groups`];
+    /// held while reading, so concurrent requests share one reading.
+    lease_keys: Mutex<Option<LeaseReading>>,
+}
+
+/// Every lease with its keys, as read at `at`.
+#[derive(Debug)]
+struct LeaseReading {
+    at: Instant,
+    revision: i64,
+    leases: Arc<Vec<LeaseInfo>>,
 }
 
 impl Coord {
@@ -130,6 +145,7 @@ impl Coord {
                 lock_holds: HoldTracker::default(),
                 leader_holds: HoldTracker::default(),
                 queues,
+                lease_keys: Mutex::new(None),
             }),
         }
     }
@@ -153,6 +169,24 @@ impl Coord {
         ))
     }
 
+    /// [`Self::all_leases`] with keys, at most [`LEASE_KEYS_FRESH`] old.
+    async fn lease_keys(&self) -> Result<(i64, Arc<Vec<LeaseInfo>>), CoordError> {
+        let mut cached = self.inner.lease_keys.lock().await;
+        if let Some(reading) = &*cached
+            && reading.at.elapsed() < LEASE_KEYS_FRESH
+        {
+            return Ok((reading.revision, reading.leases.clone()));
+        }
+        let (revision, leases) = self.all_leases(true).await?;
+        let leases = Arc::new(leases);
+        *cached = Some(LeaseReading {
+            at: Instant::now(),
+            revision,
+            leases: leases.clone(),
+        });
+        Ok((revision, leases))
+    }
+
     /// `GET /api/v1/leases`.
     pub async fn leases(&self) -> Result<Leases, CoordError> {
         let (revision, infos) = self.all_leases(true).await?;
@@ -162,6 +196,7 @@ impl Coord {
                 info.keys.sort();
                 let more_keys = info.keys.len().saturating_sub(MAX_LEASE_KEYS) as u64;
                 info.keys.truncate(MAX_LEASE_KEYS);
+                // Keys etcd would not name to this user are not listed.
                 LeaseDetail {
                     id: LeaseId(info.id),
                     granted_ttl: info.granted_ttl,
@@ -181,7 +216,7 @@ impl Coord {
     /// configured ones, each read once, all at one revision.
     async fn groups(&self) -> Result<(Revision, Vec<Group>), CoordError> {
         let config = &self.inner.config;
-        let (lease_revision, infos) = self.all_leases(true).await?;
+        let (lease_revision, infos) = self.lease_keys().await?;
         let mut hints: BTreeMap<Vec<u8>, Hint> = BTreeMap::new();
         for prefix in &config.lock_prefixes {
             hints.insert(prefix.clone(), Hint::Lock);

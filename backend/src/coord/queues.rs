@@ -31,8 +31,9 @@ pub const HISTORY_SAMPLES: usize = (300 / DEPTH_SAMPLE_SECS) as usize;
 const RATE_WINDOW_SECS: u64 = 60;
 /// Rates are `None` until the tracker has watched this long.
 const RATE_WARMUP: Duration = Duration::from_secs(10);
-/// Wait before subscribing again after the hub closed a subscription.
-const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(5);
+/// Wait before subscribing again after the hub closed a subscription
+/// (permission denied, say): doubles from the first to the last.
+const RESUBSCRIBE_AFTER: (Duration, Duration) = (Duration::from_secs(5), Duration::from_secs(300));
 
 /// The shape of a queue item key, after `prefix/`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -234,6 +235,7 @@ impl QueueTracker {
     /// halfway, except when the server stops.
     async fn follow(self: Arc<Self>, hub: Hub, mut shutdown: watch::Receiver<bool>) {
         let range = WatchRange::prefix(self.items());
+        let mut backoff = RESUBSCRIBE_AFTER.0;
         loop {
             let mut subscription = hub.subscribe(range.clone(), None);
             loop {
@@ -243,6 +245,7 @@ impl QueueTracker {
                 };
                 match out {
                     Some(Out::Events(batches)) => {
+                        backoff = RESUBSCRIBE_AFTER.0;
                         let (mut enqueued, mut dequeued) = (0, 0);
                         for event in batches.iter().flat_map(|b| b.events.iter()) {
                             match event.kind {
@@ -262,9 +265,10 @@ impl QueueTracker {
                 }
             }
             tokio::select! {
-                _ = tokio::time::sleep(RESUBSCRIBE_AFTER) => {}
+                _ = tokio::time::sleep(backoff) => {}
                 _ = shutdown.changed() => return,
             }
+            backoff = (backoff * 2).min(RESUBSCRIBE_AFTER.1);
         }
     }
 

@@ -20,6 +20,10 @@ pub struct LeaseInfo {
     pub ttl: Option<i64>,
     /// Every key attached, as etcd returned them (only with `keys = true`).
     pub keys: Vec<Vec<u8>>,
+    /// etcd refused to name the attached keys to this user (etcd 3.4.26+
+    /// and 3.5.8+ do so unless the user may read every one of them); the
+    /// lease itself was read without them.
+    pub keys_denied: bool,
 }
 
 /// A key with what the coordination views need to know about it.
@@ -73,6 +77,7 @@ impl EtcdSession {
                 granted_ttl: response.granted_ttl(),
                 ttl: (response.ttl() >= 0).then_some(response.ttl()),
                 keys: response.keys().to_vec(),
+                keys_denied: false,
             }),
             Err(EtcdError::Other(message)) if message.contains("lease not found") => {
                 Ok(LeaseInfo {
@@ -80,7 +85,13 @@ impl EtcdSession {
                     granted_ttl: 0,
                     ttl: None,
                     keys: Vec::new(),
+                    keys_denied: false,
                 })
+            }
+            Err(EtcdError::PermissionDenied(_)) if keys => {
+                let mut info = Box::pin(self.lease_info(id, false)).await?;
+                info.keys_denied = true;
+                Ok(info)
             }
             Err(err) => Err(err),
         }
