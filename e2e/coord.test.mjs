@@ -74,7 +74,7 @@ test('an etcdctl lock shows its holder and waiter, and the waiter takes over liv
   await check.lockShows(page, name, { holder: secondKey, waiters: [] }, 20_000);
   await sameLoad(page);
 
-  // A clean exit revokes the lease: the lock is gone from the page.
+  // A clean exit (Ctrl-C) unlocks: the lock is gone from the page.
   await second.stop();
   await check.lockShows(page, name, { holder: null });
   await sameLoad(page);
@@ -86,17 +86,26 @@ test('an etcdctl election shows its leader, and the next candidate leads live af
   await check.coordPageRead(page, 'Elections');
   await markLoad(page);
 
-  const a = etcd.elect(name, 'node-a', { ttl: 3 });
-  await a.leads();
+  const a = etcd.elect(name, 'node-a');
+  const aKey = await a.leads();
   await check.electionShows(page, name, { leader: 'node-a' });
-  const b = etcd.elect(name, 'node-b', { ttl: 3 });
+  const b = etcd.elect(name, 'node-b');
   await check.electionShows(page, name, { leader: 'node-a', candidates: ['node-b'] });
 
-  await a.kill();
+  // The leader's session is lost (its lease revoked, as etcd does when
+  // keep-alives stop): node-b takes over.
+  await etcd.leaseRevoke(aKey.slice(`${name}/`.length));
   await b.leads(20_000);
   await check.electionShows(page, name, { leader: 'node-b', candidates: [] }, 20_000);
   await sameLoad(page);
+
+  // node-b resigns cleanly: no leader, no election left.
   await b.stop();
+  await waitFor(async () => (await find.electionCard(page, name).count()) === 0, {
+    what: `the election ${name} to disappear once its last candidate resigned`,
+    saw: async () => JSON.stringify(await find.coordPage(page).innerText()),
+  });
+  await a.kill();
 }));
 
 test('a leased key shows under its lease, counting down, and disappears when the lease is revoked', { timeout: 60_000 }, user(async (page, { etcd, app }) => {

@@ -53,9 +53,10 @@ export async function startEtcd() {
   const peers = new Set();
   /**
    * Starts `etcdctl ARGS` in the background as root. The handle tells what
-   * it printed so far and can stop it gracefully (SIGTERM: etcdctl ends its
-   * session, which revokes the lease) or kill it (SIGKILL: the session's
-   * lease lives on until its TTL runs out, as when a machine dies).
+   * it printed so far and can stop it gracefully (SIGINT, what etcdctl
+   * listens for: it unlocks or resigns and ends its session) or kill it
+   * (SIGKILL: the session's lease lives on until its TTL runs out, as when a
+   * machine dies).
    */
   const background = (name, args) => {
     const proc = startProcess(`etcdctl ${name}`, ETCDCTL, [
@@ -74,7 +75,7 @@ export async function startEtcd() {
           saw: () => JSON.stringify(proc.output()),
         });
       },
-      stop: () => proc.kill('SIGTERM'),
+      stop: () => proc.kill('SIGINT'),
       kill: () => proc.kill('SIGKILL'),
     };
   };
@@ -136,20 +137,30 @@ export async function startEtcd() {
       };
     },
     /**
-     * `etcdctl elect NAME PROPOSAL` in the background with a session of `ttl`
-     * seconds: a real Election candidate. It prints its key and proposal
-     * once it leads; `leads()` waits for that.
+     * `etcdctl elect NAME PROPOSAL` in the background: a real Election
+     * candidate (etcd 3.4's etcdctl has no `--ttl` here: its session lease
+     * has 60 s). It prints its key and proposal once it leads; `leads()`
+     * waits for that and returns the key.
      */
-    elect(name, proposal, { ttl = 3 } = {}) {
-      const p = background('elect', ['elect', name, proposal, `--ttl=${ttl}`]);
-      return { ...p, leads: (timeout = 15_000) => p.prints(`${name}/`, timeout) };
+    elect(name, proposal) {
+      const p = background('elect', ['elect', name, proposal]);
+      return {
+        ...p,
+        async leads(timeout = 15_000) {
+          await p.prints(`${name}/`, timeout);
+          return p.output().split('\n').find((l) => l.startsWith(`${name}/`)).trim();
+        },
+      };
     },
-    /** Grants a lease of `ttl` seconds; returns its id in hex, as etcdctl prints it. */
+    /**
+     * Grants a lease of `ttl` seconds; returns its id in hex without leading
+     * zeros, as session keys and etcdeck write it (etcdctl pads it to 16).
+     */
     async leaseGrant(ttl) {
       const { stdout } = await etcdctl(['lease', 'grant', String(ttl)]);
       const match = /lease ([0-9a-f]+) granted/.exec(stdout.toString());
       if (!match) throw new Error(`unexpected etcdctl lease grant output: ${stdout}`);
-      return match[1];
+      return match[1].replace(/^0+(?=.)/, '');
     },
     /** Writes a key attached to the lease `lease` (hex id). */
     async putWithLease(key, value, lease) {

@@ -14,7 +14,7 @@ use etcdeck_frontend::coord::{
     CoordAnswer, Countdown, Liveness, first_zero_at_ms, format_count, format_duration, format_rate,
     held_for, is_session_key, liveness, sparkline_points, watch_plan,
 };
-use etcdeck_frontend::pages::coord::ReadState;
+use etcdeck_frontend::pages::coord::{ReadState, stale_answer};
 use etcdeck_shared::coord::{
     Contender, DepthSample, Election, Elections, Instance, LeaseDetail, Leases, Lock, LockKind,
     Locks, PriorityDepth, Queue, QueueKind, Queues, RwRole, Service, Services,
@@ -271,6 +271,16 @@ fn views_watch_every_key_when_allowed_else_what_they_show() {
     assert_eq!(watch_plan(&services, true), [WatchRange::prefix("svc/")]);
     assert!(services.touches(&put("svc/api/one", Some(1), 1)));
     assert!(!services.touches(&put("other/api/one", Some(1), 1)));
+}
+
+#[wasm_bindgen_test]
+fn an_answer_older_than_a_seen_change_is_stale() {
+    assert!(stale_answer(Some(Revision(4)), Some(Revision(5))));
+    assert!(!stale_answer(Some(Revision(5)), Some(Revision(5))));
+    assert!(!stale_answer(Some(Revision(9)), Some(Revision(5))));
+    // Nothing seen since the last fresh answer, or nothing read.
+    assert!(!stale_answer(Some(Revision(4)), None));
+    assert!(!stale_answer(None, Some(Revision(5))));
 }
 
 // ------------------------------------------------------------ mounted views

@@ -11,7 +11,10 @@
 //! the whole keyspace and filter events with [`CoordAnswer::touches`]; an
 //! etcd user who may not do that watches the shown prefixes instead (new
 //! names then appear with the next read). On a gap a subscription is ended
-//! at once rather than fed its snapshot: the re-read replaces it.
+//! at once rather than fed its snapshot: the re-read replaces it. An answer
+//! read at a revision before a change the view has seen is shown, and asked
+//! for again shortly (the backend may answer from a reading up to a second
+//! old), so the page always ends up at least as new as its events.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -33,6 +36,11 @@ use crate::live::Delivery;
 
 /// Changes within this long are gathered into one re-read.
 pub const CHANGE_DEBOUNCE: Duration = Duration::from_millis(300);
+/// Wait before asking again when an answer is older than a change already
+/// seen (the backend may serve a reading up to a second old).
+pub const STALE_RETRY: Duration = Duration::from_millis(500);
+/// Most times in a row an answer older than a seen change is asked again.
+pub const MAX_STALE_RETRIES: u32 = 20;
 
 /// What a coordination page holds: the last answer, when it arrived, and
 /// what went wrong since.
@@ -95,6 +103,10 @@ struct Control {
     subs: Vec<(WatchRange, SubId)>,
     /// The etcd user may not watch every key.
     whole_denied: bool,
+    /// The latest revision of a change that touched the view: an answer
+    /// read before it is stale.
+    wanted: Option<Revision>,
+    stale_retries: u32,
     stopped: bool,
 }
 
@@ -172,23 +184,7 @@ impl<T: CoordAnswer> LiveRead<T> {
 
     /// Reads after [`CHANGE_DEBOUNCE`]; calls meanwhile join that read.
     pub fn read_soon(self) {
-        let Some(control) = self.control() else {
-            return;
-        };
-        let mut control = control.borrow_mut();
-        if control.pending.is_some() || control.stopped {
-            return;
-        }
-        control.pending = set_timeout_with_handle(
-            move || {
-                if let Some(control) = self.control() {
-                    control.borrow_mut().pending = None;
-                }
-                self.read();
-            },
-            CHANGE_DEBOUNCE,
-        )
-        .ok();
+        self.read_after(CHANGE_DEBOUNCE);
     }
 
     fn answered(self, answer: Result<T, ApiFailure>) {
@@ -211,10 +207,22 @@ impl<T: CoordAnswer> LiveRead<T> {
                 state.error = Some(error);
             }
         });
-        let again = {
+        let answered_at = self
+            .state
+            .with_untracked(|s| s.data.as_ref().map(CoordAnswer::revision));
+        let (again, stale) = {
             let mut control = control.borrow_mut();
             control.in_flight = false;
-            std::mem::take(&mut control.again)
+            let stale = ok
+                && stale_answer(answered_at, control.wanted)
+                && control.stale_retries < MAX_STALE_RETRIES;
+            if stale {
+                control.stale_retries += 1;
+            } else if ok {
+                control.wanted = None;
+                control.stale_retries = 0;
+            }
+            (std::mem::take(&mut control.again), stale)
         };
         if again {
             self.read();
@@ -224,6 +232,30 @@ impl<T: CoordAnswer> LiveRead<T> {
             self.replan();
             self.arm_zero(now);
         }
+        if stale {
+            self.read_after(STALE_RETRY);
+        }
+    }
+
+    /// Reads after `wait` unless a read is already waiting.
+    fn read_after(self, wait: Duration) {
+        let Some(control) = self.control() else {
+            return;
+        };
+        let mut control = control.borrow_mut();
+        if control.pending.is_some() || control.stopped {
+            return;
+        }
+        control.pending = set_timeout_with_handle(
+            move || {
+                if let Some(control) = self.control() {
+                    control.borrow_mut().pending = None;
+                }
+                self.read();
+            },
+            wait,
+        )
+        .ok();
     }
 
     /// Re-reads once when the first shown countdown reaches zero.
@@ -296,6 +328,11 @@ impl<T: CoordAnswer> LiveRead<T> {
                         .is_none_or(|d| events.iter().any(|e| d.touches(e)))
                 });
                 if touched {
+                    let latest = events.iter().map(|e| e.kv.mod_revision).max();
+                    if let Some(control) = self.control() {
+                        let mut control = control.borrow_mut();
+                        control.wanted = control.wanted.max(latest);
+                    }
                     self.read_soon();
                 }
             }
@@ -388,6 +425,15 @@ impl<T: CoordAnswer> LiveRead<T> {
                 client.unsubscribe(id);
             }
         }
+    }
+}
+
+/// Whether an answer read at `answered` is older than the change at
+/// `wanted` that asked for it.
+pub fn stale_answer(answered: Option<Revision>, wanted: Option<Revision>) -> bool {
+    match (answered, wanted) {
+        (Some(answered), Some(wanted)) => answered < wanted,
+        _ => false,
     }
 }
 
