@@ -268,6 +268,21 @@ async fn look_alike_keys_are_not_locks() {
     // And one real lock key, written by hand the way NewMutex does.
     etcd.etcdctl(&["put", &format!("--lease={id}"), &format!("real/{hex}"), ""])
         .expect("put");
+    // An RWMutex: a reader, then a writer, each with its own session lease.
+    etcd.etcdctl(&[
+        "put",
+        &format!("--lease={id}"),
+        &format!("cfg/read/{hex}"),
+        "",
+    ])
+    .expect("put");
+    etcd.etcdctl(&[
+        "put",
+        &format!("--lease={other}"),
+        &format!("cfg/write/{other}"),
+        "",
+    ])
+    .expect("put");
     let mut config = root_config(&etcd);
     config.coord.lock_prefixes = vec![b"plain".to_vec()];
     let server = Server::start(config).await.expect("start");
@@ -275,9 +290,13 @@ async fn look_alike_keys_are_not_locks() {
     let found = locks(&server).await;
     let names: Vec<String> = found.locks.iter().map(|l| l.prefix.display()).collect();
     // `plain` is configured, so it shows, but with nobody holding it.
-    assert_eq!(names, ["plain", "real"], "{found:?}");
-    assert!(found.locks[0].holders.is_empty() && found.locks[0].waiters.is_empty());
-    assert_eq!(keys(&found.locks[1].holders), [format!("real/{hex}")]);
+    assert_eq!(names, ["cfg", "plain", "real"], "{found:?}");
+    let rw = &found.locks[0];
+    assert_eq!(rw.kind, LockKind::RwMutex);
+    assert_eq!(keys(&rw.holders), [format!("cfg/read/{hex}")]);
+    assert_eq!(keys(&rw.waiters), [format!("cfg/write/{other}")]);
+    assert!(found.locks[1].holders.is_empty() && found.locks[1].waiters.is_empty());
+    assert_eq!(keys(&found.locks[2].holders), [format!("real/{hex}")]);
     assert!(elections(&server).await.elections.is_empty());
     server.stop().await;
 }
