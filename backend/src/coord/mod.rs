@@ -478,3 +478,36 @@ impl Coord {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_sentences_naming_what_was_refused() {
+        let denied = || EtcdError::PermissionDenied("etcdserver: permission denied".into());
+        let CoordError::Denied(text) = lease_error(denied()) else {
+            panic!("not a refusal")
+        };
+        assert!(text.starts_with("etcd refused to list leases") && text.ends_with('.'));
+        let CoordError::Denied(text) = range_error(denied(), "queue", b"work") else {
+            panic!("not a refusal")
+        };
+        assert_eq!(
+            text,
+            "etcd refused to let the etcd user etcdeck acts as read the queue work (permission denied)"
+        );
+        // Anything else stays an etcd error, mapped like every other one.
+        let unavailable = EtcdError::Unavailable("no answer".into());
+        assert!(matches!(
+            lease_error(unavailable.clone()),
+            CoordError::Etcd(e) if e == unavailable
+        ));
+    }
+
+    #[test]
+    fn range_ends() {
+        assert_eq!(range_end(b"jobs/"), b"jobs0");
+        assert_eq!(range_end(b"\xff\xff"), [0]);
+    }
+}
