@@ -1,21 +1,14 @@
 // Browsing keys: walking the tree to a key, reading its value in the view
 // modes, and deep links. One etcd + etcdeck + browser for the whole file.
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
 import * as act from './support/act.mjs';
 import * as check from './support/check.mjs';
-import { journey, startStack } from './support/stack.mjs';
+import { stackPerFile } from './support/stack.mjs';
 import { browseHref } from './support/url.mjs';
 
-let stack;
-before(async () => {
-  stack = await startStack();
-}, { timeout: 90_000 });
-after(async () => {
-  await stack?.stop();
-}, { timeout: 30_000 });
-const user = (body) => journey(() => stack, body);
+const { user } = stackPerFile();
 
 test('a key written by etcdctl is found by clicking through the tree and its value is shown', { timeout: 90_000 }, user(async (page, { etcd, app }) => {
   await etcd.put('/e2e/team/config', '{"replicas":3,"image":"web:1.2"}');

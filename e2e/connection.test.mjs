@@ -1,21 +1,15 @@
 // The header's connection indicator through an etcd outage: etcd is killed
 // and started again on the same ports and data.
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
 import * as act from './support/act.mjs';
 import * as check from './support/check.mjs';
-import { journey, startStack } from './support/stack.mjs';
+import { stackPerFile } from './support/stack.mjs';
 
-let stack;
-before(async () => {
-  stack = await startStack();
-}, { timeout: 90_000 });
-after(async () => {
-  await stack?.stop();
-}, { timeout: 30_000 });
+const { user } = stackPerFile();
 
-test('when etcd goes away the header says disconnected, and connected again when it is back', { timeout: 90_000 }, journey(() => stack, async (page, { etcd, app }) => {
+test('when etcd goes away the header says disconnected, and connected again when it is back', { timeout: 90_000 }, user(async (page, { etcd, app }) => {
   await etcd.put('/e2e/alive', 'yes');
   await act.open(page, app, '/');
   await check.connectionSays(page, /^connected · etcd 3\.4/);

@@ -4,23 +4,16 @@
 // each change exactly once.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
 import * as act from './support/act.mjs';
 import * as check from './support/check.mjs';
 import * as find from './support/find.mjs';
 import { startEtcdeck } from './support/etcdeck.mjs';
-import { journey, startStack } from './support/stack.mjs';
+import { stackPerFile } from './support/stack.mjs';
 import { waitFor } from './support/wait.mjs';
 
-let stack;
-before(async () => {
-  stack = await startStack();
-}, { timeout: 90_000 });
-after(async () => {
-  await stack?.stop();
-}, { timeout: 30_000 });
-const user = (body) => journey(() => stack, body);
+const { user } = stackPerFile();
 
 const PREFIX = '/e2e/live/';
 

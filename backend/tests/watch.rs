@@ -22,7 +22,7 @@ use etcdeck_shared::ws::{
 use etcdeck_shared::{Bytes, ErrorCode, Revision};
 use support::live::{
     LIMIT, LiveClient, PREFIX, Session, Truth, TruthEvent, TruthKv, VIEWER, Writer, check_session,
-    etcd_metric, finish, root_server, server_as, start_etcd,
+    etcd_metric, finish, root_server, server_as, start_etcd, start_scene,
 };
 use tokio_tungstenite::tungstenite::Message;
 use xtask::harness::ClusterOptions;
@@ -442,10 +442,8 @@ fn prefix(p: &str) -> WatchRange {
 /// non-root user.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_tokens_cancel_no_subscription() {
-    let etcd = start_etcd(ClusterOptions::single().with_token_ttl(2));
-    let endpoints = etcd.endpoints();
-    let mut writer = Writer::connect(&endpoints, PREFIX).await;
-    let start = writer.revision().await + 1;
+    let (etcd, endpoints, mut writer, start) =
+        start_scene(ClusterOptions::single().with_token_ttl(2)).await;
     writer.write(5).await;
     let root = root_server(&etcd).await;
     let viewer = server_as(&etcd, VIEWER).await;
@@ -498,10 +496,8 @@ async fn expired_tokens_cancel_no_subscription() {
 /// 1 s later: none is closed, every one delivers every event.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_story_subscriptions_opened_after_token_expiry() {
-    let etcd = start_etcd(ClusterOptions::single().with_token_ttl(5));
-    let endpoints = etcd.endpoints();
-    let mut writer = Writer::connect(&endpoints, PREFIX).await;
-    let start = writer.revision().await + 1;
+    let (etcd, endpoints, writer, start) =
+        start_scene(ClusterOptions::single().with_token_ttl(5)).await;
     let root = root_server(&etcd).await;
     let viewer = server_as(&etcd, VIEWER).await;
     let connected = Instant::now();
@@ -743,10 +739,8 @@ async fn a_forbidden_range_is_closed_and_the_rest_carries_on() {
 /// the socket stays open and a following subscription works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_frames_get_an_error_and_the_socket_carries_on() {
-    let etcd = start_etcd(ClusterOptions::single().with_auth());
-    let endpoints = etcd.endpoints();
-    let mut writer = Writer::connect(&endpoints, PREFIX).await;
-    let start = writer.revision().await + 1;
+    let (etcd, endpoints, mut writer, start) =
+        start_scene(ClusterOptions::single().with_auth()).await;
     let root = root_server(&etcd).await;
     let mut ws = LiveClient::connect(root.addr).await;
 
@@ -858,10 +852,8 @@ async fn one_upstream_watch_per_range() {
 /// event (or say gap and resync), not fail on a message size limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resuming_over_many_mib_of_history() {
-    let etcd = start_etcd(ClusterOptions::single().with_auth());
-    let endpoints = etcd.endpoints();
-    let mut writer = Writer::connect(&endpoints, PREFIX).await;
-    let start = writer.revision().await + 1;
+    let (etcd, endpoints, mut writer, start) =
+        start_scene(ClusterOptions::single().with_auth()).await;
     let mut big = Writer::connect(&endpoints, "/w/big/")
         .await
         .with_values(3000, 4000)
@@ -897,10 +889,8 @@ async fn resuming_over_many_mib_of_history() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lease_ends_are_marked_and_user_deletes_are_not() {
     use etcdeck_shared::LeaseId;
-    let etcd = start_etcd(ClusterOptions::single().with_auth());
-    let endpoints = etcd.endpoints();
-    let mut writer = Writer::connect(&endpoints, PREFIX).await;
-    let start = writer.revision().await + 1;
+    let (etcd, endpoints, mut writer, start) =
+        start_scene(ClusterOptions::single().with_auth()).await;
     let root = root_server(&etcd).await;
     let mut ws = LiveClient::connect(root.addr).await;
     ws.subscribe(1, prefix(PREFIX), None, false).await;
@@ -984,10 +974,8 @@ async fn lease_ends_are_marked_and_user_deletes_are_not() {
 /// ones (a new range, and one replaying history) open and deliver.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_auth_store_change_cancels_no_subscription() {
-    let etcd = start_etcd(ClusterOptions::single().with_auth());
-    let endpoints = etcd.endpoints();
-    let mut writer = Writer::connect(&endpoints, PREFIX).await;
-    let start = writer.revision().await + 1;
+    let (etcd, endpoints, mut writer, start) =
+        start_scene(ClusterOptions::single().with_auth()).await;
     let root = root_server(&etcd).await;
     let viewer = server_as(&etcd, VIEWER).await;
     let mut root_ws = LiveClient::connect(root.addr).await;
@@ -1036,10 +1024,8 @@ async fn an_auth_store_change_cancels_no_subscription() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unsubscribe_and_the_subscription_limit() {
     use etcdeck_shared::ws::MAX_SUBSCRIPTIONS;
-    let etcd = start_etcd(ClusterOptions::single().with_auth());
-    let endpoints = etcd.endpoints();
-    let mut writer = Writer::connect(&endpoints, PREFIX).await;
-    let start = writer.revision().await + 1;
+    let (etcd, endpoints, mut writer, start) =
+        start_scene(ClusterOptions::single().with_auth()).await;
     let root = root_server(&etcd).await;
     let mut ws = LiveClient::connect(root.addr).await;
     for id in 0..MAX_SUBSCRIPTIONS as u32 {
@@ -1090,10 +1076,7 @@ async fn unsubscribe_and_the_subscription_limit() {
 /// repeats nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn etcdeck_restart_resumes_exactly() {
-    let etcd = start_etcd(ClusterOptions::single().with_auth());
-    let endpoints = etcd.endpoints();
-    let mut writer = Writer::connect(&endpoints, PREFIX).await;
-    let start = writer.revision().await + 1;
+    let (etcd, endpoints, writer, start) = start_scene(ClusterOptions::single().with_auth()).await;
     let first = root_server(&etcd).await;
     let mut ws = LiveClient::connect(first.addr).await;
     ws.subscribe(1, prefix(PREFIX), None, false).await;
@@ -1161,10 +1144,8 @@ async fn a_stopping_etcdeck_closes_its_sockets() {
 /// as fast as it can: every one delivers exactly its share.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tabs_joining_a_busy_range_at_every_kind_of_start() {
-    let etcd = start_etcd(ClusterOptions::single().with_auth());
-    let endpoints = etcd.endpoints();
-    let mut writer = Writer::connect(&endpoints, PREFIX).await;
-    let start = writer.revision().await + 1;
+    let (etcd, endpoints, mut writer, start) =
+        start_scene(ClusterOptions::single().with_auth()).await;
     writer.write(50).await;
     let root = root_server(&etcd).await;
     let mut first = LiveClient::connect(root.addr).await;
@@ -1304,10 +1285,8 @@ async fn progress_on_a_quiet_range_never_skips_an_event() {
 /// events at once, not when the idle upstream next looks at its watch.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_returning_tab_gets_events_at_once() {
-    let etcd = start_etcd(ClusterOptions::single().with_auth());
-    let endpoints = etcd.endpoints();
-    let mut writer = Writer::connect(&endpoints, PREFIX).await;
-    let start = writer.revision().await + 1;
+    let (etcd, endpoints, mut writer, start) =
+        start_scene(ClusterOptions::single().with_auth()).await;
     let root = root_server(&etcd).await;
     let mut ws = LiveClient::connect(root.addr).await;
     ws.subscribe(1, prefix(PREFIX), None, false).await;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use etcdeck_shared::ws::{GapReason, ServerMessage, SubId, WatchRange};
 use support::live::{
     LIMIT, LiveClient, PREFIX, SocketOptions, Truth, Writer, finish, root_server, rss_kib,
-    start_etcd,
+    start_scene,
 };
 use tokio::sync::watch;
 use xtask::harness::ClusterOptions;
@@ -33,10 +33,8 @@ const FAST: usize = 3;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_subscriber_costs_bounded_memory_and_resyncs() {
-    let etcd = start_etcd(ClusterOptions::single().with_auth());
-    let endpoints = etcd.endpoints();
-    let mut writer = Writer::connect(&endpoints, PREFIX).await;
-    let start = writer.revision().await + 1;
+    let (etcd, endpoints, mut writer, start) =
+        start_scene(ClusterOptions::single().with_auth()).await;
     let root = root_server(&etcd).await;
 
     // Recordings keep fingerprints of values, so the test's own memory stays

@@ -2,6 +2,8 @@
 // against it, and a browser. `journey` wraps a test so that a failure comes
 // with a screenshot, the page's errors and the servers' logs.
 
+import { after, before } from 'node:test';
+
 import { startBrowser } from './browser.mjs';
 import { startEtcd } from './etcd.mjs';
 import { requireBuilds, startEtcdeck } from './etcdeck.mjs';
@@ -31,6 +33,21 @@ export async function startStack({ etcdeckArgs = [] } = {}) {
 }
 
 const tail = (text, lines = 40) => text.trim().split('\n').slice(-lines).join('\n');
+
+/**
+ * One stack for the whole test file: started before the first test, stopped
+ * after the last. Returns `user`, which wraps a test body in `journey`.
+ */
+export function stackPerFile() {
+  let stack;
+  before(async () => {
+    stack = await startStack();
+  }, { timeout: 90_000 });
+  after(async () => {
+    await stack?.stop();
+  }, { timeout: 30_000 });
+  return { user: (body) => journey(() => stack, body) };
+}
 
 /**
  * A test body that, on failure, adds evidence to the error: a screenshot

@@ -55,6 +55,16 @@ pub fn start_etcd(options: ClusterOptions) -> EtcdCluster {
     etcd
 }
 
+/// Where most tests start: etcd (with the viewer user), a writer under
+/// [`PREFIX`], and the revision the test's own writes will start at.
+pub async fn start_scene(options: ClusterOptions) -> (EtcdCluster, Vec<String>, Writer, i64) {
+    let etcd = start_etcd(options);
+    let endpoints = etcd.endpoints();
+    let mut writer = Writer::connect(&endpoints, PREFIX).await;
+    let start = writer.revision().await + 1;
+    (etcd, endpoints, writer, start)
+}
+
 /// etcdeck connected to `etcd` as `user`.
 pub async fn server_as(etcd: &EtcdCluster, user: (&str, &str)) -> Server {
     Server::start(config(etcd.endpoints(), Some(user)))

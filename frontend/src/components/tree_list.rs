@@ -357,39 +357,17 @@ pub fn TreeList(
             if !l.started {
                 None
             } else if let Some(err) = &l.refresh_error {
-                let message = err.to_string();
-                Some(
-                    view! {
-                        <span role="alert" class="text-red-700 dark:text-red-300">
-                            {format!("loaded {n}; the level changed, re-reading it failed: {message}")}
-                        </span>
-                        <button
-                            type="button"
-                            class="ml-2 underline"
-                            on:click=move |_| on_action.run(TreeAction::Changed)
-                        >
-                            "retry"
-                        </button>
-                    }
-                    .into_any(),
-                )
+                Some(failed_with_retry(
+                    format!("loaded {n}; the level changed, re-reading it failed: {err}"),
+                    on_action,
+                    TreeAction::Changed,
+                ))
             } else if let Some(err) = &l.error {
-                let message = err.to_string();
-                Some(
-                    view! {
-                        <span role="alert" class="text-red-700 dark:text-red-300">
-                            {format!("loaded {n}; next page failed: {message}")}
-                        </span>
-                        <button
-                            type="button"
-                            class="ml-2 underline"
-                            on:click=move |_| on_action.run(TreeAction::Retry)
-                        >
-                            "retry"
-                        </button>
-                    }
-                    .into_any(),
-                )
+                Some(failed_with_retry(
+                    format!("loaded {n}; next page failed: {err}"),
+                    on_action,
+                    TreeAction::Retry,
+                ))
             } else if l.next.is_some() {
                 Some(
                     view! { <span>{format!("loaded {n}")}{l.loading.then_some(" …")}</span> }
@@ -483,4 +461,21 @@ pub fn TreeList(
             </div>
         </div>
     }
+}
+
+/// A failure in the list's footer, with a button that asks again.
+fn failed_with_retry(
+    message: String,
+    on_action: Callback<TreeAction>,
+    retry: TreeAction,
+) -> AnyView {
+    view! {
+        <span role="alert" class="text-red-700 dark:text-red-300">
+            {message}
+        </span>
+        <button type="button" class="ml-2 underline" on:click=move |_| on_action.run(retry.clone())>
+            "retry"
+        </button>
+    }
+    .into_any()
 }
