@@ -27,6 +27,7 @@ use crate::gateway::{Gateway, Put};
 use crate::harness::{ClusterOptions, EtcdCluster};
 use crate::process::{describe, project_root};
 use crate::setup;
+use crate::workload::{Etcdctl, Workload};
 
 /// Client port of the demo etcd.
 pub const DEMO_CLIENT_PORT: u16 = 23790;
@@ -216,7 +217,9 @@ fn http_status(addr: &str, path: &str) -> Option<u16> {
 }
 
 /// Stops a child with SIGTERM, then SIGKILL if it has not exited within 10 s.
-fn stop_child(child: &mut Child) {
+/// Stops `child` with SIGTERM (so an etcdctl peer ends its session and its
+/// keys go at once), and SIGKILL if it has not exited 10 s later.
+pub(crate) fn stop_child(child: &mut Child) {
     if matches!(child.try_wait(), Ok(Some(_))) {
         return;
     }
@@ -242,6 +245,7 @@ struct Demo {
     cluster: EtcdCluster,
     peers: Vec<Child>,
     activity: Option<Activity>,
+    workload: Option<Workload>,
 }
 
 impl Demo {
@@ -270,6 +274,7 @@ impl Demo {
             cluster,
             peers: Vec::new(),
             activity: None,
+            workload: None,
         };
         demo.ensure_users(fresh)?;
         demo.seed(&root_password)?;
@@ -311,10 +316,11 @@ impl Demo {
         }
 
         // Service registrations on a lease kept alive by a real `etcdctl lease keep-alive`:
-        // the TTL stays visible and counts down between renewals.
+        // the TTL stays visible and counts down between renewals. (The workload registers
+        // more services, which come and go.)
         let lease = gateway.grant_lease(120)?;
         let mut registrations = Vec::new();
-        for (service, instances) in [("billing", 2), ("checkout", 3), ("search", 1)] {
+        for (service, instances) in [("inventory", 2)] {
             for n in 1..=instances {
                 let value = json!({
                     "address": format!("10.0.{}.{}:8080", service.len(), 10 + n),
@@ -341,9 +347,19 @@ impl Demo {
         )
         .with_lease(short)])?;
 
-        // Real coordination peers: a held mutex and an elected leader.
+        // A real mutex held for as long as the demo runs; the workload adds a contended
+        // lock, an election with failover, a queue and services that come and go.
         self.spawn_peer(&["lock", "/locks/nightly-report"])?;
-        self.spawn_peer(&["elect", "/election/scheduler", "scheduler-a"])?;
+        let endpoint = self.cluster.endpoint(0);
+        let password = root_password.to_owned();
+        self.workload = Some(Workload::start(
+            Etcdctl {
+                endpoint: endpoint.clone(),
+                user: "root".into(),
+                password: password.clone(),
+            },
+            move || Gateway::connect(&endpoint, Some(("root", &password))),
+        )?);
 
         self.activity = Some(Activity::start(gateway));
         Ok(())
@@ -365,6 +381,9 @@ impl Demo {
     fn stop(&mut self) -> Result<()> {
         if let Some(activity) = self.activity.take() {
             activity.stop();
+        }
+        if let Some(workload) = self.workload.take() {
+            workload.stop();
         }
         for peer in &mut self.peers {
             stop_child(peer);

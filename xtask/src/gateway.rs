@@ -122,6 +122,33 @@ impl Gateway {
     }
 
     /// POSTs `body` to `path` and returns the JSON reply; a non-200 answer is an error.
+    /// Renews `lease` once.
+    pub fn keep_alive(&self, lease: i64) -> Result<()> {
+        self.post("/v3/lease/keepalive", &json!({ "ID": lease.to_string() }))?;
+        Ok(())
+    }
+
+    /// The first key under `prefix` in key order, if any.
+    pub fn first_key(&self, prefix: &str) -> Result<Option<Vec<u8>>> {
+        let mut end = prefix.as_bytes().to_vec();
+        if let Some(last) = end.last_mut() {
+            *last += 1;
+        }
+        let reply = self.post(
+            "/v3/kv/range",
+            &json!({
+                "key": B64.encode(prefix),
+                "range_end": B64.encode(&end),
+                "limit": 1,
+                "keys_only": true,
+            }),
+        )?;
+        reply["kvs"][0]["key"]
+            .as_str()
+            .map(|key| B64.decode(key).context("a key that is not base64"))
+            .transpose()
+    }
+
     /// Deletes `key`.
     pub fn delete(&self, key: &[u8]) -> Result<()> {
         self.post("/v3/kv/deleterange", &json!({ "key": B64.encode(key) }))?;

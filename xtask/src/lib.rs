@@ -18,3 +18,4 @@ pub mod harness;
 pub mod process;
 pub mod setup;
 pub mod suite;
+pub mod workload;
