@@ -343,7 +343,7 @@ async fn leases_count_down_every_second_and_take_each_answer() {
     let remaining = || one(&root, "[data-lease='694d'] [data-testid=lease-remaining]");
     assert_eq!(text(&remaining()), "10s");
     assert_eq!(attr(&remaining(), "data-state"), "alive");
-    assert!(text(&cards[0]).contains("granted 30s"));
+    assert!(text(&cards[0]).contains("left of 30s"));
     assert!(text(&cards[0]).contains("5 keys attached"));
     assert!(text(&cards[0]).contains("and 3 more"));
     let links = query_all(&cards[0], "[data-testid=lease-key]");

@@ -107,7 +107,7 @@ fn frame<T: Clone + Send + Sync + 'static>(
             data-testid="coord-page"
             data-kind=kind.label()
             aria-label=kind.label()
-            class="flex min-h-0 flex-1 flex-col gap-4 overflow-auto p-4 lg:p-6"
+            class="flex min-h-0 flex-1 flex-col gap-4 overflow-auto p-4 lg:p-6 min-[3000px]:[zoom:1.25]"
         >
             <div class="flex flex-wrap items-baseline gap-x-6 gap-y-1">
                 <h1 class="text-3xl font-bold tracking-tight">{kind.label()}</h1>
@@ -266,11 +266,8 @@ fn lease_card(lease: LeaseDetail, read_at: u64, now: Signal<u64>) -> impl IntoVi
     let key_count = keys.len() as u64 + more_keys;
     view! {
         <article data-testid="lease-card" data-lease=id.to_string() class=CARD>
-            <div class="flex flex-wrap items-baseline justify-between gap-2">
-                <h2 class="font-mono text-xl font-semibold">{id.to_string()}</h2>
-                <span class=MUTED>{format!("granted {}", format_ttl(Some(granted_ttl)))}</span>
-            </div>
-            <div class="flex items-baseline gap-2">
+            <h2 class="break-all font-mono text-xl font-semibold">{id.to_string()}</h2>
+            <div class="flex flex-wrap items-baseline gap-x-2">
                 <span
                     data-testid="lease-remaining"
                     data-state=move || state().as_str()
@@ -279,7 +276,13 @@ fn lease_card(lease: LeaseDetail, read_at: u64, now: Signal<u64>) -> impl IntoVi
                     {move || format_ttl(left())}
                 </span>
                 <span class=format!("text-lg {MUTED}")>
-                    {move || if left().is_some() { "left" } else { "expired" }}
+                    {move || {
+                        if left().is_some() {
+                            format!("left of {}", format_ttl(Some(granted_ttl)))
+                        } else {
+                            format!("expired (granted {})", format_ttl(Some(granted_ttl)))
+                        }
+                    }}
                 </span>
             </div>
             <div class="h-2 w-full rounded-full bg-slate-200 dark:bg-slate-700" aria-hidden="true">
@@ -387,7 +390,8 @@ fn lock_card(lock: Lock, read_at: u64, now: Signal<u64>) -> impl IntoView {
     }
 }
 
-/// A holder or leader: key, lease, its TTL and since when.
+/// A holder: its key (shown by its last segment, the session's lease id;
+/// the card already names the prefix), its lease TTL and since when.
 fn contender_block(
     contender: Contender,
     testid: &'static str,
@@ -402,25 +406,41 @@ fn contender_block(
             data-testid=testid
             data-key=contender.key.display()
             data-lease=contender.lease.to_string()
-            class="rounded-lg border border-slate-300 bg-white p-3 dark:border-slate-600 dark:bg-slate-950"
+            class="rounded-lg border border-slate-300 bg-white px-3 py-2 dark:border-slate-600 dark:bg-slate-950"
         >
             <div class="flex flex-wrap items-center gap-2 text-lg">
                 {role.map(|r| view! { <span class=BADGE>{r}</span> })}
-                {key_link(&contender.key, "contender-key")}
+                {short_key_link(&contender.key)}
             </div>
-            <dl class="mt-1 grid grid-cols-[max-content_1fr] gap-x-3 text-base">
-                <dt class=MUTED>"lease"</dt>
-                <dd class="font-mono">{contender.lease.to_string()}</dd>
-                <dt class=MUTED>"lease TTL"</dt>
-                <dd data-testid="contender-ttl" class="tabular-nums">
-                    {move || format_ttl(left())}
-                </dd>
-                <dt class=MUTED>"held for"</dt>
-                <dd data-testid="held-for" class="tabular-nums">
-                    {move || held_for(since, now.get()).unwrap_or_else(|| "not known".to_owned())}
-                </dd>
-            </dl>
+            <p class="flex flex-wrap gap-x-4 text-base tabular-nums">
+                <span>
+                    <span class=MUTED>"TTL "</span>
+                    <span data-testid="contender-ttl">{move || format_ttl(left())}</span>
+                </span>
+                <span>
+                    <span class=MUTED>"held for "</span>
+                    <span data-testid="held-for">
+                        {move || held_for(since, now.get()).unwrap_or_else(|| "not known".to_owned())}
+                    </span>
+                </span>
+            </p>
         </div>
+    }
+}
+
+/// A link to a contender's key, labelled with its last segment (the lease
+/// id of its session), the whole key in the tooltip.
+fn short_key_link(key: &Bytes) -> impl IntoView + use<> {
+    let bytes = key.as_slice();
+    let tail = bytes
+        .iter()
+        .rposition(|b| *b == b'/')
+        .map(|i| Bytes::from(&bytes[i + 1..]))
+        .unwrap_or_else(|| key.clone());
+    view! {
+        <a href=key_href(key) data-testid="contender-key" class=KEY_LINK title=key.display()>
+            {tail.display()}
+        </a>
     }
 }
 
@@ -463,8 +483,8 @@ fn waiting_list(
                                     </span>
                                     {c.role.map(|r| view! { <span class=BADGE>{role_text(r)}</span> })}
                                     {(!value.is_empty())
-                                        .then(|| view! { <span class="break-all font-semibold">{value}</span> })}
-                                    {key_link(&c.key, "contender-key")}
+                                        .then(|| view! { <span class="break-words font-semibold">{value}</span> })}
+                                    {short_key_link(&c.key)}
                                     <span class=format!("tabular-nums {MUTED}")>
                                         {move || format!("TTL {}", format_ttl(left()))}
                                     </span>
@@ -537,28 +557,26 @@ fn election_card(election: Election, read_at: u64, now: Signal<u64>) -> impl Int
                     class="rounded-lg border border-slate-300 bg-white p-3 dark:border-slate-600 dark:bg-slate-950"
                 >
                     <p class=format!("text-sm font-medium {MUTED}")>"leader"</p>
-                    <p class="break-all text-4xl font-bold">
+                    <p class="break-words text-2xl font-bold leading-tight">
                         {if value.is_empty() { "(empty proposal)".to_owned() } else { value }}
                     </p>
-                    <dl class="mt-2 grid grid-cols-[max-content_1fr] gap-x-3 text-base">
-                        <dt class=MUTED>"since"</dt>
-                        <dd data-testid="held-for" class="tabular-nums">
-                            {move || {
-                                held_for(since, now.get())
-                                    .map(|d| format!("{d} ago"))
-                                    .unwrap_or_else(|| "not known".to_owned())
-                            }}
-                        </dd>
-                        <dt class=MUTED>"key"</dt>
-                        <dd>{key_link(&leader.key, "contender-key")}</dd>
-                        <dt class=MUTED>"lease"</dt>
-                        <dd class="font-mono">
-                            {leader.lease.to_string()}
-                            <span class=format!("ml-2 font-sans tabular-nums {MUTED}")>
-                                {move || format!("TTL {}", format_ttl(left()))}
+                    <p class="mt-1 flex flex-wrap items-baseline gap-x-4 text-base tabular-nums">
+                        <span>
+                            <span class=MUTED>"since "</span>
+                            <span data-testid="held-for">
+                                {move || {
+                                    held_for(since, now.get())
+                                        .map(|d| format!("{d} ago"))
+                                        .unwrap_or_else(|| "not known".to_owned())
+                                }}
                             </span>
-                        </dd>
-                    </dl>
+                        </span>
+                        <span>
+                            <span class=MUTED>"TTL "</span>
+                            <span data-testid="contender-ttl">{move || format_ttl(left())}</span>
+                        </span>
+                        {short_key_link(&leader.key)}
+                    </p>
                 </div>
             }
             .into_any()
