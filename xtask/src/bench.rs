@@ -5,8 +5,10 @@
 //! the prefix, same run, same etcd; see `backend/examples/bench.rs`), its
 //! `watch_bench` example (live delivery through the release binary against a
 //! direct etcd watch: latency, fan-out, memory, upstream watches, write rate;
-//! see `backend/examples/watch_bench.rs`) and the size of the release wasm,
-//! raw and gzip. Arguments go to both examples, which ignore the other's flags.
+//! see `backend/examples/watch_bench.rs`), its `coord_bench` example (the
+//! queues and leases views over 100,000 queue items and 10,000 leases; see
+//! `backend/examples/coord_bench.rs`) and the size of the release wasm, raw
+//! and gzip. Arguments go to both examples, which ignore the other's flags.
 
 #![allow(clippy::print_stdout)] // Printing the figures is the point.
 
@@ -22,7 +24,7 @@ pub fn run(args: Vec<String>) -> Result<()> {
     setup::ensure_all()?;
     setup::build_release()?;
     print_machine();
-    for example in ["bench", "watch_bench"] {
+    for example in ["bench", "watch_bench", "coord_bench"] {
         let mut bench = command(cargo());
         bench
             .args([
