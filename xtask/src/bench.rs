@@ -8,7 +8,7 @@
 //! see `backend/examples/watch_bench.rs`), its `coord_bench` example (the
 //! queues and leases views over 100,000 queue items and 10,000 leases; see
 //! `backend/examples/coord_bench.rs`) and the size of the release wasm, raw
-//! and gzip. Arguments go to both examples, which ignore the other's flags.
+//! and gzip. Arguments go to every example, which ignore the others' flags.
 
 #![allow(clippy::print_stdout)] // Printing the figures is the point.
 
