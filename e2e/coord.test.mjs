@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import * as act from './support/act.mjs';
 import * as check from './support/check.mjs';
 import * as find from './support/find.mjs';
+import { startEtcdeck } from './support/etcdeck.mjs';
 import { journey, startStack } from './support/stack.mjs';
 import { waitFor } from './support/wait.mjs';
 
@@ -174,4 +175,45 @@ test('a registered service instance shows alive with its address, and goes when 
     saw: async () => JSON.stringify(await find.coordPage(page).innerText()),
   });
   await sameLoad(page);
+}));
+
+test('an etcd user who may read only a prefix follows its locks live, and is told new names need a read', { timeout: 90_000 }, user(async (page, { etcd }) => {
+  await etcd.addReader('coord-viewer', 'coord-viewer-pw', 'team/');
+  const viewerApp = await startEtcdeck(etcd, { user: 'coord-viewer', password: 'coord-viewer-pw' });
+  const peers = [];
+  try {
+    const holder = etcd.lock('team/deploy', { ttl: 3 });
+    peers.push(holder);
+    const holderKey = await holder.heldKey();
+    await act.open(page, viewerApp, '/locks');
+    await check.lockShows(page, 'team/deploy', { holder: holderKey });
+    // etcd refuses this user a watch on every key: the page says what that means.
+    await waitFor(async () => /may not watch every key/.test(await find.coordLiveNote(page).innerText()), {
+      what: 'the note that new names appear only when the page reads again',
+      saw: async () => JSON.stringify(await find.coordPage(page).innerText()),
+    });
+    await markLoad(page);
+
+    // The shown lock's prefix is still followed live.
+    const waiter = etcd.lock('team/deploy', { ttl: 3 });
+    peers.push(waiter);
+    const waiterKey = await waitFor(
+      async () => (await etcd.keys('team/deploy/')).find((k) => k !== holderKey),
+      { what: 'the second etcdctl lock to queue its key' },
+    );
+    await check.lockShows(page, 'team/deploy', { holder: holderKey, waiters: [waiterKey] });
+    await holder.stop();
+    await check.lockShows(page, 'team/deploy', { holder: waiterKey, waiters: [] });
+
+    // A lock under a new name shows after "read again".
+    const other = etcd.lock('team/other', { ttl: 3 });
+    peers.push(other);
+    const otherKey = await other.heldKey();
+    await find.coordReadAgain(page).click();
+    await check.lockShows(page, 'team/other', { holder: otherKey });
+    await sameLoad(page);
+  } finally {
+    await Promise.all(peers.map((p) => p.kill()));
+    await viewerApp.stop();
+  }
 }));

@@ -71,3 +71,6 @@ export const queueCard = (page, prefix) =>
   page.locator(`[data-testid="queue-card"][data-prefix=${quoted(prefix)}]`);
 export const serviceCard = (page, name) =>
   page.locator(`[data-testid="service-card"][data-name=${quoted(name)}]`);
+/** The note above a coordination page's cards about how live it is, and its "read again" button. */
+export const coordLiveNote = (page) => page.locator('[data-testid="coord-live-note"]');
+export const coordReadAgain = (page) => page.locator('[data-testid="coord-read-again"]');

@@ -14,7 +14,7 @@ use etcdeck_frontend::coord::{
     CoordAnswer, Countdown, Liveness, first_zero_at_ms, format_count, format_duration, format_rate,
     held_for, is_session_key, liveness, sparkline_points, watch_plan,
 };
-use etcdeck_frontend::pages::coord::{ReadState, stale_answer};
+use etcdeck_frontend::pages::coord::{ReadState, WHOLE_DENIED_NOTE, stale_answer};
 use etcdeck_shared::coord::{
     Contender, DepthSample, Election, Elections, Instance, LeaseDetail, Leases, Lock, LockKind,
     Locks, PriorityDepth, Queue, QueueKind, Queues, RwRole, Service, Services,
@@ -713,4 +713,27 @@ async fn services_empty_state_names_the_prefixes_read() {
     let empty = text(&one(&root, "[data-testid=coord-empty]"));
     assert!(empty.contains("no services found"));
     assert!(empty.contains("read under services/"), "{empty}");
+}
+
+#[wasm_bindgen_test]
+async fn a_live_note_offers_to_read_again() {
+    let root = container();
+    let mut loaded = ReadState::loaded(locks(), T0);
+    loaded.live_note = Some(WHOLE_DENIED_NOTE.to_owned());
+    let state = RwSignal::new(loaded);
+    let asked = RwSignal::new(0);
+    let _handle = mount_to(root.clone(), move || {
+        view! {
+            <LocksView
+                state=state
+                now=Signal::stored(T0)
+                on_retry=Callback::new(move |()| asked.update(|n| *n += 1))
+            />
+        }
+    });
+    settle().await;
+    let note = one(&root, "[data-testid=coord-live-note]");
+    assert!(text(&note).contains("may not watch every key"));
+    one(&note, "[data-testid=coord-read-again]").click();
+    assert_eq!(asked.get_untracked(), 1);
 }

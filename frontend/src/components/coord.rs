@@ -137,8 +137,21 @@ fn frame<T: Clone + Send + Sync + 'static>(
                 live_note()
                     .map(|text| {
                         view! {
-                            <p data-testid="coord-live-note" role="status" class="rounded-lg border-2 border-amber-500 px-3 py-2 text-amber-900 dark:text-amber-200">
-                                {text}
+                            <p data-testid="coord-live-note" role="status" class="flex flex-wrap items-center gap-3 rounded-lg border-2 border-amber-500 px-3 py-2 text-amber-900 dark:text-amber-200">
+                                <span>{text}</span>
+                                {on_retry
+                                    .map(|retry| {
+                                        view! {
+                                            <button
+                                                type="button"
+                                                data-testid="coord-read-again"
+                                                class="rounded border-2 border-current px-2 py-0.5 font-medium"
+                                                on:click=move |_| retry.run(())
+                                            >
+                                                "read again"
+                                            </button>
+                                        }
+                                    })}
                             </p>
                         }
                     })

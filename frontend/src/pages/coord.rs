@@ -42,6 +42,10 @@ pub const STALE_RETRY: Duration = Duration::from_millis(500);
 /// Most times in a row an answer older than a seen change is asked again.
 pub const MAX_STALE_RETRIES: u32 = 20;
 
+/// Shown when the etcd user may not watch every key.
+pub const WHOLE_DENIED_NOTE: &str = "This etcd user may not watch every key: what is shown \
+    follows along live, but new names appear only when the page reads again.";
+
 /// What a coordination page holds: the last answer, when it arrived, and
 /// what went wrong since.
 #[derive(Clone, Debug, PartialEq)]
@@ -348,6 +352,8 @@ impl<T: CoordAnswer> LiveRead<T> {
                     if let Some(control) = self.control() {
                         control.borrow_mut().whole_denied = true;
                     }
+                    self.state
+                        .try_update(|s| s.live_note = Some(WHOLE_DENIED_NOTE.to_owned()));
                     self.replan();
                 } else {
                     let note = format!(
@@ -470,33 +476,33 @@ pub fn ticking_clock() -> Signal<u64> {
 pub fn LeasesPage() -> impl IntoView {
     let live = LiveRead::start(api::leases);
     let now = ticking_clock();
-    view! { <LeasesView state=live.state now=now /> }
+    view! { <LeasesView state=live.state now=now on_retry=Callback::new(move |()| live.read()) /> }
 }
 
 #[component]
 pub fn LocksPage() -> impl IntoView {
     let live = LiveRead::start(api::locks);
     let now = ticking_clock();
-    view! { <LocksView state=live.state now=now /> }
+    view! { <LocksView state=live.state now=now on_retry=Callback::new(move |()| live.read()) /> }
 }
 
 #[component]
 pub fn ElectionsPage() -> impl IntoView {
     let live = LiveRead::start(api::elections);
     let now = ticking_clock();
-    view! { <ElectionsView state=live.state now=now /> }
+    view! { <ElectionsView state=live.state now=now on_retry=Callback::new(move |()| live.read()) /> }
 }
 
 #[component]
 pub fn QueuesPage() -> impl IntoView {
     let live = LiveRead::start(api::queues);
     let now = ticking_clock();
-    view! { <QueuesView state=live.state now=now /> }
+    view! { <QueuesView state=live.state now=now on_retry=Callback::new(move |()| live.read()) /> }
 }
 
 #[component]
 pub fn ServicesPage() -> impl IntoView {
     let live = LiveRead::start(api::services);
     let now = ticking_clock();
-    view! { <ServicesView state=live.state now=now /> }
+    view! { <ServicesView state=live.state now=now on_retry=Callback::new(move |()| live.read()) /> }
 }
