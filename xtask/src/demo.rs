@@ -95,6 +95,10 @@ pub fn run(args: Vec<String>) -> Result<()> {
         if !has_flag(&args, "--listen") && std::env::var_os("ETCDECK_LISTEN").is_none() {
             etcdeck.args(["--listen", DEFAULT_LISTEN]);
         }
+        // The demo's queue (locks, elections and services are found by themselves).
+        if !has_flag(&args, "--queue-prefix") {
+            etcdeck.args(["--queue-prefix", "queue/emails"]);
+        }
         etcdeck.args(&args);
         demo = Some(started);
     }
