@@ -441,7 +441,8 @@ async fn rwmutex_readers_are_all_holders() {
             holders: vec![reader("rw/read/1", 1), reader("rw/read/2", 2)],
             waiters: vec![Contender {
                 role: Some(RwRole::Write),
-                ..contender("rw/write/3", 3, Some(20), None)
+                // Not named by its lease: the lease is named beside it.
+                ..contender("rw/write/odd", 3, Some(20), None)
             }],
         }],
         revision: Revision(9),
@@ -456,7 +457,14 @@ async fn rwmutex_readers_are_all_holders() {
         "2 holders · 1 waiting"
     );
     assert_eq!(query_all(&root, "[data-testid=lock-holder]").len(), 2);
-    assert!(text(&one(&root, "[data-testid=lock-waiter]")).contains("writer"));
+    let writer = text(&one(&root, "[data-testid=lock-waiter]"));
+    assert!(writer.contains("writer"), "{writer}");
+    assert!(
+        writer.contains("odd") && writer.contains("lease 3"),
+        "{writer}"
+    );
+    let reader = text(&query_all(&root, "[data-testid=lock-holder]")[0]);
+    assert!(!reader.contains("lease"), "named by its lease: {reader}");
     assert!(text(&one(&root, "[data-testid=lock-card]")).contains("rwmutex"));
 }
 

@@ -18,7 +18,7 @@ use etcdeck_shared::coord::{
     Contender, DepthSample, Election, Elections, Instance, LeaseDetail, Leases, Lock, LockKind,
     Locks, Queue, QueueKind, Queues, RwRole, Service, Services,
 };
-use etcdeck_shared::{Bytes, ErrorCode, Revision};
+use etcdeck_shared::{Bytes, ErrorCode, LeaseId, Revision};
 use leptos::prelude::*;
 
 use crate::api::ApiFailure;
@@ -423,7 +423,7 @@ fn contender_block(
         >
             <div class="flex flex-wrap items-center gap-2 text-lg">
                 {role.map(|r| view! { <span class=BADGE>{r}</span> })}
-                {short_key_link(&contender.key)}
+                {short_key_link(&contender.key, contender.lease)}
             </div>
             <p class="flex flex-wrap gap-x-4 text-base tabular-nums">
                 <span>
@@ -442,18 +442,24 @@ fn contender_block(
 }
 
 /// A link to a contender's key, labelled with its last segment (the lease
-/// id of its session), the whole key in the tooltip.
-fn short_key_link(key: &Bytes) -> impl IntoView + use<> {
+/// id of its session, by the recipes' layout), the whole key in the
+/// tooltip; the lease is named beside it when the key is not named by it.
+fn short_key_link(key: &Bytes, lease: LeaseId) -> impl IntoView + use<> {
     let bytes = key.as_slice();
     let tail = bytes
         .iter()
         .rposition(|b| *b == b'/')
         .map(|i| Bytes::from(&bytes[i + 1..]))
         .unwrap_or_else(|| key.clone());
+    let lease = lease.to_string();
+    let other_lease = (tail.as_slice() != lease.as_bytes()).then(|| {
+        view! { <span class=format!("font-mono text-base {MUTED}")>{format!("lease {lease}")}</span> }
+    });
     view! {
         <a href=key_href(key) data-testid="contender-key" class=KEY_LINK title=key.display()>
             {tail.display()}
         </a>
+        {other_lease}
     }
 }
 
@@ -497,7 +503,7 @@ fn waiting_list(
                                     {c.role.map(|r| view! { <span class=BADGE>{role_text(r)}</span> })}
                                     {(!value.is_empty())
                                         .then(|| view! { <span class="break-words font-semibold">{value}</span> })}
-                                    {short_key_link(&c.key)}
+                                    {short_key_link(&c.key, c.lease)}
                                     <span class=format!("tabular-nums {MUTED}")>
                                         {move || format!("TTL {}", format_ttl(left()))}
                                     </span>
@@ -588,7 +594,7 @@ fn election_card(election: Election, read_at: u64, now: Signal<u64>) -> impl Int
                             <span class=MUTED>"TTL "</span>
                             <span data-testid="contender-ttl">{move || format_ttl(left())}</span>
                         </span>
-                        {short_key_link(&leader.key)}
+                        {short_key_link(&leader.key, leader.lease)}
                     </p>
                 </div>
             }
