@@ -274,11 +274,26 @@ pub trait CoordAnswer: Clone + Send + Sync + 'static {
     }
     /// Whether `event` can change the answer, so it is worth reading again.
     fn touches(&self, event: &WatchEvent) -> bool;
+    /// Whether the answer shows `key` (a key a change created): under one
+    /// of its prefixes.
+    fn shows(&self, key: &Bytes) -> bool {
+        self.shown_prefixes().iter().any(|p| under(p, key))
+    }
     /// Seconds left on the leases shown, to read again when one reaches
     /// zero (a lease with no keys ends without any watch event).
     fn ttls(&self) -> Vec<i64> {
         Vec::new()
     }
+}
+
+/// The keys of `created` (keys changes put that the view should show) that
+/// `answer` does not show yet.
+pub fn not_yet_shown<A: CoordAnswer>(answer: &A, created: &[Bytes]) -> Vec<Bytes> {
+    created
+        .iter()
+        .filter(|key| !answer.shows(key))
+        .cloned()
+        .collect()
 }
 
 /// The ranges a view subscribes to: every key when it discovers and may,
@@ -334,6 +349,10 @@ impl CoordAnswer for Leases {
             // off its lease.
             EventKind::Put => known(&event.kv.key) != event.kv.lease,
         }
+    }
+
+    fn shows(&self, key: &Bytes) -> bool {
+        self.leases.iter().any(|l| l.keys.contains(key))
     }
 
     fn ttls(&self) -> Vec<i64> {

@@ -12,7 +12,7 @@ use etcdeck_frontend::components::coord::{
 };
 use etcdeck_frontend::coord::{
     CoordAnswer, Countdown, Liveness, first_zero_at_ms, format_count, format_duration, format_rate,
-    held_for, is_session_key, liveness, sparkline_points, watch_plan,
+    held_for, is_session_key, liveness, not_yet_shown, sparkline_points, watch_plan,
 };
 use etcdeck_frontend::pages::coord::{ReadState, WHOLE_DENIED_NOTE, stale_answer};
 use etcdeck_shared::coord::{
@@ -271,6 +271,20 @@ fn views_watch_every_key_when_allowed_else_what_they_show() {
     assert_eq!(watch_plan(&services, true), [WatchRange::prefix("svc/")]);
     assert!(services.touches(&put("svc/api/one", Some(1), 1)));
     assert!(!services.touches(&put("other/api/one", Some(1), 1)));
+}
+
+#[wasm_bindgen_test]
+fn created_keys_an_answer_does_not_show_yet_are_named() {
+    let created = [Bytes::from("jobs/nightly/4d"), Bytes::from("other/lock/5e")];
+    assert_eq!(
+        not_yet_shown(&locks(), &created),
+        [Bytes::from("other/lock/5e")]
+    );
+    let leases = leases();
+    assert_eq!(
+        not_yet_shown(&leases, &[Bytes::from("/svc/a"), Bytes::from("/svc/ab")]),
+        [Bytes::from("/svc/ab")]
+    );
 }
 
 #[wasm_bindgen_test]

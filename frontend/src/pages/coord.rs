@@ -14,7 +14,9 @@
 //! at once rather than fed its snapshot: the re-read replaces it. An answer
 //! read at a revision before a change the view has seen is shown, and asked
 //! for again shortly (the backend may answer from a reading up to a second
-//! old), so the page always ends up at least as new as its events.
+//! old), so the page always ends up at least as new as its events; so is
+//! an answer that lacks a key a change created (a new lock's first key), a
+//! few times.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -23,15 +25,15 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Duration;
 
-use etcdeck_shared::ws::{SubId, WatchRange};
-use etcdeck_shared::{Connection, ErrorCode, Revision};
+use etcdeck_shared::ws::{EventKind, SubId, WatchRange};
+use etcdeck_shared::{Bytes, Connection, ErrorCode, Revision};
 use leptos::prelude::*;
 
 use crate::api::live::LiveClient;
 use crate::api::{self, ApiFailure};
 use crate::components::coord::{ElectionsView, LeasesView, LocksView, QueuesView, ServicesView};
 use crate::connection::ConnectionState;
-use crate::coord::{CoordAnswer, first_zero_at_ms, watch_plan};
+use crate::coord::{CoordAnswer, first_zero_at_ms, not_yet_shown, watch_plan};
 use crate::live::Delivery;
 
 /// Changes within this long are gathered into one re-read.
@@ -41,6 +43,13 @@ pub const CHANGE_DEBOUNCE: Duration = Duration::from_millis(300);
 pub const STALE_RETRY: Duration = Duration::from_millis(500);
 /// Most times in a row an answer older than a seen change is asked again.
 pub const MAX_STALE_RETRIES: u32 = 20;
+/// Most times in a row an answer that lacks a key a change created is asked
+/// again (2 s: the backend's readings are at most a second old; a key that
+/// is not the view's kind after all, say an election's on the locks page,
+/// costs no more than that).
+pub const MAX_UNSEEN_RETRIES: u32 = 4;
+/// Most created keys remembered between answers.
+const MAX_UNSEEN: usize = 64;
 
 /// Shown when the etcd user may not watch every key.
 pub const WHOLE_DENIED_NOTE: &str = "This etcd user may not watch every key: what is shown \
@@ -111,6 +120,9 @@ struct Control {
     /// read before it is stale.
     wanted: Option<Revision>,
     stale_retries: u32,
+    /// Keys that changes created since the last answer, not shown yet.
+    unseen: Vec<Bytes>,
+    unseen_retries: u32,
     stopped: bool,
 }
 
@@ -217,14 +229,29 @@ impl<T: CoordAnswer> LiveRead<T> {
         let (again, stale) = {
             let mut control = control.borrow_mut();
             control.in_flight = false;
-            let stale = ok
-                && stale_answer(answered_at, control.wanted)
-                && control.stale_retries < MAX_STALE_RETRIES;
-            if stale {
-                control.stale_retries += 1;
-            } else if ok {
-                control.wanted = None;
-                control.stale_retries = 0;
+            let mut stale = false;
+            if ok {
+                if stale_answer(answered_at, control.wanted)
+                    && control.stale_retries < MAX_STALE_RETRIES
+                {
+                    control.stale_retries += 1;
+                    stale = true;
+                } else {
+                    control.wanted = None;
+                    control.stale_retries = 0;
+                }
+                let unseen = self
+                    .state
+                    .with_untracked(|s| s.data.as_ref().map(|d| not_yet_shown(d, &control.unseen)))
+                    .unwrap_or_default();
+                if !unseen.is_empty() && control.unseen_retries < MAX_UNSEEN_RETRIES {
+                    control.unseen_retries += 1;
+                    control.unseen = unseen;
+                    stale = true;
+                } else {
+                    control.unseen.clear();
+                    control.unseen_retries = 0;
+                }
             }
             (std::mem::take(&mut control.again), stale)
         };
@@ -333,9 +360,32 @@ impl<T: CoordAnswer> LiveRead<T> {
                 });
                 if touched {
                     let latest = events.iter().map(|e| e.kv.mod_revision).max();
+                    let created: Vec<(EventKind, i64, Bytes)> = self.state.with_untracked(|s| {
+                        s.data
+                            .as_ref()
+                            .map(|d| {
+                                events
+                                    .iter()
+                                    .filter(|e| d.touches(e))
+                                    .map(|e| (e.kind, e.kv.version, e.kv.key.clone()))
+                                    .collect()
+                            })
+                            .unwrap_or_default()
+                    });
                     if let Some(control) = self.control() {
                         let mut control = control.borrow_mut();
                         control.wanted = control.wanted.max(latest);
+                        for (kind, version, key) in created {
+                            control.unseen.retain(|k| *k != key);
+                            // Keys created (version 1) are what a new item
+                            // shows up as.
+                            if kind == EventKind::Put
+                                && version == 1
+                                && control.unseen.len() < MAX_UNSEEN
+                            {
+                                control.unseen.push(key);
+                            }
+                        }
                     }
                     self.read_soon();
                 }
