@@ -205,11 +205,16 @@ test('an etcd user who may read only a prefix follows its locks live, and is tol
     await holder.stop();
     await check.lockShows(page, 'team/deploy', { holder: waiterKey, waiters: [] });
 
-    // A lock under a new name shows after "read again".
+    // A lock under a new name shows after "read again" (etcdeck's readings
+    // of lease keys may be a second old, so a click right away may be early,
+    // as it would be for a person: click until it shows).
     const other = etcd.lock('team/other', { ttl: 3 });
     peers.push(other);
     const otherKey = await other.heldKey();
-    await find.coordReadAgain(page).click();
+    await waitFor(async () => {
+      await find.coordReadAgain(page).click();
+      return (await find.lockCard(page, 'team/other').count()) === 1;
+    }, { what: 'the lock team/other to show after "read again"', every: 700 });
     await check.lockShows(page, 'team/other', { holder: otherKey });
     await sameLoad(page);
   } finally {
