@@ -272,7 +272,11 @@ impl Coord {
             revision.get_or_insert(read.revision);
             groups.extend(detect::groups(&prefix, &read.kvs, hint, &plain_only, &ttl));
         }
-        Ok((Revision(revision.unwrap_or(lease_revision)), groups))
+        // New prefixes are found only through the lease reading, which may be
+        // up to a second older than the ranges: the answer is complete as of
+        // the older of the two, so a view watching from there misses nothing.
+        let complete_at = revision.map_or(lease_revision, |r| r.min(lease_revision));
+        Ok((Revision(complete_at), groups))
     }
 
     /// `GET /api/v1/locks`.
