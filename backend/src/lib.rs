@@ -20,6 +20,8 @@
 //! `api -> coord -> hub`, `coord -> etcd`, `api -> etcd`.
 
 pub mod api;
+pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod coord;
 pub mod etcd;
@@ -67,6 +69,7 @@ pub async fn run(
         config: Arc::new(config.server),
         shutdown: stop_rx,
         sockets: sockets.clone(),
+        audit: audit::Audit::default(),
     });
     // Live events are small frames that should leave at once, not wait to be
     // coalesced with the next one.

@@ -223,6 +223,15 @@ pub enum ErrorCode {
     EtcdUnavailable,
     /// The answer would exceed a size limit.
     TooLarge,
+    /// No session: log in (or open the wall screen's token link) first.
+    LoginRequired,
+    /// etcdeck refuses writes for this session (`--read-only`, a wall
+    /// token, or etcd without auth).
+    ReadOnly,
+    /// Something changed since the user looked: nothing was written.
+    Conflict,
+    /// The revision asked for has been compacted away.
+    Compacted,
     Internal,
 }
 

@@ -10,12 +10,15 @@
 //!   with their JSON form (base64) and their URL form (percent-encoding).
 //! - [`api`]: request and response bodies of the HTTP API.
 //! - [`ws`]: the live protocol spoken over the WebSocket.
+//! - [`edit`]: sessions, guarded edits, history, lease actions and the
+//!   audit log.
 //! - [`coord`]: bodies of the coordination views (leases, locks, elections,
 //!   queues, services).
 
 pub mod api;
 pub mod bytes;
 pub mod coord;
+pub mod edit;
 pub mod ws;
 
 pub use api::*;

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use etcdeck_shared::edit::Conflict;
 use etcdeck_shared::{ApiError, ErrorCode, Revision};
 
 use crate::coord::CoordError;
@@ -19,8 +20,21 @@ pub enum Failure {
         message: String,
         revision: Revision,
     },
-    /// The request came from where it may not (another site).
+    /// The request came from where it may not (another site), or etcd's
+    /// permissions refuse it.
     Forbidden(String),
+    /// No session: the browser must log in first.
+    LoginRequired(String),
+    /// etcdeck refuses writes for this session.
+    ReadOnly(String),
+    /// Something changed since the user looked; nothing was written.
+    Conflict(String),
+    /// A guarded write of one key found it changed: 409 with the key now.
+    KeyConflict(Box<Conflict>),
+    /// The revision asked for has been compacted away.
+    Compacted(String),
+    /// The request is larger than etcdeck sends to etcd.
+    TooLarge(String),
     Etcd(EtcdError),
 }
 
@@ -65,6 +79,18 @@ impl IntoResponse for Failure {
             }
             Failure::Forbidden(message) => {
                 (StatusCode::FORBIDDEN, ErrorCode::PermissionDenied, message)
+            }
+            Failure::LoginRequired(message) => {
+                (StatusCode::UNAUTHORIZED, ErrorCode::LoginRequired, message)
+            }
+            Failure::ReadOnly(message) => (StatusCode::FORBIDDEN, ErrorCode::ReadOnly, message),
+            Failure::Conflict(message) => (StatusCode::CONFLICT, ErrorCode::Conflict, message),
+            Failure::KeyConflict(conflict) => {
+                return (StatusCode::CONFLICT, Json(*conflict)).into_response();
+            }
+            Failure::Compacted(message) => (StatusCode::GONE, ErrorCode::Compacted, message),
+            Failure::TooLarge(message) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge, message)
             }
             Failure::Etcd(err) => {
                 let (status, code) = match &err {

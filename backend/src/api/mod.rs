@@ -6,6 +6,7 @@
 //! the body says what happened in words a user can act on.
 
 mod error;
+mod origin;
 mod query;
 mod ws;
 
@@ -34,6 +35,7 @@ use crate::hub::Hub;
 use crate::tree;
 
 pub use error::Failure;
+pub use origin::same_site;
 use query::Query;
 
 /// How long one API request may take before it is answered with 503.
@@ -50,6 +52,8 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// The WebSocket tasks, so a stopping server can wait for them.
     pub sockets: tokio_util::task::TaskTracker,
+    /// Every write through etcdeck.
+    pub audit: crate::audit::Audit,
 }
 
 /// The whole HTTP application.

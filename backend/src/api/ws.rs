@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use etcdeck_shared::ws::{
     ClientMessage, HEARTBEAT_SECS, MAX_CLIENT_FRAME, MAX_SUBSCRIPTIONS, ServerMessage, SubId,
@@ -27,7 +27,7 @@ use futures::{SinkExt, Stream, StreamExt};
 use tokio::sync::watch;
 use tokio_stream::StreamMap;
 
-use super::{AppState, Failure};
+use super::AppState;
 use crate::hub::Hub;
 
 /// How often the backend sends a heartbeat (a text frame the page sees) and
@@ -49,7 +49,7 @@ pub(super) async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if let Err(failure) = same_origin(&headers) {
+    if let Err(failure) = super::same_site(&headers) {
         return failure.into_response();
     }
     let hub = state.hub.clone();
@@ -59,32 +59,6 @@ pub(super) async fn upgrade(
         .max_frame_size(MAX_FRAME_READ)
         .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| sockets.track_future(serve(socket, hub, shutdown)))
-}
-
-/// Browsers always send `Origin` on a WebSocket upgrade; a page from another
-/// site must not open a socket with this user's access.
-fn same_origin(headers: &HeaderMap) -> Result<(), Failure> {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        // Not a browser: nothing cross-site to guard against.
-        return Ok(());
-    };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    let origin_host = origin
-        .to_str()
-        .ok()
-        .and_then(|o| o.split_once("://"))
-        .map(|(_, rest)| rest.trim_end_matches('/'));
-    if origin_host.is_some_and(|o| o.eq_ignore_ascii_case(host)) {
-        Ok(())
-    } else {
-        tracing::warn!(?origin, host, "refused a cross-origin WebSocket");
-        Err(Failure::Forbidden(
-            "this WebSocket only accepts pages served by this etcdeck".into(),
-        ))
-    }
 }
 
 async fn serve(socket: WebSocket, hub: Hub, mut shutdown: watch::Receiver<bool>) {
