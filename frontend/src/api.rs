@@ -10,8 +10,10 @@ pub mod live;
 use std::fmt;
 
 use etcdeck_shared::coord::{Elections, Leases, Locks, Queues, Services};
+use etcdeck_shared::edit::{CSRF_HEADER, Conflict};
 use etcdeck_shared::{ApiError, Bytes, ErrorCode, KeyValue, Level, Status, path};
 use gloo_net::http::{Request, Response};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// Why a request failed, in a form the UI can always show.
@@ -25,6 +27,9 @@ pub enum ApiFailure {
     /// The backend answered something that is not what the API promises
     /// (e.g. a proxy's HTML error page).
     BadResponse { status: u16, detail: String },
+    /// A guarded write found the key changed since it was read: nothing was
+    /// written; this is the key now.
+    Conflict(Box<Conflict>),
 }
 
 impl ApiFailure {
@@ -54,6 +59,7 @@ impl fmt::Display for ApiFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ApiFailure::Api { error, .. } => f.write_str(&error.message),
+            ApiFailure::Conflict(conflict) => f.write_str(&conflict.message),
             ApiFailure::Network(detail) => {
                 write!(f, "cannot reach the etcdeck backend ({detail})")
             }
@@ -127,7 +133,7 @@ fn key_url(key: &Bytes) -> String {
     format!("{}?key={}", path::KEY, key.to_url())
 }
 
-async fn get_json<T: DeserializeOwned>(url: String) -> Result<T, ApiFailure> {
+pub async fn get_json<T: DeserializeOwned>(url: String) -> Result<T, ApiFailure> {
     let response = Request::get(&url)
         .header("Accept", "application/json")
         .send()
@@ -136,7 +142,26 @@ async fn get_json<T: DeserializeOwned>(url: String) -> Result<T, ApiFailure> {
     decode(response).await
 }
 
-async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiFailure> {
+/// `POST url` with a JSON body and the session's CSRF token, as every write
+/// is sent.
+pub async fn post_json<B: Serialize, T: DeserializeOwned>(
+    url: &str,
+    body: &B,
+) -> Result<T, ApiFailure> {
+    let mut request = Request::post(url).header("Accept", "application/json");
+    if let Some(csrf) = crate::session::csrf() {
+        request = request.header(CSRF_HEADER, &csrf);
+    }
+    let response = request
+        .json(body)
+        .map_err(|err| ApiFailure::Network(err.to_string()))?
+        .send()
+        .await
+        .map_err(|err| ApiFailure::Network(network_detail(&err)))?;
+    decode(response).await
+}
+
+pub async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiFailure> {
     let status = response.status();
     let text = response
         .text()
@@ -147,6 +172,11 @@ async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiFailure
             status,
             detail: format!("malformed body: {err}"),
         });
+    }
+    if status == 409
+        && let Ok(conflict) = serde_json::from_str::<Conflict>(&text)
+    {
+        return Err(ApiFailure::Conflict(Box::new(conflict)));
     }
     match serde_json::from_str::<ApiError>(&text) {
         Ok(error) => Err(ApiFailure::Api { status, error }),

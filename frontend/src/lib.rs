@@ -5,6 +5,7 @@
 //! - [`app`]: the router and page layout; `main.rs` only mounts it.
 //! - [`api`]: every request to the backend (the only module that fetches)
 //!   and the live WebSocket ([`api::live`]).
+//! - [`session`]: the browser's etcdeck session (its CSRF token).
 //! - [`connection`]: polling `/api/v1/status`, shared as context.
 //! - [`pages`]: whole screens bound to routes (browse, events, and the
 //!   coordination pages: leases, locks, elections, queues, services).
@@ -32,6 +33,7 @@ pub mod listing;
 pub mod live;
 pub mod pages;
 pub mod route;
+pub mod session;
 pub mod windowing;
 
 #[cfg(test)]

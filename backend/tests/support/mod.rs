@@ -19,6 +19,10 @@ use tokio::task::JoinHandle;
 pub struct Server {
     pub addr: SocketAddr,
     http: reqwest::Client,
+    /// The session cookie (`name=value`) once logged in.
+    pub cookie: Option<String>,
+    /// The session's CSRF token, sent with every write.
+    pub csrf: Option<String>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), RunError>>>,
 }
@@ -76,6 +80,8 @@ impl Server {
         Ok(Server {
             addr,
             http,
+            cookie: None,
+            csrf: None,
             stop: Some(stop),
             task: Some(task),
         })
@@ -86,7 +92,43 @@ impl Server {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http.get(self.url(path)).send().await.expect("request")
+        self.with_session(self.http.get(self.url(path)))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `POST path` with a JSON body, the session cookie and the CSRF token,
+    /// as the etcdeck page sends a write.
+    pub async fn post(&self, path: &str, body: &impl serde::Serialize) -> reqwest::Response {
+        let mut request = self.with_session(self.http.post(self.url(path))).json(body);
+        if let Some(csrf) = &self.csrf {
+            request = request.header(etcdeck_shared::edit::CSRF_HEADER, csrf);
+        }
+        request.send().await.expect("request")
+    }
+
+    /// [`Server::post`] decoded as `T`, or the status and JSON body of a
+    /// refusal (an `ApiError`, or a `Conflict` for 409 on one key).
+    pub async fn post_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<T, (u16, serde_json::Value)> {
+        let response = self.post(path, body).await;
+        let code = response.status().as_u16();
+        if response.status().is_success() {
+            Ok(response.json().await.expect("json body"))
+        } else {
+            Err((code, response.json().await.expect("json error body")))
+        }
+    }
+
+    fn with_session(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.cookie {
+            Some(cookie) => request.header(reqwest::header::COOKIE, cookie),
+            None => request,
+        }
     }
 
     pub async fn level(
