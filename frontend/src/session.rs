@@ -17,3 +17,10 @@ pub fn csrf() -> Option<String> {
 pub fn set_csrf(token: Option<String>) {
     CSRF.with(|c| *c.borrow_mut() = token);
 }
+
+/// Whether this browser's session may write (writes are still checked by the
+/// backend, and by etcd). Controls that write are hidden or disabled when
+/// it is `false`.
+pub fn can_write() -> leptos::prelude::Signal<bool> {
+    leptos::prelude::Signal::stored(true)
+}
