@@ -18,6 +18,9 @@
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/login.rs"]
+mod login;
+
 use std::time::{Duration, Instant};
 
 use etcd_client::{Client, ConnectOptions, GetOptions, Txn, TxnOp};
@@ -99,8 +102,8 @@ async fn bench_size(size: usize, repeat: usize) {
         },
         server: ServerConfig {
             read_only: true,
-            separator: b"/".to_vec(),
             dist: "/nonexistent".into(),
+            ..ServerConfig::default()
         },
         coord: Default::default(),
     };
@@ -108,15 +111,13 @@ async fn bench_size(size: usize, repeat: usize) {
     let server = tokio::spawn(etcdeck::run(listener, config, async {
         let _ = stopped.await;
     }));
-    let http = reqwest::Client::new();
-    while http
-        .get(format!("http://{addr}{}", path::HEALTHZ))
-        .send()
+    while reqwest::get(format!("http://{addr}{}", path::HEALTHZ))
         .await
         .is_err()
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let http = login::client(addr, "root", ROOT_PASSWORD).await;
 
     for (label, prefix) in [
         ("first (`/app/`)", "/app/"),

@@ -16,6 +16,9 @@
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/login.rs"]
+mod login;
+
 use std::time::{Duration, Instant};
 
 use etcd_client::{Client, ConnectOptions, GetOptions, PutOptions, Txn, TxnOp};
@@ -75,8 +78,8 @@ async fn main() {
         },
         server: ServerConfig {
             read_only: true,
-            separator: b"/".to_vec(),
             dist: "/nonexistent".into(),
+            ..ServerConfig::default()
         },
         coord: CoordConfig {
             queue_prefixes: vec![QUEUE.as_bytes().to_vec()],
@@ -87,15 +90,13 @@ async fn main() {
     let server = tokio::spawn(etcdeck::run(listener, config, async {
         let _ = stopped.await;
     }));
-    let http = reqwest::Client::new();
-    while http
-        .get(format!("http://{addr}{}", path::HEALTHZ))
-        .send()
+    while reqwest::get(format!("http://{addr}{}", path::HEALTHZ))
         .await
         .is_err()
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let http = login::client(addr, "root", ROOT_PASSWORD).await;
 
     println!();
     println!(

@@ -23,6 +23,9 @@
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/login.rs"]
+mod login;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -35,6 +38,7 @@ use etcdeck_shared::{LiveStats, path};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use xtask::harness::{ClusterOptions, EtcdCluster, ROOT_PASSWORD, free_port};
 
 /// When each revision's put began.
@@ -67,7 +71,7 @@ async fn main() {
     )
     .await
     .expect("connect");
-    let deck = Etcdeck::start(&binary, &etcd.endpoints());
+    let mut deck = Etcdeck::start(&binary, &etcd.endpoints());
     deck.wait_ready().await;
 
     latency(&client, &deck, puts).await;
@@ -79,6 +83,8 @@ async fn main() {
 struct Etcdeck {
     child: Child,
     port: u16,
+    /// The session cookie, once logged in.
+    cookie: String,
 }
 
 impl Drop for Etcdeck {
@@ -100,16 +106,23 @@ impl Etcdeck {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-        Etcdeck { child, port }
+        Etcdeck {
+            child,
+            port,
+            cookie: String::new(),
+        }
     }
 
-    async fn wait_ready(&self) {
+    /// Waits until etcdeck answers, then logs in as a browser would.
+    async fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(r) =
                 reqwest::get(format!("http://127.0.0.1:{}{}", self.port, path::HEALTHZ)).await
                 && r.status().is_success()
             {
+                let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+                self.cookie = login::session_cookie(addr, "root", ROOT_PASSWORD).await;
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -145,9 +158,13 @@ struct Subscriber {
 }
 
 impl Subscriber {
-    async fn open(port: u16, prefix: &str) -> Subscriber {
+    async fn open(port: u16, cookie: &str, prefix: &str) -> Subscriber {
         let url = format!("ws://127.0.0.1:{port}{}", path::WS);
-        let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        let mut request = url.into_client_request().expect("WebSocket request");
+        request
+            .headers_mut()
+            .insert("cookie", cookie.parse().expect("cookie header"));
+        let (mut socket, _) = tokio_tungstenite::connect_async(request)
             .await
             .expect("ws connect");
         let subscribe = ClientMessage::Subscribe {
@@ -293,7 +310,7 @@ async fn latency(client: &Client, deck: &Etcdeck, puts: usize) {
             }
         }
     });
-    let subscriber = [Subscriber::open(deck.port, prefix).await];
+    let subscriber = [Subscriber::open(deck.port, &deck.cookie, prefix).await];
     let (times, _) = paced_puts(client, prefix, puts, Duration::from_millis(4)).await;
     wait_for(&subscriber, puts, Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -361,7 +378,7 @@ async fn fanout(
         let rss_before = deck.rss_kib();
         let mut subscribers = Vec::with_capacity(count);
         for _ in 0..count {
-            subscribers.push(Subscriber::open(deck.port, &prefix).await);
+            subscribers.push(Subscriber::open(deck.port, &deck.cookie, &prefix).await);
         }
         let rss_after = deck.rss_kib();
         let stats = deck.stats().await;
@@ -407,7 +424,7 @@ async fn write_rate(client: &Client, deck: &Etcdeck) {
         let subscribers: Vec<Subscriber> = {
             let mut v = Vec::new();
             for _ in 0..10 {
-                v.push(Subscriber::open(deck.port, &prefix).await);
+                v.push(Subscriber::open(deck.port, &deck.cookie, &prefix).await);
             }
             v
         };

@@ -43,9 +43,30 @@ pub struct Cli {
     /// Address to serve the dashboard on.
     #[arg(long, env = "ETCDECK_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Refuse every write.
+    /// Refuse every write, whoever is logged in.
     #[arg(long, env = "ETCDECK_READ_ONLY")]
     pub read_only: bool,
+    /// File whose first line is a read-only access token for wall screens:
+    /// open `/login#token=TOKEN` and no one needs to log in. The screen reads
+    /// as the `--user` etcdeck itself runs as.
+    #[arg(long, env = "ETCDECK_WALL_TOKEN_FILE")]
+    pub wall_token_file: Option<PathBuf>,
+    /// When etcd has auth disabled, let anyone who reaches etcdeck write
+    /// (without it etcdeck is read-only there).
+    #[arg(long, env = "ETCDECK_ALLOW_UNAUTHENTICATED_WRITES")]
+    pub allow_unauthenticated_writes: bool,
+    /// Another origin (`https://host[:port]`) whose pages may use etcdeck's
+    /// WebSocket and writes, e.g. a reverse proxy's public address;
+    /// repeatable. etcdeck's own host is always allowed.
+    #[arg(
+        long = "allowed-origin",
+        env = "ETCDECK_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+    /// Minutes without a request after which a login session ends.
+    #[arg(long, env = "ETCDECK_SESSION_IDLE_MINUTES", default_value_t = 30)]
+    pub session_idle_minutes: u64,
     /// What splits keys into tree levels.
     #[arg(long, env = "ETCDECK_SEPARATOR", default_value = "/")]
     pub separator: String,
@@ -179,8 +200,32 @@ pub struct TlsConfig {
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub read_only: bool,
+    /// The wall screens' read-only access token.
+    pub wall_token: Option<Password>,
+    /// With etcd auth disabled, writes are allowed.
+    pub allow_unauthenticated_writes: bool,
+    /// Origins besides etcdeck's own host, as `scheme://host[:port]` in
+    /// lower case.
+    pub allowed_origins: Vec<String>,
+    /// A session unused this long ends.
+    pub session_idle: std::time::Duration,
     pub separator: Vec<u8>,
     pub dist: PathBuf,
+}
+
+impl Default for ServerConfig {
+    /// What the flags give when none is passed.
+    fn default() -> Self {
+        ServerConfig {
+            read_only: false,
+            wall_token: None,
+            allow_unauthenticated_writes: false,
+            allowed_origins: Vec::new(),
+            session_idle: std::time::Duration::from_secs(30 * 60),
+            separator: b"/".to_vec(),
+            dist: PathBuf::from("dist"),
+        }
+    }
 }
 
 /// A configuration that cannot work, said in one line.
@@ -206,6 +251,12 @@ pub enum ConfigError {
     HalfIdentity,
     #[error("{0} needs a non-empty name")]
     EmptyPrefix(&'static str),
+    #[error("the wall token in {0} is shorter than 16 characters; use a long random one")]
+    ShortToken(PathBuf),
+    #[error("--allowed-origin '{0}' is not an origin like https://etcdeck.example.com")]
+    BadOrigin(String),
+    #[error("--session-idle-minutes must be at least 1")]
+    NoIdle,
 }
 
 impl Cli {
@@ -270,6 +321,36 @@ impl Cli {
                 .map(|p| p.as_bytes().to_vec())
                 .collect(),
         };
+        let wall_token = match &self.wall_token_file {
+            None => None,
+            Some(path) => {
+                let token = read_password(path)?.trim().to_owned();
+                if token.chars().count() < 16 {
+                    return Err(ConfigError::ShortToken(path.clone()));
+                }
+                Some(Password(token))
+            }
+        };
+        let allowed_origins = self
+            .allowed_origins
+            .iter()
+            .map(|o| o.trim())
+            .filter(|o| !o.is_empty())
+            .map(|o| {
+                let origin = o.trim_end_matches('/').to_ascii_lowercase();
+                let valid = origin.split_once("://").is_some_and(|(scheme, host)| {
+                    matches!(scheme, "http" | "https") && !host.is_empty() && !host.contains('/')
+                });
+                if valid {
+                    Ok(origin)
+                } else {
+                    Err(ConfigError::BadOrigin(o.to_owned()))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if self.session_idle_minutes == 0 {
+            return Err(ConfigError::NoIdle);
+        }
         Ok(Config {
             coord,
             etcd: EtcdConfig {
@@ -279,6 +360,10 @@ impl Cli {
             },
             server: ServerConfig {
                 read_only: self.read_only,
+                wall_token,
+                allow_unauthenticated_writes: self.allow_unauthenticated_writes,
+                allowed_origins,
+                session_idle: std::time::Duration::from_secs(self.session_idle_minutes * 60),
                 separator: self.separator.into_bytes(),
                 dist: self.dist,
             },
@@ -386,6 +471,39 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.etcd.endpoints, ["http://a:1", "http://b:2"]);
         assert!(!format!("{cfg:?}").contains("secret"));
+    }
+
+    #[test]
+    fn access_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "short\n").unwrap();
+        let err = parse(&["--wall-token-file", file.to_str().unwrap()])
+            .into_config(|_| None)
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::ShortToken(_)));
+        std::fs::write(&file, "0123456789abcdef0123\n").unwrap();
+        let cfg = parse(&[
+            "--wall-token-file",
+            file.to_str().unwrap(),
+            "--allowed-origin",
+            "https://Deck.Example.com/",
+        ])
+        .into_config(|_| None)
+        .unwrap();
+        assert_eq!(
+            cfg.server.wall_token.unwrap().expose(),
+            "0123456789abcdef0123"
+        );
+        assert_eq!(cfg.server.allowed_origins, ["https://deck.example.com"]);
+        assert_eq!(cfg.server.session_idle.as_secs(), 30 * 60);
+        let err = parse(&["--allowed-origin", "deck.example.com"])
+            .into_config(|_| None)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--allowed-origin 'deck.example.com' is not an origin like https://etcdeck.example.com"
+        );
     }
 
     #[test]

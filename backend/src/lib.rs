@@ -58,15 +58,23 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let session = etcd::EtcdSession::start(config.etcd, stop_rx.clone()).await?;
-    let hub = hub::Hub::new(session.clone());
+    let session = etcd::EtcdSession::start(config.etcd.clone(), stop_rx.clone()).await?;
+    let hub = hub::Hub::new();
     let coord = coord::Coord::start(session.clone(), hub.clone(), config.coord, stop_rx.clone());
     let sockets = TaskTracker::new();
+    let server_config = Arc::new(config.server);
+    let sessions = auth::Sessions::start(
+        config.etcd,
+        session.clone(),
+        server_config.clone(),
+        stop_rx.clone(),
+    );
     let app = api::router(api::AppState {
         hub,
         coord,
         session,
-        config: Arc::new(config.server),
+        sessions,
+        config: server_config,
         shutdown: stop_rx,
         sockets: sockets.clone(),
         audit: audit::Audit::default(),

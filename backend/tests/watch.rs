@@ -449,8 +449,8 @@ async fn expired_tokens_cancel_no_subscription() {
     let viewer = server_as(&etcd, VIEWER).await;
     let connected = Instant::now();
 
-    let mut root_ws = LiveClient::connect(root.addr).await;
-    let mut viewer_ws = LiveClient::connect(viewer.addr).await;
+    let mut root_ws = LiveClient::connect(root.live()).await;
+    let mut viewer_ws = LiveClient::connect(viewer.live()).await;
     root_ws.subscribe(1, prefix(PREFIX), None, false).await;
     viewer_ws.subscribe(1, prefix(PREFIX), None, false).await;
     root_ws.wait_subscribed(1, LIMIT).await;
@@ -504,8 +504,8 @@ async fn seed_story_subscriptions_opened_after_token_expiry() {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let writing = writer.spawn_until(stopped, Duration::from_millis(40));
 
-    let mut root_ws = LiveClient::connect(root.addr).await;
-    let mut viewer_ws = LiveClient::connect(viewer.addr).await;
+    let mut root_ws = LiveClient::connect(root.live()).await;
+    let mut viewer_ws = LiveClient::connect(viewer.live()).await;
     let schedule = [
         (1, PREFIX, Duration::ZERO),
         (2, "/w/a/", Duration::from_secs(6)),
@@ -571,7 +571,7 @@ async fn compaction_while_disconnected_gives_a_gap_and_a_true_snapshot() {
     let mut tabs = Vec::new();
     for server in [&root, &viewer] {
         for _ in ["away", "short"] {
-            let mut ws = LiveClient::connect(server.addr).await;
+            let mut ws = LiveClient::connect(server.live()).await;
             ws.subscribe(1, prefix(PREFIX), None, false).await;
             ws.subscribe(2, prefix("/w/b/"), None, true).await;
             ws.wait_subscribed(1, LIMIT).await;
@@ -671,7 +671,7 @@ async fn a_forbidden_range_is_closed_and_the_rest_carries_on() {
     let start = writer.revision().await + 1;
     let viewer = server_as(&etcd, VIEWER).await;
 
-    let mut ws = LiveClient::connect(viewer.addr).await;
+    let mut ws = LiveClient::connect(viewer.live()).await;
     ws.subscribe(1, prefix(PREFIX), None, false).await;
     ws.subscribe(2, prefix("/secret/"), None, false).await;
     ws.subscribe(3, WatchRange::key("/secret/x"), None, false)
@@ -742,7 +742,7 @@ async fn malformed_frames_get_an_error_and_the_socket_carries_on() {
     let (etcd, endpoints, mut writer, start) =
         start_scene(ClusterOptions::single().with_auth()).await;
     let root = root_server(&etcd).await;
-    let mut ws = LiveClient::connect(root.addr).await;
+    let mut ws = LiveClient::connect(root.live()).await;
 
     let oversized = format!(
         r#"{{"type":"subscribe","id":9,"range":{{"key":"{}","prefix":true}}}}"#,
@@ -811,7 +811,7 @@ async fn one_upstream_watch_per_range() {
 
     let mut sockets = Vec::new();
     for _ in 0..20 {
-        let mut ws = LiveClient::connect(root.addr).await;
+        let mut ws = LiveClient::connect(root.live()).await;
         ws.subscribe(1, prefix(PREFIX), None, false).await;
         sockets.push(ws);
     }
@@ -863,7 +863,7 @@ async fn resuming_over_many_mib_of_history() {
     big.write(200).await;
     eprintln!("history: {} MiB of values", big.bytes / (1024 * 1024));
     let root = root_server(&etcd).await;
-    let mut ws = LiveClient::connect(root.addr).await;
+    let mut ws = LiveClient::connect(root.live()).await;
     ws.subscribe(1, prefix(PREFIX), Some(Revision(start)), false)
         .await;
     ws.subscribe(2, prefix("/w/big/"), Some(Revision(start)), true)
@@ -892,7 +892,7 @@ async fn lease_ends_are_marked_and_user_deletes_are_not() {
     let (etcd, endpoints, mut writer, start) =
         start_scene(ClusterOptions::single().with_auth()).await;
     let root = root_server(&etcd).await;
-    let mut ws = LiveClient::connect(root.addr).await;
+    let mut ws = LiveClient::connect(root.live()).await;
     ws.subscribe(1, prefix(PREFIX), None, false).await;
     ws.subscribe(2, prefix("/w/lease/"), None, true).await;
     ws.subscribe(3, WatchRange::key("/w/lease/b"), None, true)
@@ -978,8 +978,8 @@ async fn an_auth_store_change_cancels_no_subscription() {
         start_scene(ClusterOptions::single().with_auth()).await;
     let root = root_server(&etcd).await;
     let viewer = server_as(&etcd, VIEWER).await;
-    let mut root_ws = LiveClient::connect(root.addr).await;
-    let mut viewer_ws = LiveClient::connect(viewer.addr).await;
+    let mut root_ws = LiveClient::connect(root.live()).await;
+    let mut viewer_ws = LiveClient::connect(viewer.live()).await;
     for ws in [&mut root_ws, &mut viewer_ws] {
         ws.subscribe(1, prefix(PREFIX), None, false).await;
         ws.wait_subscribed(1, LIMIT).await;
@@ -1027,7 +1027,7 @@ async fn unsubscribe_and_the_subscription_limit() {
     let (etcd, endpoints, mut writer, start) =
         start_scene(ClusterOptions::single().with_auth()).await;
     let root = root_server(&etcd).await;
-    let mut ws = LiveClient::connect(root.addr).await;
+    let mut ws = LiveClient::connect(root.live()).await;
     for id in 0..MAX_SUBSCRIPTIONS as u32 {
         let range = if id % 2 == 0 { PREFIX } else { "/w/b/" };
         ws.subscribe(id, prefix(range), None, false).await;
@@ -1078,7 +1078,7 @@ async fn unsubscribe_and_the_subscription_limit() {
 async fn etcdeck_restart_resumes_exactly() {
     let (etcd, endpoints, writer, start) = start_scene(ClusterOptions::single().with_auth()).await;
     let first = root_server(&etcd).await;
-    let mut ws = LiveClient::connect(first.addr).await;
+    let mut ws = LiveClient::connect(first.live()).await;
     ws.subscribe(1, prefix(PREFIX), None, false).await;
     ws.subscribe(2, prefix("/w/b/"), None, true).await;
     ws.wait_subscribed(1, LIMIT).await;
@@ -1093,7 +1093,7 @@ async fn etcdeck_restart_resumes_exactly() {
     // Whether the old socket was closed is `a_stopping_etcdeck_closes_its_sockets`'s
     // business; here the tab leaves it and resumes on the new process.
     let second = root_server(&etcd).await;
-    ws.reconnect_to(second.addr).await;
+    ws.reconnect_to(second.live()).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop.send_replace(true);
     let mut writer = writing.await.expect("writer");
@@ -1115,7 +1115,7 @@ async fn etcdeck_restart_resumes_exactly() {
 async fn a_stopping_etcdeck_closes_its_sockets() {
     let etcd = start_etcd(ClusterOptions::single().with_auth());
     let server = root_server(&etcd).await;
-    let mut ws = LiveClient::connect(server.addr).await;
+    let mut ws = LiveClient::connect(server.live()).await;
     ws.subscribe(1, prefix(PREFIX), None, false).await;
     ws.wait_subscribed(1, LIMIT).await;
     server.stop().await;
@@ -1148,7 +1148,7 @@ async fn tabs_joining_a_busy_range_at_every_kind_of_start() {
         start_scene(ClusterOptions::single().with_auth()).await;
     writer.write(50).await;
     let root = root_server(&etcd).await;
-    let mut first = LiveClient::connect(root.addr).await;
+    let mut first = LiveClient::connect(root.live()).await;
     first.subscribe(1, prefix(PREFIX), None, false).await;
     first.wait_subscribed(1, LIMIT).await;
     let mut probe = support::live::root_client(&endpoints).await;
@@ -1172,7 +1172,7 @@ async fn tabs_joining_a_busy_range_at_every_kind_of_start() {
             _ => Some(Revision(start)),
         };
         let range = if i % 3 == 2 { "/w/a/" } else { PREFIX };
-        let mut ws = LiveClient::connect(root.addr).await;
+        let mut ws = LiveClient::connect(root.live()).await;
         ws.subscribe(
             1,
             prefix(range),
@@ -1235,7 +1235,7 @@ async fn progress_on_a_quiet_range_never_skips_an_event() {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let writing = busy.spawn_until(stopped, Duration::from_millis(10));
     let root = root_server(&etcd).await;
-    let mut ws = LiveClient::connect(root.addr).await;
+    let mut ws = LiveClient::connect(root.live()).await;
     ws.subscribe(1, prefix("/w/q/"), None, false).await;
     ws.subscribe(2, prefix("/w/q/"), Some(Revision(start)), true)
         .await;
@@ -1288,7 +1288,7 @@ async fn a_returning_tab_gets_events_at_once() {
     let (etcd, endpoints, mut writer, start) =
         start_scene(ClusterOptions::single().with_auth()).await;
     let root = root_server(&etcd).await;
-    let mut ws = LiveClient::connect(root.addr).await;
+    let mut ws = LiveClient::connect(root.live()).await;
     ws.subscribe(1, prefix(PREFIX), None, false).await;
     ws.wait_subscribed(1, LIMIT).await;
     let first = writer.write(3).await;

@@ -82,8 +82,8 @@ async fn single_etcd_killed_and_restarted_mid_stream() {
     let start = writer.revision().await + 1;
     let root = root_server(&etcd).await;
     let viewer = server_as(&etcd, VIEWER).await;
-    let mut root_ws = LiveClient::connect(root.addr).await;
-    let mut viewer_ws = LiveClient::connect(viewer.addr).await;
+    let mut root_ws = LiveClient::connect(root.live()).await;
+    let mut viewer_ws = LiveClient::connect(viewer.live()).await;
     for ws in [&mut root_ws, &mut viewer_ws] {
         ws.subscribe(1, prefix(PREFIX), None, false).await;
         ws.subscribe(2, prefix("/w/a/"), None, true).await;
@@ -140,8 +140,8 @@ async fn cluster_loses_the_watched_member_and_then_the_leader() {
     let start = writer.revision().await + 1;
     let root = root_server(&etcd).await;
     let viewer = server_as(&etcd, VIEWER).await;
-    let mut root_ws = LiveClient::connect(root.addr).await;
-    let mut viewer_ws = LiveClient::connect(viewer.addr).await;
+    let mut root_ws = LiveClient::connect(root.live()).await;
+    let mut viewer_ws = LiveClient::connect(viewer.live()).await;
     for ws in [&mut root_ws, &mut viewer_ws] {
         ws.subscribe(1, prefix(PREFIX), None, false).await;
         ws.subscribe(2, prefix("/w/b/"), None, true).await;

@@ -44,7 +44,7 @@ async fn a_slow_subscriber_costs_bounded_memory_and_resyncs() {
         ..SocketOptions::default()
     };
     let mut slow = LiveClient::connect_with(
-        root.addr,
+        root.live(),
         SocketOptions {
             recv_buffer: Some(4096),
             ..digest
@@ -56,7 +56,7 @@ async fn a_slow_subscriber_costs_bounded_memory_and_resyncs() {
     slow.wait_subscribed(1, LIMIT).await;
     let mut fast = Vec::new();
     for i in 0..FAST {
-        let mut ws = LiveClient::connect_with(root.addr, digest).await;
+        let mut ws = LiveClient::connect_with(root.live(), digest).await;
         ws.subscribe(1, WatchRange::prefix(PREFIX), None, i == 0)
             .await;
         ws.wait_subscribed(1, LIMIT).await;

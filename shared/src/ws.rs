@@ -18,6 +18,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ApiError, Bytes, LeaseId, Revision};
 
+/// The WebSocket close code that tells the page its etcdeck session ended
+/// (logout or idle expiry): it must log in again, not reconnect.
+pub const SESSION_ENDED_CLOSE: u16 = 4401;
+
 /// Largest client frame the backend reads; larger frames get an error reply.
 pub const MAX_CLIENT_FRAME: usize = 64 * 1024;
 /// Most subscriptions one WebSocket may hold at a time.

@@ -8,6 +8,7 @@
 mod error;
 mod origin;
 mod query;
+mod session;
 mod ws;
 
 use std::path::Path;
@@ -17,9 +18,10 @@ use std::time::Duration;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use etcdeck_shared::coord::{Elections, Leases, Locks, Queues, Services};
+use etcdeck_shared::edit::path as edit_path;
 use etcdeck_shared::{
     Connection, DEFAULT_LEVEL_PAGE, KeyValue, Level, LiveStats, MAX_LEVEL_PAGE, Status, path,
 };
@@ -28,6 +30,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::Reader;
 use crate::config::ServerConfig;
 use crate::coord::Coord;
 use crate::etcd::{EtcdSession, KeyRead};
@@ -54,12 +57,17 @@ pub struct AppState {
     pub sockets: tokio_util::task::TaskTracker,
     /// Every write through etcdeck.
     pub audit: crate::audit::Audit,
+    /// The browsers' sessions.
+    pub sessions: crate::auth::Sessions,
 }
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route(path::STATUS, get(status))
+        .route(edit_path::SESSION, get(session::session))
+        .route(edit_path::LOGIN, post(session::login))
+        .route(edit_path::LOGOUT, post(session::logout))
         .route(path::LEVEL, get(level))
         .route(path::KEY, get(key))
         .route(path::LEASES, get(leases))
@@ -128,12 +136,16 @@ async fn healthz(State(state): State<AppState>) -> Response {
     (code, Json(connection)).into_response()
 }
 
-async fn status(State(state): State<AppState>) -> Json<Status> {
+/// `GET /api/v1/status`: answered without a session (the login page shows
+/// it too); `user` is the session's etcd user when there is one.
+async fn status(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Json<Status> {
+    let session = crate::auth::session_cookie(&headers).and_then(|id| state.sessions.peek(&id));
+    let etcd = session.as_ref().map_or(&state.session, |s| &s.etcd);
     Json(Status {
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        connection: state.session.connection(),
+        connection: etcd.connection(),
         endpoints: state.session.endpoints().to_vec(),
-        user: state.session.user().map(str::to_owned),
+        user: session.as_ref().and_then(|s| s.user.clone()),
         read_only: state.config.read_only,
         separator: state.config.separator.clone().into(),
     })
@@ -142,6 +154,7 @@ async fn status(State(state): State<AppState>) -> Json<Status> {
 /// `GET /api/v1/level?prefix=P&after=C&limit=N`.
 async fn level(
     State(state): State<AppState>,
+    reader: Reader,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Level>, Failure> {
     let query = Query::parse(raw.as_deref())?;
@@ -157,7 +170,7 @@ async fn level(
             .clamp(1, MAX_LEVEL_PAGE),
     };
     let level = tree::list_level(
-        &state.session,
+        &reader.etcd,
         prefix.as_slice(),
         &state.config.separator,
         after.as_ref().map(|a| a.as_slice()),
@@ -168,16 +181,13 @@ async fn level(
 }
 
 /// `GET /api/v1/key?key=K`.
-async fn key(
-    State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
-) -> Result<Json<KeyValue>, Failure> {
+async fn key(reader: Reader, RawQuery(raw): RawQuery) -> Result<Json<KeyValue>, Failure> {
     let query = Query::parse(raw.as_deref())?;
     let key = query
         .bytes("key")
         .filter(|k| !k.is_empty())
         .ok_or_else(|| Failure::BadRequest("the key parameter is missing or empty".into()))?;
-    match state.session.get_key(&key).await? {
+    match reader.etcd.get_key(&key).await? {
         KeyRead::Found(kv) => Ok(Json(kv)),
         KeyRead::Missing { revision } => Err(Failure::KeyMissing {
             message: format!("the key {} does not exist", key.display()),
@@ -196,28 +206,34 @@ async fn live(State(state): State<AppState>) -> Json<LiveStats> {
 }
 
 /// `GET /api/v1/leases`.
-async fn leases(State(state): State<AppState>) -> Result<Json<Leases>, Failure> {
-    Ok(Json(state.coord.leases().await?))
+async fn leases(State(state): State<AppState>, reader: Reader) -> Result<Json<Leases>, Failure> {
+    Ok(Json(state.coord.leases(&reader.etcd).await?))
 }
 
 /// `GET /api/v1/locks`.
-async fn locks(State(state): State<AppState>) -> Result<Json<Locks>, Failure> {
-    Ok(Json(state.coord.locks().await?))
+async fn locks(State(state): State<AppState>, reader: Reader) -> Result<Json<Locks>, Failure> {
+    Ok(Json(state.coord.locks(&reader.etcd).await?))
 }
 
 /// `GET /api/v1/elections`.
-async fn elections(State(state): State<AppState>) -> Result<Json<Elections>, Failure> {
-    Ok(Json(state.coord.elections().await?))
+async fn elections(
+    State(state): State<AppState>,
+    reader: Reader,
+) -> Result<Json<Elections>, Failure> {
+    Ok(Json(state.coord.elections(&reader.etcd).await?))
 }
 
 /// `GET /api/v1/queues`.
-async fn queues(State(state): State<AppState>) -> Result<Json<Queues>, Failure> {
-    Ok(Json(state.coord.queues().await?))
+async fn queues(State(state): State<AppState>, reader: Reader) -> Result<Json<Queues>, Failure> {
+    Ok(Json(state.coord.queues(&reader.etcd).await?))
 }
 
 /// `GET /api/v1/services`.
-async fn services(State(state): State<AppState>) -> Result<Json<Services>, Failure> {
-    Ok(Json(state.coord.services().await?))
+async fn services(
+    State(state): State<AppState>,
+    reader: Reader,
+) -> Result<Json<Services>, Failure> {
+    Ok(Json(state.coord.services(&reader.etcd).await?))
 }
 
 async fn unknown_api() -> Failure {

@@ -19,15 +19,19 @@ use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use etcdeck_shared::edit::SessionKind;
 use etcdeck_shared::ws::{
-    ClientMessage, HEARTBEAT_SECS, MAX_CLIENT_FRAME, MAX_SUBSCRIPTIONS, ServerMessage, SubId,
+    ClientMessage, HEARTBEAT_SECS, MAX_CLIENT_FRAME, MAX_SUBSCRIPTIONS, SESSION_ENDED_CLOSE,
+    ServerMessage, SubId,
 };
 use etcdeck_shared::{ApiError, ErrorCode};
 use futures::{SinkExt, Stream, StreamExt};
 use tokio::sync::watch;
 use tokio_stream::StreamMap;
 
-use super::AppState;
+use super::{AppState, Failure};
+use crate::auth::Reader;
+use crate::etcd::EtcdSession;
 use crate::hub::Hub;
 
 /// How often the backend sends a heartbeat (a text frame the page sees) and
@@ -47,25 +51,38 @@ type Frames = Pin<Box<dyn Stream<Item = String> + Send>>;
 pub(super) async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
+    reader: Result<Reader, Failure>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if let Err(failure) = super::same_site(&headers) {
+    if let Err(failure) = super::same_site(&headers, &state.config) {
         return failure.into_response();
     }
+    let reader = match reader {
+        Ok(reader) => reader,
+        Err(failure) => return failure.into_response(),
+    };
     let hub = state.hub.clone();
     let shutdown = state.shutdown.clone();
     let sockets = state.sockets.clone();
     ws.max_message_size(MAX_FRAME_READ)
         .max_frame_size(MAX_FRAME_READ)
         .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| sockets.track_future(serve(socket, hub, shutdown)))
+        .on_upgrade(move |socket| sockets.track_future(serve(socket, hub, reader, shutdown)))
 }
 
-async fn serve(socket: WebSocket, hub: Hub, mut shutdown: watch::Receiver<bool>) {
+async fn serve(socket: WebSocket, hub: Hub, reader: Reader, mut shutdown: watch::Receiver<bool>) {
     let (mut sink, mut incoming) = socket.split();
     let mut subscriptions: StreamMap<SubId, Frames> = StreamMap::new();
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.reset();
+    let session = reader.session.clone();
+    let ended = async {
+        match &session {
+            Some(session) => session.ended().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(ended);
     loop {
         if *shutdown.borrow() {
             // The server is stopping: say so, so browsers reconnect to the next one.
@@ -80,7 +97,10 @@ async fn serve(socket: WebSocket, hub: Hub, mut shutdown: watch::Receiver<bool>)
         let frame = tokio::select! {
             frame = incoming.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
-                    handle(&hub, &mut subscriptions, text.as_str())
+                    if let Some(session) = &session {
+                        session.touch();
+                    }
+                    handle(&hub, &reader.etcd, &mut subscriptions, text.as_str())
                 }
                 Some(Ok(Message::Binary(_))) => Some(bad_request(
                     "binary frames are not part of the protocol; send JSON text",
@@ -94,10 +114,28 @@ async fn serve(socket: WebSocket, hub: Hub, mut shutdown: watch::Receiver<bool>)
             },
             Some((_, frame)) = subscriptions.next(), if !subscriptions.is_empty() => Some(frame),
             _ = heartbeat.tick() => {
+                // A wall screen is in use while it shows something; a
+                // person's login is in use while they act.
+                if let Some(session) = &session
+                    && session.kind != SessionKind::Login
+                {
+                    session.touch();
+                }
                 if sink.send(Message::Ping(Default::default())).await.is_err() {
                     break;
                 }
                 Some(r#"{"type":"heartbeat"}"#.to_owned())
+            }
+            () = &mut ended => {
+                // Logged out or expired: the page must log in again, not
+                // reconnect with a cookie that no longer works.
+                let _ = sink
+                    .send(Message::Close(Some(CloseFrame {
+                        code: SESSION_ENDED_CLOSE,
+                        reason: "your etcdeck session ended; log in again".into(),
+                    })))
+                    .await;
+                break;
             }
             _ = shutdown.changed() => None,
         };
@@ -110,7 +148,12 @@ async fn serve(socket: WebSocket, hub: Hub, mut shutdown: watch::Receiver<bool>)
 }
 
 /// Acts on one text frame; returns the error reply, if any.
-fn handle(hub: &Hub, subscriptions: &mut StreamMap<SubId, Frames>, text: &str) -> Option<String> {
+fn handle(
+    hub: &Hub,
+    etcd: &EtcdSession,
+    subscriptions: &mut StreamMap<SubId, Frames>,
+    text: &str,
+) -> Option<String> {
     if text.len() > MAX_CLIENT_FRAME {
         return Some(bad_request(&format!(
             "message of {} bytes is over the limit of {MAX_CLIENT_FRAME}",
@@ -142,7 +185,7 @@ fn handle(hub: &Hub, subscriptions: &mut StreamMap<SubId, Frames>, text: &str) -
                 };
                 return Some(serde_json::to_string(&refused).unwrap_or_default());
             }
-            let subscription = hub.subscribe(range, from);
+            let subscription = hub.subscribe(etcd, range, from);
             let frames =
                 futures::stream::unfold(subscription, move |mut subscription| async move {
                     let out = subscription.next(id).await?;

@@ -104,14 +104,14 @@ pub struct Coord {
 
 #[derive(Debug)]
 struct Inner {
-    session: EtcdSession,
     config: CoordConfig,
     lock_holds: HoldTracker,
     leader_holds: HoldTracker,
     queues: Vec<Arc<QueueTracker>>,
-    /// The last reading of every lease with its keys, for [`Coord::groups`];
-    /// held while reading, so concurrent requests share one reading.
-    lease_keys: Mutex<Option<LeaseReading>>,
+    /// The last reading of every lease with its keys per etcd user (each
+    /// sees only the keys it may), for [`Coord::groups`]; held while
+    /// reading, so concurrent requests share one reading.
+    lease_keys: Mutex<HashMap<Option<String>, LeaseReading>>,
 }
 
 /// Every lease with its keys, as read at `at`.
@@ -140,27 +140,22 @@ impl Coord {
         }
         Coord {
             inner: Arc::new(Inner {
-                session,
                 config,
                 lock_holds: HoldTracker::default(),
                 leader_holds: HoldTracker::default(),
                 queues,
-                lease_keys: Mutex::new(None),
+                lease_keys: Mutex::new(HashMap::new()),
             }),
         }
     }
 
-    fn session(&self) -> &EtcdSession {
-        &self.inner.session
-    }
-
-    async fn all_leases(&self, keys: bool) -> Result<(i64, Vec<LeaseInfo>), CoordError> {
-        let (revision, ids) = self.session().lease_ids().await.map_err(lease_error)?;
-        let infos = self
-            .session()
-            .lease_infos(&ids, keys)
-            .await
-            .map_err(lease_error)?;
+    async fn all_leases(
+        &self,
+        session: &EtcdSession,
+        keys: bool,
+    ) -> Result<(i64, Vec<LeaseInfo>), CoordError> {
+        let (revision, ids) = session.lease_ids().await.map_err(lease_error)?;
+        let infos = session.lease_infos(&ids, keys).await.map_err(lease_error)?;
         // A lease that ended between the listing and its read is gone, not
         // an error.
         Ok((
@@ -170,26 +165,32 @@ impl Coord {
     }
 
     /// [`Self::all_leases`] with keys, at most [`LEASE_KEYS_FRESH`] old.
-    async fn lease_keys(&self) -> Result<(i64, Arc<Vec<LeaseInfo>>), CoordError> {
+    async fn lease_keys(
+        &self,
+        session: &EtcdSession,
+    ) -> Result<(i64, Arc<Vec<LeaseInfo>>), CoordError> {
         let mut cached = self.inner.lease_keys.lock().await;
-        if let Some(reading) = &*cached
-            && reading.at.elapsed() < LEASE_KEYS_FRESH
-        {
+        let user = session.user().map(str::to_owned);
+        cached.retain(|_, reading| reading.at.elapsed() < LEASE_KEYS_FRESH);
+        if let Some(reading) = cached.get(&user) {
             return Ok((reading.revision, reading.leases.clone()));
         }
-        let (revision, leases) = self.all_leases(true).await?;
+        let (revision, leases) = self.all_leases(session, true).await?;
         let leases = Arc::new(leases);
-        *cached = Some(LeaseReading {
-            at: Instant::now(),
-            revision,
-            leases: leases.clone(),
-        });
+        cached.insert(
+            user,
+            LeaseReading {
+                at: Instant::now(),
+                revision,
+                leases: leases.clone(),
+            },
+        );
         Ok((revision, leases))
     }
 
     /// `GET /api/v1/leases`.
-    pub async fn leases(&self) -> Result<Leases, CoordError> {
-        let (revision, infos) = self.all_leases(true).await?;
+    pub async fn leases(&self, session: &EtcdSession) -> Result<Leases, CoordError> {
+        let (revision, infos) = self.all_leases(session, true).await?;
         let leases = infos
             .into_iter()
             .map(|mut info| {
@@ -214,9 +215,9 @@ impl Coord {
 
     /// Every lock and election: prefixes found through lease keys plus the
     /// configured ones, each read once, all at one revision.
-    async fn groups(&self) -> Result<(Revision, Vec<Group>), CoordError> {
+    async fn groups(&self, session: &EtcdSession) -> Result<(Revision, Vec<Group>), CoordError> {
         let config = &self.inner.config;
-        let (lease_revision, infos) = self.lease_keys().await?;
+        let (lease_revision, infos) = self.lease_keys(session).await?;
         let mut hints: BTreeMap<Vec<u8>, Hint> = BTreeMap::new();
         for prefix in &config.lock_prefixes {
             hints.insert(prefix.clone(), Hint::Lock);
@@ -249,8 +250,7 @@ impl Coord {
         for prefix in prefixes {
             let items = with_slash(&prefix);
             let hint = hints.get(&prefix).copied();
-            let read = self
-                .session()
+            let read = session
                 .range_kvs(&items, &range_end(&items), MAX_CONTENDERS, revision)
                 .await;
             let read = match read {
@@ -280,8 +280,8 @@ impl Coord {
     }
 
     /// `GET /api/v1/locks`.
-    pub async fn locks(&self) -> Result<Locks, CoordError> {
-        let (revision, groups) = self.groups().await?;
+    pub async fn locks(&self, session: &EtcdSession) -> Result<Locks, CoordError> {
+        let (revision, groups) = self.groups(session).await?;
         let mut locks: Vec<Lock> = groups
             .into_iter()
             .filter_map(|g| match g {
@@ -297,8 +297,8 @@ impl Coord {
     }
 
     /// `GET /api/v1/elections`.
-    pub async fn elections(&self) -> Result<Elections, CoordError> {
-        let (revision, groups) = self.groups().await?;
+    pub async fn elections(&self, session: &EtcdSession) -> Result<Elections, CoordError> {
+        let (revision, groups) = self.groups(session).await?;
         let mut elections: Vec<Election> = groups
             .into_iter()
             .filter_map(|g| match g {
@@ -318,21 +318,19 @@ impl Coord {
 
     /// `GET /api/v1/queues`: every configured queue, counted by etcd at one
     /// revision.
-    pub async fn queues(&self) -> Result<Queues, CoordError> {
+    pub async fn queues(&self, session: &EtcdSession) -> Result<Queues, CoordError> {
         let mut revision = None;
         let mut out = Vec::new();
         for tracker in &self.inner.queues {
             let items = tracker.items();
             let end = range_end(&items);
             let denied = |err| range_error(err, "queue", &tracker.prefix);
-            let (at, depth) = self
-                .session()
+            let (at, depth) = session
                 .count_range(&items, &end, revision)
                 .await
                 .map_err(denied)?;
             let revision = *revision.get_or_insert(at);
-            let (_, first) = self
-                .session()
+            let (_, first) = session
                 .first_key(&items, &end, Some(revision))
                 .await
                 .map_err(denied)?;
@@ -350,7 +348,9 @@ impl Coord {
                 _ => None,
             };
             let priorities = if kind == QueueKind::PriorityQueue {
-                self.priorities(&items, revision).await.map_err(denied)?
+                self.priorities(session, &items, revision)
+                    .await
+                    .map_err(denied)?
             } else {
                 Vec::new()
             };
@@ -367,11 +367,7 @@ impl Coord {
         }
         let revision = match revision {
             Some(revision) => Revision(revision),
-            None => self
-                .session()
-                .current_revision()
-                .await
-                .map_err(CoordError::Etcd)?,
+            None => session.current_revision().await.map_err(CoordError::Etcd)?,
         };
         Ok(Queues {
             queues: out,
@@ -383,6 +379,7 @@ impl Coord {
     /// probe for the next priority present, then a `count_only` of it.
     async fn priorities(
         &self,
+        session: &EtcdSession,
         items: &[u8],
         revision: i64,
     ) -> Result<Vec<PriorityDepth>, EtcdError> {
@@ -390,11 +387,7 @@ impl Coord {
         let mut start = items.to_vec();
         let mut out = Vec::new();
         for _ in 0..MAX_PRIORITIES {
-            let (_, Some(key)) = self
-                .session()
-                .first_key(&start, &end, Some(revision))
-                .await?
-            else {
+            let (_, Some(key)) = session.first_key(&start, &end, Some(revision)).await? else {
                 break;
             };
             let rest = key.get(items.len()..).unwrap_or_default();
@@ -403,8 +396,7 @@ impl Coord {
                     // `prefix/<priority>/`: six bytes of the rest.
                     let level = key[..items.len() + 6].to_vec();
                     let level_end = range_end(&level);
-                    let (_, depth) = self
-                        .session()
+                    let (_, depth) = session
                         .count_range(&level, &level_end, Some(revision))
                         .await?;
                     out.push(PriorityDepth { priority, depth });
@@ -422,13 +414,12 @@ impl Coord {
 
     /// `GET /api/v1/services`: registrations under each configured prefix
     /// the etcd user may read (the others are left out of `prefixes`).
-    pub async fn services(&self) -> Result<Services, CoordError> {
+    pub async fn services(&self, session: &EtcdSession) -> Result<Services, CoordError> {
         let mut revision = None;
         let mut prefixes = Vec::new();
         let mut services = Vec::new();
         for prefix in &self.inner.config.service_prefixes {
-            let read = self
-                .session()
+            let read = session
                 .range_kvs(prefix, &range_end(prefix), MAX_SERVICE_KEYS, revision)
                 .await;
             let read = match read {
@@ -451,7 +442,7 @@ impl Coord {
                 .collect();
             let leases: Vec<i64> = leases.into_iter().collect();
             let ttl: HashMap<i64, (i64, Option<i64>)> =
-                match self.session().lease_infos(&leases, false).await {
+                match session.lease_infos(&leases, false).await {
                     Ok(infos) => infos
                         .into_iter()
                         .map(|l| (l.id, (l.granted_ttl, l.ttl)))
@@ -469,11 +460,7 @@ impl Coord {
         }
         let revision = match revision {
             Some(revision) => Revision(revision),
-            None => self
-                .session()
-                .current_revision()
-                .await
-                .map_err(CoordError::Etcd)?,
+            None => session.current_revision().await.map_err(CoordError::Etcd)?,
         };
         Ok(Services {
             prefixes,

@@ -226,18 +226,23 @@ impl QueueTracker {
         session: EtcdSession,
         shutdown: watch::Receiver<bool>,
     ) {
-        tokio::spawn(self.clone().follow(hub, shutdown.clone()));
+        tokio::spawn(self.clone().follow(hub, session.clone(), shutdown.clone()));
         tokio::spawn(self.clone().sample_depth(session, shutdown));
     }
 
     /// Counts puts of new keys and deletes under the queue prefix. The
     /// subscription is polled in this task alone and never cancelled
     /// halfway, except when the server stops.
-    async fn follow(self: Arc<Self>, hub: Hub, mut shutdown: watch::Receiver<bool>) {
+    async fn follow(
+        self: Arc<Self>,
+        hub: Hub,
+        session: EtcdSession,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         let range = WatchRange::prefix(self.items());
         let mut backoff = RESUBSCRIBE_AFTER.0;
         loop {
-            let mut subscription = hub.subscribe(range.clone(), None);
+            let mut subscription = hub.subscribe(&session, range.clone(), None);
             loop {
                 let out = tokio::select! {
                     out = subscription.next(SubId(0)) => out,

@@ -107,6 +107,58 @@ impl EtcdSession {
         Ok(session)
     }
 
+    /// A session for one person's login: unlike [`EtcdSession::start`] it
+    /// must connect and authenticate now, so that a wrong password or an
+    /// unreachable etcd is the answer to the login. It then keeps itself
+    /// current like the server's session, until `shutdown` turns `true` or
+    /// its sender is dropped.
+    pub async fn login(
+        config: EtcdConfig,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Self, EtcdError> {
+        let options = connect_options(&config).map_err(|err| EtcdError::Config(err.to_string()))?;
+        let (connection, _) = watch::channel(Connection::Disconnected {
+            reason: "connecting".into(),
+            retry_in_secs: 0,
+        });
+        let session = EtcdSession {
+            inner: Arc::new(Inner {
+                config,
+                client: RwLock::new(None),
+                connection,
+                token_renewed: Mutex::new(None),
+            }),
+        };
+        session.try_connect(&options).await?;
+        tokio::spawn(session.clone().maintain(options, shutdown));
+        Ok(session)
+    }
+
+    /// Whether etcd has authentication enabled, asked without credentials:
+    /// etcd with auth on refuses an anonymous read.
+    pub async fn auth_enabled(&self) -> Result<bool, EtcdError> {
+        let mut anonymous = self.inner.config.clone();
+        anonymous.credentials = None;
+        let options =
+            connect_options(&anonymous).map_err(|err| EtcdError::Config(err.to_string()))?;
+        let connect = Client::connect(&anonymous.endpoints, Some(options));
+        let mut client = with_timeout(CONNECT_TIMEOUT, connect).await?;
+        let probe = client.get(
+            vec![0],
+            Some(GetOptions::new().with_count_only().with_limit(1)),
+        );
+        match with_timeout(CONNECT_TIMEOUT, probe).await {
+            Ok(_) => Ok(false),
+            Err(EtcdError::PermissionDenied(_) | EtcdError::AuthFailed(_)) => Ok(true),
+            Err(EtcdError::InvalidRequest(message) | EtcdError::Other(message))
+                if message.contains("user name is empty") || message.contains("token") =>
+            {
+                Ok(true)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
     pub fn endpoints(&self) -> &[String] {
         &self.inner.config.endpoints
     }

@@ -57,7 +57,6 @@ pub struct Hub {
 
 #[derive(Debug)]
 struct HubInner {
-    session: EtcdSession,
     upstreams: Mutex<HashMap<UpstreamKey, Arc<upstream::Upstream>>>,
     next_subscriber: AtomicU64,
     /// Private upstreams open now (subscribers resuming from far back).
@@ -73,11 +72,16 @@ pub struct HubStats {
     pub subscribers: usize,
 }
 
+impl Default for Hub {
+    fn default() -> Self {
+        Hub::new()
+    }
+}
+
 impl Hub {
-    pub fn new(session: EtcdSession) -> Self {
+    pub fn new() -> Self {
         Hub {
             inner: Arc::new(HubInner {
-                session,
                 upstreams: Mutex::new(HashMap::new()),
                 next_subscriber: AtomicU64::new(1),
                 private: AtomicUsize::new(0),
@@ -85,11 +89,17 @@ impl Hub {
         }
     }
 
-    /// A new subscription to `range`: every change from revision `from`
-    /// (or from now). Nothing happens until it is first polled.
-    pub fn subscribe(&self, range: WatchRange, from: Option<Revision>) -> Subscription {
+    /// A new subscription to `range` as `session`'s etcd user: every change
+    /// from revision `from` (or from now). Nothing happens until it is first
+    /// polled.
+    pub fn subscribe(
+        &self,
+        session: &EtcdSession,
+        range: WatchRange,
+        from: Option<Revision>,
+    ) -> Subscription {
         let id = self.inner.next_subscriber.fetch_add(1, Ordering::Relaxed);
-        Subscription::new(self.clone(), id, range, from)
+        Subscription::new(self.clone(), session.clone(), id, range, from)
     }
 
     pub fn stats(&self) -> HubStats {
@@ -105,22 +115,19 @@ impl Hub {
         }
     }
 
-    fn session(&self) -> &EtcdSession {
-        &self.inner.session
-    }
-
     /// Attaches `queue` to an upstream of `range` that will hand it every
     /// revision from `start`: the shared one, started here if there is none,
     /// or, when `start` is older than the shared one remembers, a private one.
     fn attach(
         &self,
         subscriber: u64,
+        session: &EtcdSession,
         range: &WatchRange,
         start: Revision,
         queue: &Arc<queue::Queue>,
     ) -> Arc<upstream::Upstream> {
         let key = UpstreamKey {
-            user: self.inner.session.user().map(str::to_owned),
+            user: session.user().map(str::to_owned),
             range: range.clone(),
         };
         let mut upstreams = self.inner.lock();
@@ -128,7 +135,8 @@ impl Hub {
             match existing.attach(subscriber, start, queue) {
                 Joined::Yes => return existing.clone(),
                 Joined::TooOld => {
-                    let private = upstream::Upstream::start(self.clone(), key, start, true);
+                    let private =
+                        upstream::Upstream::start(self.clone(), session.clone(), key, start, true);
                     private.attach(subscriber, start, queue);
                     self.inner.private.fetch_add(1, Ordering::Relaxed);
                     return private;
@@ -136,7 +144,8 @@ impl Hub {
                 Joined::Ended => {}
             }
         }
-        let fresh = upstream::Upstream::start(self.clone(), key.clone(), start, false);
+        let fresh =
+            upstream::Upstream::start(self.clone(), session.clone(), key.clone(), start, false);
         fresh.attach(subscriber, start, queue);
         upstreams.insert(key, fresh.clone());
         fresh

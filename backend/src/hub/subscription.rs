@@ -20,7 +20,7 @@ use etcdeck_shared::{ApiError, ErrorCode, Revision};
 use super::queue::{Item, Popped, Queue};
 use super::upstream::Upstream;
 use super::{Batch, Hub};
-use crate::etcd::EtcdError;
+use crate::etcd::{EtcdError, EtcdSession};
 
 /// Keys per snapshot page (fewer when values are large).
 const SNAPSHOT_PAGE: usize = 500;
@@ -89,6 +89,8 @@ enum Phase {
 #[derive(Debug)]
 pub struct Subscription {
     hub: Hub,
+    /// The etcd session (and so the etcd user) the subscriber reads as.
+    session: EtcdSession,
     id: u64,
     range: WatchRange,
     from: Option<Revision>,
@@ -112,9 +114,16 @@ impl Drop for Subscription {
 }
 
 impl Subscription {
-    pub(super) fn new(hub: Hub, id: u64, range: WatchRange, from: Option<Revision>) -> Self {
+    pub(super) fn new(
+        hub: Hub,
+        session: EtcdSession,
+        id: u64,
+        range: WatchRange,
+        from: Option<Revision>,
+    ) -> Self {
         Subscription {
             hub,
+            session,
             id,
             range,
             from,
@@ -169,7 +178,7 @@ impl Subscription {
         // Also checks, on every subscribe, that the user may read the range:
         // a shared upstream may have been opened before a permission was
         // revoked.
-        let now = match self.hub.session().readable_revision(&self.range).await {
+        let now = match self.session.readable_revision(&self.range).await {
             Ok(now) => now,
             Err(err) => return self.unreachable(id, Phase::Attach, err).await,
         };
@@ -177,7 +186,11 @@ impl Subscription {
             Some(from) => Revision(from.0.max(1)),
             None => Revision(now.0 + 1),
         };
-        self.upstream = Some(self.hub.attach(self.id, &self.range, start, &self.queue));
+        self.upstream =
+            Some(
+                self.hub
+                    .attach(self.id, &self.session, &self.range, start, &self.queue),
+            );
         self.seen = Revision(start.0 - 1);
         let phase = Phase::Live;
         let subscribed = ServerMessage::Subscribed {
@@ -242,7 +255,7 @@ impl Subscription {
         after: Option<Vec<u8>>,
         limit: usize,
     ) -> (Phase, Option<Out>) {
-        let session = self.hub.session().clone();
+        let session = self.session.clone();
         let page = session
             .snapshot_page(&self.range, revision, after.as_deref(), limit)
             .await;

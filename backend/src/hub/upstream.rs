@@ -33,7 +33,7 @@ use tokio::sync::Notify;
 
 use super::queue::{Item, Queue};
 use super::{Batch, Hub, UpstreamKey};
-use crate::etcd::{RangeWatch, WatchEnd, WatchMessage};
+use crate::etcd::{EtcdSession, RangeWatch, WatchEnd, WatchMessage};
 
 /// How long an upstream without subscribers stays open, so that a browser
 /// moving back and forth does not re-create it each time.
@@ -65,6 +65,9 @@ pub enum Joined {
 #[derive(Debug)]
 pub struct Upstream {
     hub: Hub,
+    /// The session of the subscriber that started it: the same etcd user
+    /// as every subscriber it serves (`key.user`).
+    session: EtcdSession,
     key: UpstreamKey,
     /// Private upstreams serve one subscriber and are not in the registry.
     private: bool,
@@ -90,9 +93,16 @@ struct State {
 
 impl Upstream {
     /// Starts the task of a new upstream that will watch from `start`.
-    pub fn start(hub: Hub, key: UpstreamKey, start: Revision, private: bool) -> Arc<Self> {
+    pub fn start(
+        hub: Hub,
+        session: EtcdSession,
+        key: UpstreamKey,
+        start: Revision,
+        private: bool,
+    ) -> Arc<Self> {
         let upstream = Arc::new(Upstream {
             hub,
+            session,
             key,
             private,
             state: Mutex::new(State {
@@ -206,7 +216,7 @@ impl Upstream {
     /// The watch loop: runs until no one is subscribed or the range is
     /// denied.
     async fn run(self: Arc<Self>) {
-        let session = self.hub.session().clone();
+        let session = self.session.clone();
         let mut watch: Option<RangeWatch> = None;
         let mut opened_at = Instant::now();
         // The highest revision whose events were handed out.

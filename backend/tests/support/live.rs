@@ -16,7 +16,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::hash::{DefaultHasher, Hasher};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -34,9 +33,10 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use xtask::harness::{ClusterOptions, EtcdCluster, ROOT_PASSWORD};
 
-use super::{Server, config};
+use super::{Server, Target, config};
 
 /// Everything the scenarios' writers change lives under this prefix.
 pub const PREFIX: &str = "/w/";
@@ -425,7 +425,7 @@ type Sink = SplitSink<WebSocketStream<TcpStream>, Message>;
 /// task until [`LiveClient::pause`] stops it from polling the socket.
 #[derive(Debug)]
 pub struct LiveClient {
-    addr: SocketAddr,
+    target: Target,
     options: SocketOptions,
     shared: Arc<Shared>,
     sink: Option<Sink>,
@@ -441,11 +441,11 @@ impl std::fmt::Debug for Shared {
 }
 
 impl LiveClient {
-    pub async fn connect(addr: SocketAddr) -> LiveClient {
-        LiveClient::connect_with(addr, SocketOptions::default()).await
+    pub async fn connect(target: Target) -> LiveClient {
+        LiveClient::connect_with(target, SocketOptions::default()).await
     }
 
-    pub async fn connect_with(addr: SocketAddr, options: SocketOptions) -> LiveClient {
+    pub async fn connect_with(target: Target, options: SocketOptions) -> LiveClient {
         let shared = Arc::new(Shared {
             recording: Mutex::new(Recording {
                 digest_values: options.digest_values,
@@ -455,7 +455,7 @@ impl LiveClient {
         });
         let (paused, _) = watch::channel(false);
         let mut client = LiveClient {
-            addr,
+            target,
             options,
             shared,
             sink: None,
@@ -472,9 +472,21 @@ impl LiveClient {
         if let Some(size) = self.options.recv_buffer {
             socket.set_recv_buffer_size(size).expect("SO_RCVBUF");
         }
-        let stream = socket.connect(self.addr).await.expect("connect to etcdeck");
-        let url = format!("ws://{}{}", self.addr, path::WS);
-        let (ws, _) = tokio_tungstenite::client_async(url.as_str(), stream)
+        let stream = socket
+            .connect(self.target.addr)
+            .await
+            .expect("connect to etcdeck");
+        let url = format!("ws://{}{}", self.target.addr, path::WS);
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .expect("WebSocket request");
+        if let Some(cookie) = &self.target.cookie {
+            request
+                .headers_mut()
+                .insert("cookie", cookie.parse().expect("cookie header"));
+        }
+        let (ws, _) = tokio_tungstenite::client_async(request, stream)
             .await
             .unwrap_or_else(|err| panic!("WebSocket handshake with {url} failed: {err}"));
         let (sink, stream) = ws.split();
@@ -569,8 +581,8 @@ impl LiveClient {
 
     /// Like [`LiveClient::reconnect`], to another etcdeck (say, restarted on
     /// a new port).
-    pub async fn reconnect_to(&mut self, addr: SocketAddr) {
-        self.addr = addr;
+    pub async fn reconnect_to(&mut self, target: Target) {
+        self.target = target;
         self.reconnect().await;
     }
 

@@ -16,13 +16,22 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// Where a WebSocket client connects: etcdeck's address and the session
+/// cookie to send with the upgrade.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub addr: SocketAddr,
+    pub cookie: Option<String>,
+}
+
 pub struct Server {
     pub addr: SocketAddr,
     http: reqwest::Client,
-    /// The session cookie (`name=value`) once logged in.
-    pub cookie: Option<String>,
-    /// The session's CSRF token, sent with every write.
-    pub csrf: Option<String>,
+    /// The etcd user the harness logs in as (the one etcdeck was started
+    /// with), as a browser would.
+    login: Option<(String, String)>,
+    /// The session cookie (`name=value`) and CSRF token once logged in.
+    session: std::sync::Mutex<Option<(String, String)>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), RunError>>>,
 }
@@ -39,6 +48,10 @@ pub fn config(endpoints: Vec<String>, user: Option<(&str, &str)>) -> Config {
         },
         server: ServerConfig {
             read_only: false,
+            wall_token: None,
+            allow_unauthenticated_writes: false,
+            allowed_origins: Vec::new(),
+            session_idle: Duration::from_secs(30 * 60),
             separator: b"/".to_vec(),
             dist: PathBuf::from("/nonexistent-dist"),
         },
@@ -48,7 +61,24 @@ pub fn config(endpoints: Vec<String>, user: Option<(&str, &str)>) -> Config {
 
 impl Server {
     /// Starts etcdeck; `Err` is what `run` returned when it refused to start.
+    /// Starts etcdeck and logs in as the etcd user it was started with, as
+    /// a browser would.
     pub async fn start(config: Config) -> Result<Server, RunError> {
+        Server::start_as(config, true).await
+    }
+
+    /// Starts etcdeck and does not log in.
+    pub async fn start_anonymous(config: Config) -> Result<Server, RunError> {
+        Server::start_as(config, false).await
+    }
+
+    async fn start_as(config: Config, log_in: bool) -> Result<Server, RunError> {
+        let login = config
+            .etcd
+            .credentials
+            .as_ref()
+            .filter(|_| log_in)
+            .map(|c| (c.user.clone(), c.password.expose().to_owned()));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
@@ -77,14 +107,81 @@ impl Server {
             assert!(Instant::now() < deadline, "etcdeck did not start serving");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Ok(Server {
+        let server = Server {
             addr,
             http,
-            cookie: None,
-            csrf: None,
+            login,
+            session: std::sync::Mutex::new(None),
             stop: Some(stop),
             task: Some(task),
-        })
+        };
+        server.ensure_session().await;
+        Ok(server)
+    }
+
+    /// Logs in as the configured user if not logged in yet (a failed
+    /// attempt, e.g. while etcd is down, is tried again on the next request).
+    pub async fn ensure_session(&self) {
+        if self.session.lock().expect("session lock").is_some() {
+            return;
+        }
+        let Some((user, password)) = &self.login else {
+            return;
+        };
+        if let Some(session) = self.log_in(user, password).await {
+            *self.session.lock().expect("session lock") = Some(session);
+        }
+    }
+
+    /// `POST /api/v1/login` as `user`: the cookie and CSRF token, or `None`
+    /// when refused.
+    pub async fn log_in(&self, user: &str, password: &str) -> Option<(String, String)> {
+        let body = etcdeck_shared::edit::LoginRequest::Password {
+            user: user.to_owned(),
+            password: password.to_owned(),
+        };
+        let response = self
+            .http
+            .post(self.url(etcdeck_shared::edit::path::LOGIN))
+            .json(&body)
+            .send()
+            .await
+            .ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        let cookie = response
+            .headers()
+            .get(reqwest::header::SET_COOKIE)?
+            .to_str()
+            .ok()?
+            .split(';')
+            .next()?
+            .to_owned();
+        let info: etcdeck_shared::edit::SessionInfo = response.json().await.ok()?;
+        Some((cookie, info.csrf))
+    }
+
+    /// Acts as another session from now on (e.g. one from [`Server::log_in`]).
+    pub fn use_session(&self, session: Option<(String, String)>) {
+        *self.session.lock().expect("session lock") = session;
+    }
+
+    /// The session cookie, once logged in.
+    pub fn cookie(&self) -> Option<String> {
+        self.session
+            .lock()
+            .expect("session lock")
+            .as_ref()
+            .map(|(c, _)| c.clone())
+    }
+
+    /// Where a WebSocket client connects, with this session's cookie.
+    pub fn live(&self) -> Target {
+        Target {
+            addr: self.addr,
+            cookie: self.cookie(),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -92,6 +189,7 @@ impl Server {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.ensure_session().await;
         self.with_session(self.http.get(self.url(path)))
             .send()
             .await
@@ -101,8 +199,15 @@ impl Server {
     /// `POST path` with a JSON body, the session cookie and the CSRF token,
     /// as the etcdeck page sends a write.
     pub async fn post(&self, path: &str, body: &impl serde::Serialize) -> reqwest::Response {
+        self.ensure_session().await;
         let mut request = self.with_session(self.http.post(self.url(path))).json(body);
-        if let Some(csrf) = &self.csrf {
+        let csrf = self
+            .session
+            .lock()
+            .expect("session lock")
+            .as_ref()
+            .map(|(_, c)| c.clone());
+        if let Some(csrf) = csrf {
             request = request.header(etcdeck_shared::edit::CSRF_HEADER, csrf);
         }
         request.send().await.expect("request")
@@ -125,7 +230,7 @@ impl Server {
     }
 
     fn with_session(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match &self.cookie {
+        match &self.cookie() {
             Some(cookie) => request.header(reqwest::header::COOKIE, cookie),
             None => request,
         }

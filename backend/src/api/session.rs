@@ -1,0 +1,121 @@
+//! `GET /api/v1/session`, `POST /api/v1/login`, `POST /api/v1/logout`: the
+//! browser's session with etcdeck.
+//!
+//! Logging in checks the etcd user's password against etcd at once; the
+//! browser then holds only an HttpOnly, SameSite=Strict cookie and learns
+//! the session's CSRF token from the answer. A failed login waits a moment
+//! before answering, which slows down password guessing through etcdeck.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use etcdeck_shared::edit::{LoginRequest, SessionInfo};
+
+use super::origin::from_https;
+use super::{AppState, Failure, same_site};
+use crate::auth::{self, LoginError};
+
+/// How long a failed login waits before it answers.
+const FAILED_LOGIN_DELAY: Duration = Duration::from_millis(400);
+
+/// `GET /api/v1/session`: the session's [`SessionInfo`]; with etcd auth
+/// disabled a browser without a session gets an open one.
+pub(super) async fn session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let idle = state.sessions.idle_limit();
+    let ended = match auth::session_from(&headers, &state.sessions) {
+        Ok(session) => return Ok(Json(session.info(idle)).into_response()),
+        Err(failure) => failure,
+    };
+    if state.sessions.etcd_is_open().await == Some(true) {
+        let (id, session) = state.sessions.open();
+        return Ok(with_cookie(&id, &headers, Json(session.info(idle))));
+    }
+    Err(ended)
+}
+
+/// `POST /api/v1/login`.
+pub(super) async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<LoginRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, Failure> {
+    // A page of another site must not log this browser in as someone else.
+    same_site(&headers, &state.config)?;
+    let Json(request) =
+        body.map_err(|err| Failure::BadRequest(format!("malformed login: {}", err.body_text())))?;
+    let attempt = match &request {
+        LoginRequest::Password { user, password } => {
+            if user.is_empty() {
+                return Err(Failure::BadRequest("the user name is empty".into()));
+            }
+            state.sessions.login_password(user, password).await
+        }
+        LoginRequest::Token { token } => state.sessions.login_token(token),
+    };
+    let (id, session) = match attempt {
+        Ok(done) => done,
+        Err(err) => {
+            let who = match &request {
+                LoginRequest::Password { user, .. } => user.as_str(),
+                LoginRequest::Token { .. } => "(access token)",
+            };
+            tracing::warn!(user = who, error = %err, "login refused");
+            return Err(match err {
+                LoginError::Rejected | LoginError::BadToken => {
+                    tokio::time::sleep(FAILED_LOGIN_DELAY).await;
+                    Failure::LoginRequired(err.to_string())
+                }
+                LoginError::NoToken | LoginError::AuthDisabled => {
+                    Failure::BadRequest(err.to_string())
+                }
+                LoginError::Etcd(err) => Failure::Etcd(err),
+            });
+        }
+    };
+    tracing::info!(
+        user = session.user.as_deref().unwrap_or("-"),
+        kind = ?session.kind,
+        "logged in"
+    );
+    let info: SessionInfo = session.info(state.sessions.idle_limit());
+    Ok(with_cookie(&id, &headers, Json(info)))
+}
+
+/// `POST /api/v1/logout`: ends the session (its WebSockets close) and
+/// clears the cookie. Needs the CSRF token, so another site cannot log the
+/// user out.
+pub(super) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(id) = auth::session_cookie(&headers)
+        && let Ok(session) = state.sessions.get(&id)
+    {
+        if let Err(failure) =
+            same_site(&headers, &state.config).and_then(|()| auth::check_csrf(&headers, &session))
+        {
+            return failure.into_response();
+        }
+        state.sessions.end(&id);
+        tracing::info!(user = session.user.as_deref().unwrap_or("-"), "logged out");
+    }
+    (
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, auth::clear_cookie())],
+    )
+        .into_response()
+}
+
+fn with_cookie(id: &str, headers: &HeaderMap, body: impl IntoResponse) -> Response {
+    (
+        [(
+            header::SET_COOKIE,
+            auth::set_cookie(id, from_https(headers)),
+        )],
+        body,
+    )
+        .into_response()
+}
