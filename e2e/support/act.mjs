@@ -19,8 +19,22 @@ async function rowNamed(page, name) {
   return row.first();
 }
 
-/** Opens the app at `where` (a path like `/` or `/?prefix=..`, or `{prefix, key}`). */
+/**
+ * Logs the browser in to `app` as its etcd user (or `as`) through the login
+ * API, as the login page does: the session cookie lands in the browser.
+ * Cookies are per host, not per port, so this also switches the browser
+ * between etcdeck instances.
+ */
+export async function logIn(page, app, as = app.credentials) {
+  const res = await page.request.post(`${app.url}/api/v1/login`, {
+    data: { kind: 'password', user: as.user, password: as.password },
+  });
+  if (!res.ok()) throw new Error(`logging in as ${as.user} failed: HTTP ${res.status()} ${await res.text()}`);
+}
+
+/** Logs in, then opens the app at `where` (a path like `/` or `/?prefix=..`, or `{prefix, key}`). */
 export async function open(page, app, where = '/') {
+  await logIn(page, app);
   const path = typeof where === 'string' ? where : browseHref(where);
   await page.goto(`${app.url}${path}`);
 }

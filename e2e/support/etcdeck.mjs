@@ -73,6 +73,8 @@ export async function startEtcdeck(
 
   const handle = {
     url,
+    /** The etcd user a browser logs in to this etcdeck as. */
+    credentials: as,
     /** etcdeck's stdout and stderr so far, for error messages. */
     output: () => (earlier + (proc?.output() ?? '')).slice(-64 * 1024),
     /** Kills etcdeck abruptly (SIGKILL): its sockets drop without a goodbye. */

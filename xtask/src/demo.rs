@@ -37,6 +37,9 @@ pub const DEMO_PEER_PORT: u16 = 23800;
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 /// Demo users other than root: name, what they may do, read prefixes, read-write prefixes.
+/// The file stem of the demo's wall-screen token (`wall-token.password`).
+const WALL_TOKEN: &str = "wall-token";
+
 const DEMO_USERS: &[(&str, &str, &[&str], &[&str])] = &[
     ("viewer", "reads /app/", &["/app/"], &[]),
     ("editor", "reads and writes /app/", &[], &["/app/"]),
@@ -94,6 +97,11 @@ pub fn run(args: Vec<String>) -> Result<()> {
             .env_remove("ETCDCTL_ENDPOINTS");
         if !has_flag(&args, "--listen") && std::env::var_os("ETCDECK_LISTEN").is_none() {
             etcdeck.args(["--listen", DEFAULT_LISTEN]);
+        }
+        if !has_flag(&args, "--wall-token-file") {
+            etcdeck
+                .arg("--wall-token-file")
+                .arg(started.password_file(WALL_TOKEN));
         }
         // The demo's queue (locks, elections and services are found by themselves).
         if !has_flag(&args, "--queue-prefix") {
@@ -171,11 +179,22 @@ fn announce(listen: &str, demo: Option<&Demo>) {
             demo.cluster.endpoint(0),
             dir.join("etcd").display()
         );
-        println!("  etcdeck signs in to etcd as root; other demo users:");
-        for (name, what, _, _) in DEMO_USERS {
-            println!("    {name:<8} {what}");
+        println!(
+            "  log in with an etcd user of the demo (each acts with its own etcd permissions):"
+        );
+        let users = std::iter::once(("root", "everything"))
+            .chain(DEMO_USERS.iter().map(|(name, what, _, _)| (*name, *what)));
+        for (name, what) in users {
+            let password = password_for(&demo.dir, name, false).unwrap_or_else(|_| "?".into());
+            println!("    {name:<8} password {password:<26} {what}");
         }
-        println!("  passwords: {}/USER.password", dir.display());
+        println!("  (passwords are kept in {}/USER.password)", dir.display());
+        if let Ok(token) = password_for(&demo.dir, WALL_TOKEN, false) {
+            println!(
+                "  wall screen, read-only, no login: http://{}/login#token={token}",
+                browsable(listen)
+            );
+        }
     }
     println!("Press Ctrl-C to stop.");
 }
@@ -260,6 +279,8 @@ impl Demo {
         let etcd_dir = dir.join("etcd");
         let fresh = !etcd_dir.join("m1").exists();
         let root_password = password_for(&dir, "root", fresh)?;
+        // The wall screens' read-only access token (not an etcd user).
+        password_for(&dir, WALL_TOKEN, true)?;
         println!(
             "xtask: starting the demo etcd on 127.0.0.1:{DEMO_CLIENT_PORT} ({})",
             if fresh { "new" } else { "reusing its data" }
