@@ -9,8 +9,8 @@ mod support;
 use etcd_client::{Client, GetOptions};
 use etcdeck_shared::edit::{
     AuditLog, AuditResult, CopyRequest, DeletePrefixRequest, DeleteRequest, History, LeaseChoice,
-    LeaseGrantRequest, LeaseGranted, LeaseKept, LeaseRequest, MAX_COPY_KEYS, MAX_VALUE_BYTES,
-    PrefixPreview, PutRequest, Written, path,
+    LeaseGrantRequest, LeaseGranted, LeaseKept, LeaseRequest, MAX_COPY_KEYS, MAX_HISTORY_VERSIONS,
+    MAX_VALUE_BYTES, PrefixPreview, PutRequest, Written, path,
 };
 use etcdeck_shared::{ApiError, Bytes, ErrorCode, KeyValue, LeaseId, Level, Revision};
 use serde_json::Value;
@@ -723,6 +723,28 @@ async fn history_and_reads_of_the_past_until_compaction() {
         .expect_err("missing");
     assert_eq!((code, err.code), (404, ErrorCode::NotFound));
     assert!(err.revision.is_some());
+
+    // Only the newest versions of a long history.
+    let mut last = 0;
+    for i in 0..MAX_HISTORY_VERSIONS + 5 {
+        let put = client
+            .put("/h/many", i.to_string(), None)
+            .await
+            .expect("put");
+        last = put.header().unwrap().revision();
+    }
+    let history: History = server
+        .get_json(&format!("{}?key=/h/many", path::HISTORY))
+        .await
+        .expect("long history");
+    assert!(history.truncated);
+    assert_eq!(history.versions.len(), MAX_HISTORY_VERSIONS);
+    assert_eq!(history.versions[0].value, Some(Bytes::from("5")));
+    assert_eq!(history.versions.last().unwrap().mod_revision.0, last);
+    assert_eq!(
+        history.versions.last().unwrap().version,
+        (MAX_HISTORY_VERSIONS + 5) as i64
+    );
 
     // The key and its level as they were.
     let old: KeyValue = server

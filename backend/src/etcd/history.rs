@@ -15,6 +15,9 @@ use super::{EtcdError, EtcdSession, KeyRead, REQUEST_TIMEOUT, convert, with_time
 
 /// How long collecting one key's history may take in all.
 pub const HISTORY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most value bytes one history holds; older versions beyond it are left
+/// out (`truncated`), as beyond [`MAX_HISTORY_VERSIONS`].
+pub const MAX_HISTORY_BYTES: usize = 32 * 1024 * 1024;
 
 /// Why a key's history could not be read.
 #[derive(Debug)]
@@ -83,6 +86,7 @@ impl EtcdSession {
         let mut compacted_before = None;
         let mut versions: VecDeque<Version> = VecDeque::new();
         let mut truncated = false;
+        let mut bytes = 0usize;
         let mut attempts = 0;
         'watch: loop {
             attempts += 1;
@@ -126,6 +130,7 @@ impl EtcdSession {
                             }
                             for event in events {
                                 let kv = event.kv;
+                                bytes += kv.value.len();
                                 versions.push_back(Version {
                                     mod_revision: kv.mod_revision,
                                     value: (event.kind == EventKind::Put).then_some(kv.value),
@@ -133,8 +138,12 @@ impl EtcdSession {
                                     version: kv.version,
                                     lease: kv.lease,
                                 });
-                                if versions.len() > MAX_HISTORY_VERSIONS {
-                                    versions.pop_front();
+                                while versions.len() > MAX_HISTORY_VERSIONS
+                                    || (bytes > MAX_HISTORY_BYTES && versions.len() > 1)
+                                {
+                                    if let Some(old) = versions.pop_front() {
+                                        bytes -= old.value.map_or(0, |v| v.len());
+                                    }
                                     truncated = true;
                                 }
                             }
@@ -148,6 +157,7 @@ impl EtcdSession {
                         compacted_before = Some(at);
                         start = at;
                         versions.clear();
+                        bytes = 0;
                         continue 'watch;
                     }
                     WatchMessage::Ended(end) => return Err(watch_failure(end).into()),
