@@ -426,7 +426,8 @@ async fn do_copy(writer: &Writer, request: CopyRequest) -> Result<Written, Failu
         .etcd
         .copy_sources(&from, prefix, MAX_COPY_KEYS + 1)
         .await
-        .map_err(|err| write_failure(err, user, &what))?;
+        // Reading the sources: a refusal is about reading them.
+        .map_err(Failure::Etcd)?;
     if sources.count == 0 {
         return Err(Failure::NotFound(if prefix {
             format!("there is no key under {} to copy", from.display())
