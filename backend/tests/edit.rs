@@ -871,8 +871,29 @@ async fn a_user_limited_to_a_prefix_writes_there_and_nowhere_else() {
         .await
         .expect_err("delete outside");
     assert_eq!(code, 403);
+    let (code, body) = server
+        .post_json::<Written>(
+            path::COPY,
+            &CopyRequest {
+                from: Bytes::from("/team/a"),
+                to: Bytes::from("/secret/z"),
+                prefix: false,
+                rename: true,
+                revision: Revision(before),
+            },
+        )
+        .await
+        .expect_err("copy outside");
+    let err = api_error(body);
+    assert_eq!((code, err.code), (403, ErrorCode::PermissionDenied));
+    assert!(
+        err.message.contains("may not write /secret/z"),
+        "{}",
+        err.message
+    );
     assert_eq!(revision(&mut client).await, before);
     assert!(value_at(&mut client, "/secret/y", None).await.is_none());
+    assert!(value_at(&mut client, "/team/a", None).await.is_some());
 
     let entry = audited(&server, "put", "/secret/y").await;
     assert_eq!(
