@@ -167,6 +167,18 @@ pub async fn list_level<S: KeySource>(
     after: Option<&[u8]>,
     limit: usize,
 ) -> Result<Level, LevelError<S::Error>> {
+    list_level_at(source, prefix, separator, after, limit, None).await
+}
+
+/// [`list_level`] as the level was at `revision` (`None`: now).
+pub async fn list_level_at<S: KeySource>(
+    source: &S,
+    prefix: &[u8],
+    separator: &[u8],
+    after: Option<&[u8]>,
+    limit: usize,
+    revision: Option<i64>,
+) -> Result<Level, LevelError<S::Error>> {
     if separator.is_empty() {
         return Err(LevelError::EmptySeparator);
     }
@@ -184,7 +196,7 @@ pub async fn list_level<S: KeySource>(
         source,
         prefix,
         level_end: &level_end,
-        revision: None,
+        revision,
         // A page resumed from a cursor starts at the cursor's last name byte
         // (cursors end in one artificial byte after a key or directory).
         width: after.map(|_| Width::at(page_start.len().saturating_sub(2))),

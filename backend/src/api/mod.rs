@@ -5,6 +5,7 @@
 //! exactly one place, [`Failure::into_response`]; details go to the log, and
 //! the body says what happened in words a user can act on.
 
+mod edit;
 mod error;
 mod origin;
 mod query;
@@ -75,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .route(path::ELECTIONS, get(elections))
         .route(path::QUEUES, get(queues))
         .route(path::SERVICES, get(services))
+        .merge(edit::routes())
         .route("/api/{*rest}", get(unknown_api))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -151,7 +153,7 @@ async fn status(State(state): State<AppState>, headers: axum::http::HeaderMap) -
     })
 }
 
-/// `GET /api/v1/level?prefix=P&after=C&limit=N`.
+/// `GET /api/v1/level?prefix=P&after=C&limit=N&revision=R`.
 async fn level(
     State(state): State<AppState>,
     reader: Reader,
@@ -169,25 +171,37 @@ async fn level(
             })?
             .clamp(1, MAX_LEVEL_PAGE),
     };
-    let level = tree::list_level(
+    let at = edit::revision_param(&query)?;
+    let level = tree::list_level_at(
         &reader.etcd,
         prefix.as_slice(),
         &state.config.separator,
         after.as_ref().map(|a| a.as_slice()),
         limit,
+        at.map(|r| r.0),
     )
-    .await?;
+    .await
+    .map_err(|err| match err {
+        tree::LevelError::Source(err) => edit::at_revision_failure(err, at),
+        other => Failure::from(other),
+    })?;
     Ok(Json(level))
 }
 
-/// `GET /api/v1/key?key=K`.
+/// `GET /api/v1/key?key=K&revision=R`.
 async fn key(reader: Reader, RawQuery(raw): RawQuery) -> Result<Json<KeyValue>, Failure> {
     let query = Query::parse(raw.as_deref())?;
     let key = query
         .bytes("key")
         .filter(|k| !k.is_empty())
         .ok_or_else(|| Failure::BadRequest("the key parameter is missing or empty".into()))?;
-    match reader.etcd.get_key(&key).await? {
+    let at = edit::revision_param(&query)?;
+    let read = reader
+        .etcd
+        .get_key_at(&key, at)
+        .await
+        .map_err(|err| edit::at_revision_failure(err, at))?;
+    match read {
         KeyRead::Found(kv) => Ok(Json(kv)),
         KeyRead::Missing { revision } => Err(Failure::KeyMissing {
             message: format!("the key {} does not exist", key.display()),

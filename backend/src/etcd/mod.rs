@@ -14,8 +14,10 @@
 mod convert;
 mod coord;
 mod error;
+mod history;
 mod source;
 mod watches;
+mod writes;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,7 +30,11 @@ use crate::config::{Credentials, EtcdConfig};
 
 pub use coord::{LeaseInfo, RangeKv, RangeKvs};
 pub use error::{EtcdError, StartError};
+pub use history::{HistoryError, KeyHistory};
 pub use watches::{RangeWatch, WatchEnd, WatchMessage};
+pub use writes::{
+    CopyOutcome, CopyPlan, Guarded, MAX_TXN_OPS, SourceKv, Sources, is_lease_not_found,
+};
 
 /// How long one attempt to connect may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
