@@ -6,17 +6,21 @@
 //! - [`detect`]: which keys are Mutex, RWMutex and Election contenders, and
 //!   who holds or leads (pure).
 //! - [`queues`]: Queue and PriorityQueue item keys (pure) and the one
-//!   [`queues::QueueTracker`] per configured queue (rates, depth history).
+//!   [`queues::QueueTracker`] per configured or found queue (rates, depth
+//!   history).
+//! - [`detect_queues`]: the bounded background walk of the key tree that
+//!   finds queues nobody configured.
 //! - [`services`]: `<prefix><name>/<instance>` registrations (pure).
 //! - [`hold`]: since when the backend has seen each holder hold.
 //!
 //! Nothing here scans the keyspace. Locks and elections are found from the
 //! keys attached to leases (every contender's key is attached to its
 //! session's lease), plus the configured prefixes; queues and services are
-//! read under their configured prefixes only, with `limit`s and
-//! `count_only`.
+//! read under their configured (or, for queues, found) prefixes only, with
+//! `limit`s and `count_only`.
 
 pub mod detect;
+pub mod detect_queues;
 pub mod hold;
 pub mod queues;
 pub mod services;
@@ -109,6 +113,8 @@ struct Inner {
     lock_holds: HoldTracker,
     leader_holds: HoldTracker,
     queues: Vec<Arc<QueueTracker>>,
+    /// Queues found by the walk, each with its tracker.
+    detected: Arc<detect_queues::Detected>,
     /// The last reading of every lease with its keys, for [`Coord::groups`];
     /// held while reading, so concurrent requests share one reading.
     lease_keys: Mutex<Option<LeaseReading>>,
@@ -123,7 +129,8 @@ struct LeaseReading {
 }
 
 impl Coord {
-    /// Sets up the views and starts one tracker per configured queue.
+    /// Sets up the views, starts one tracker per configured queue and the
+    /// walk that finds the others.
     pub fn start(
         session: EtcdSession,
         hub: Hub,
@@ -138,6 +145,14 @@ impl Coord {
         for tracker in &queues {
             tracker.spawn(hub.clone(), session.clone(), shutdown.clone());
         }
+        let detected = Arc::new(detect_queues::Detected::default());
+        detect_queues::spawn(
+            detected.clone(),
+            session.clone(),
+            hub,
+            config.queue_prefixes.iter().cloned().collect(),
+            shutdown,
+        );
         Coord {
             inner: Arc::new(Inner {
                 session,
@@ -145,6 +160,7 @@ impl Coord {
                 lock_holds: HoldTracker::default(),
                 leader_holds: HoldTracker::default(),
                 queues,
+                detected,
                 lease_keys: Mutex::new(None),
             }),
         }
@@ -316,12 +332,13 @@ impl Coord {
         })
     }
 
-    /// `GET /api/v1/queues`: every configured queue, counted by etcd at one
-    /// revision.
+    /// `GET /api/v1/queues`: every configured queue, then every found one,
+    /// counted by etcd at one revision.
     pub async fn queues(&self) -> Result<Queues, CoordError> {
         let mut revision = None;
         let mut out = Vec::new();
-        for tracker in &self.inner.queues {
+        let trackers = self.inner.queues.iter().cloned();
+        for tracker in trackers.chain(self.inner.detected.trackers()) {
             let items = tracker.items();
             let end = range_end(&items);
             let denied = |err| range_error(err, "queue", &tracker.prefix);
