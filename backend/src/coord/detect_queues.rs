@@ -3,7 +3,8 @@
 //! Queue items carry no lease, so they cannot be found the way locks and
 //! elections are. Instead a background walk lists the key tree one level at
 //! a time with [`tree::list_level`] (separator `/`, the recipes' own), at
-//! most [`LEVELS_PER_PASS`] level pages every [`PASS_INTERVAL`], carrying on
+//! most [`LEVELS_PER_PASS`] level pages every [`PASS_INTERVAL`] (paced, not
+//! in a burst), carrying on
 //! where the previous pass stopped and starting again from the root once
 //! the whole tree has been visited. A level `P/` is a queue when every child
 //! on its first page is item-shaped ([`shape`]): 19-digit Unix-nanosecond
@@ -39,6 +40,9 @@ pub const PASS_INTERVAL: Duration = Duration::from_secs(60);
 pub const LEVELS_PER_PASS: usize = 200;
 /// Children read per level page.
 pub const PAGE: usize = 200;
+/// Pause between two level pages, so a pass is a trickle of small reads
+/// rather than a burst.
+const PAGE_PAUSE: Duration = Duration::from_millis(20);
 /// Fewer items than this is not told from a look-alike key.
 pub const MIN_ITEMS: u64 = 2;
 /// A found queue empty or absent this long is no longer tracked.
@@ -194,6 +198,7 @@ impl Walk {
             let Some((prefix, after)) = self.frontier.pop_front() else {
                 return;
             };
+            tokio::time::sleep(PAGE_PAUSE).await;
             match self.visit(&prefix, after.as_deref()).await {
                 Ok(()) => {}
                 Err(LevelError::Source(EtcdError::PermissionDenied(_))) => {
