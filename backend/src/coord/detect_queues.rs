@@ -340,12 +340,7 @@ impl Walk {
             let Some(entry) = queues.get_mut(&name) else {
                 continue;
             };
-            if depth > 0 {
-                entry.empty_since = None;
-                continue;
-            }
-            let since = *entry.empty_since.get_or_insert_with(Instant::now);
-            if since.elapsed() >= FORGET_AFTER
+            if !still_tracked(depth, &mut entry.empty_since, Instant::now())
                 && let Some(entry) = queues.remove(&name)
             {
                 tracing::info!(queue = %Bytes::from(name.as_slice()).display(), "found queue empty; no longer tracked");
@@ -353,6 +348,17 @@ impl Walk {
             }
         }
     }
+}
+
+/// Whether a found queue of `depth` items stays tracked, given since when it
+/// has been seen empty (updated here).
+fn still_tracked(depth: u64, empty_since: &mut Option<Instant>, now: Instant) -> bool {
+    if depth > 0 {
+        *empty_since = None;
+        return true;
+    }
+    let since = *empty_since.get_or_insert(now);
+    now.duration_since(since) < FORGET_AFTER
 }
 
 #[cfg(test)]
@@ -452,6 +458,20 @@ mod tests {
             Shape::Queue { items: 1 }
         );
         const { assert!(MIN_ITEMS == 2) };
+    }
+
+    #[test]
+    fn an_empty_queue_is_forgotten_after_a_while_unless_it_fills_again() {
+        let start = Instant::now();
+        let mut since = None;
+        assert!(still_tracked(0, &mut since, start));
+        assert!(still_tracked(0, &mut since, start + FORGET_AFTER / 2));
+        // Items again: the clock starts over.
+        assert!(still_tracked(3, &mut since, start + FORGET_AFTER / 2));
+        assert_eq!(since, None);
+        let later = start + FORGET_AFTER;
+        assert!(still_tracked(0, &mut since, later));
+        assert!(!still_tracked(0, &mut since, later + FORGET_AFTER));
     }
 
     #[test]
