@@ -128,7 +128,7 @@ impl IntoResponse for Failure {
 fn user_message(err: &EtcdError) -> String {
     match err {
         EtcdError::PermissionDenied(_) => {
-            "etcd refused: the etcd user etcdeck acts as may not read this range (permission denied)".into()
+            "etcd refused: your etcd user may not read this range (permission denied)".into()
         }
         EtcdError::Unavailable(_) => "etcd is unreachable right now; etcdeck keeps retrying".into(),
         other => other.to_string(),

@@ -6,17 +6,21 @@
 //! - [`detect`]: which keys are Mutex, RWMutex and Election contenders, and
 //!   who holds or leads (pure).
 //! - [`queues`]: Queue and PriorityQueue item keys (pure) and the one
-//!   [`queues::QueueTracker`] per configured queue (rates, depth history).
+//!   [`queues::QueueTracker`] per configured or found queue (rates, depth
+//!   history).
+//! - [`detect_queues`]: the bounded background walk of the key tree that
+//!   finds queues nobody configured.
 //! - [`services`]: `<prefix><name>/<instance>` registrations (pure).
 //! - [`hold`]: since when the backend has seen each holder hold.
 //!
 //! Nothing here scans the keyspace. Locks and elections are found from the
 //! keys attached to leases (every contender's key is attached to its
 //! session's lease), plus the configured prefixes; queues and services are
-//! read under their configured prefixes only, with `limit`s and
-//! `count_only`.
+//! read under their configured (or, for queues, found) prefixes only, with
+//! `limit`s and `count_only`.
 
 pub mod detect;
+pub mod detect_queues;
 pub mod hold;
 pub mod queues;
 pub mod services;
@@ -77,7 +81,7 @@ fn lease_error(err: EtcdError) -> CoordError {
 fn range_error(err: EtcdError, what: &str, prefix: &[u8]) -> CoordError {
     match err {
         EtcdError::PermissionDenied(_) => CoordError::Denied(format!(
-            "etcd refused to let the etcd user etcdeck acts as read the {what} {} (permission denied)",
+            "etcd refused to let your etcd user read the {what} {} (permission denied)",
             Bytes::from(prefix).display()
         )),
         other => CoordError::Etcd(other),
@@ -108,6 +112,8 @@ struct Inner {
     lock_holds: HoldTracker,
     leader_holds: HoldTracker,
     queues: Vec<Arc<QueueTracker>>,
+    /// Queues found by the walk, each with its tracker.
+    detected: Arc<detect_queues::Detected>,
     /// The last reading of every lease with its keys per etcd user (each
     /// sees only the keys it may), for [`Coord::groups`]; held while
     /// reading, so concurrent requests share one reading.
@@ -123,7 +129,8 @@ struct LeaseReading {
 }
 
 impl Coord {
-    /// Sets up the views and starts one tracker per configured queue.
+    /// Sets up the views, starts one tracker per configured queue and the
+    /// walk that finds the others.
     pub fn start(
         session: EtcdSession,
         hub: Hub,
@@ -138,12 +145,21 @@ impl Coord {
         for tracker in &queues {
             tracker.spawn(hub.clone(), session.clone(), shutdown.clone());
         }
+        let detected = Arc::new(detect_queues::Detected::default());
+        detect_queues::spawn(
+            detected.clone(),
+            session.clone(),
+            hub,
+            config.queue_prefixes.iter().cloned().collect(),
+            shutdown,
+        );
         Coord {
             inner: Arc::new(Inner {
                 config,
                 lock_holds: HoldTracker::default(),
                 leader_holds: HoldTracker::default(),
                 queues,
+                detected,
                 lease_keys: Mutex::new(HashMap::new()),
             }),
         }
@@ -316,19 +332,27 @@ impl Coord {
         })
     }
 
-    /// `GET /api/v1/queues`: every configured queue, counted by etcd at one
-    /// revision.
+    /// `GET /api/v1/queues`: every configured queue, then every found one
+    /// the etcd user may read, counted by etcd at one revision.
     pub async fn queues(&self, session: &EtcdSession) -> Result<Queues, CoordError> {
         let mut revision = None;
         let mut out = Vec::new();
-        for tracker in &self.inner.queues {
+        let trackers = self.inner.queues.iter().cloned();
+        // Queues the user may not read are left out, like keys etcd would
+        // not show them; only when every queue is refused is that the answer.
+        let mut refused = None;
+        for tracker in trackers.chain(self.inner.detected.trackers()) {
             let items = tracker.items();
             let end = range_end(&items);
             let denied = |err| range_error(err, "queue", &tracker.prefix);
-            let (at, depth) = session
-                .count_range(&items, &end, revision)
-                .await
-                .map_err(denied)?;
+            let (at, depth) = match session.count_range(&items, &end, revision).await {
+                Ok(counted) => counted,
+                Err(err @ EtcdError::PermissionDenied(_)) => {
+                    refused.get_or_insert(denied(err));
+                    continue;
+                }
+                Err(err) => return Err(denied(err)),
+            };
             let revision = *revision.get_or_insert(at);
             let (_, first) = session
                 .first_key(&items, &end, Some(revision))
@@ -364,6 +388,11 @@ impl Coord {
                 dequeue_per_sec: tracked.dequeue_per_sec,
                 depth_history: tracked.depth_history,
             });
+        }
+        if out.is_empty()
+            && let Some(refused) = refused
+        {
+            return Err(refused);
         }
         let revision = match revision {
             Some(revision) => Revision(revision),
@@ -486,7 +515,7 @@ mod tests {
         };
         assert_eq!(
             text,
-            "etcd refused to let the etcd user etcdeck acts as read the queue work (permission denied)"
+            "etcd refused to let your etcd user read the queue work (permission denied)"
         );
         // Anything else stays an etcd error, mapped like every other one.
         let unavailable = EtcdError::Unavailable("no answer".into());

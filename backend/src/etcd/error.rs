@@ -24,8 +24,9 @@ pub enum EtcdError {
     /// etcd refused the request as malformed.
     #[error("etcd refused the request: {0}")]
     InvalidRequest(String),
-    /// TLS or connection settings that cannot work.
-    #[error("invalid connection settings: {0}")]
+    /// TLS or connection settings that cannot work, said as one sentence
+    /// that names the flag to change.
+    #[error("{0}")]
     Config(String),
     #[error("etcd error: {0}")]
     Other(String),
@@ -81,7 +82,7 @@ impl From<ClientError> for EtcdError {
             ClientError::TransportError(err) => EtcdError::Unavailable(source_chain(&err)),
             ClientError::IoError(err) => EtcdError::Unavailable(err.to_string()),
             ClientError::InvalidArgs(msg) | ClientError::EndpointError(msg) => {
-                EtcdError::Config(msg)
+                EtcdError::Config(format!("invalid connection settings: {msg}"))
             }
             ClientError::InvalidUri(err) => {
                 EtcdError::Config(format!("invalid endpoint URL: {err}"))

@@ -16,6 +16,7 @@ mod coord;
 mod error;
 mod history;
 mod source;
+mod tls_check;
 mod watches;
 mod writes;
 
@@ -230,7 +231,26 @@ impl EtcdSession {
         })
     }
 
+    /// One attempt to connect. A failure over TLS is checked by a handshake
+    /// of our own, so a certificate problem is said as such (and is fatal
+    /// at start) instead of as an opaque transport error.
     async fn try_connect(&self, options: &ConnectOptions) -> Result<(), EtcdError> {
+        match self.connect_once(options).await {
+            Err(EtcdError::Unavailable(reason)) => {
+                let config = &self.inner.config;
+                match tls_check::diagnose(&config.endpoints, config.tls.as_ref()).await {
+                    Some(problem) => {
+                        tracing::debug!(%reason, "connecting to etcd failed over TLS");
+                        Err(EtcdError::Config(problem))
+                    }
+                    None => Err(EtcdError::Unavailable(reason)),
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn connect_once(&self, options: &ConnectOptions) -> Result<(), EtcdError> {
         let connect = Client::connect(&self.inner.config.endpoints, Some(options.clone()));
         let mut client = with_timeout(CONNECT_TIMEOUT, connect).await?;
         let status = with_timeout(CONNECT_TIMEOUT, client.status()).await?;
