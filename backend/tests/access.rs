@@ -317,3 +317,158 @@ async fn etcd_without_auth_is_read_only_unless_writes_are_allowed() {
     assert!(info.can_write);
     server.stop().await;
 }
+
+fn put_body(key: &str, value: &str) -> etcdeck_shared::edit::PutRequest {
+    etcdeck_shared::edit::PutRequest {
+        key: key.into(),
+        value: value.into(),
+        expect_mod_revision: etcdeck_shared::Revision(0),
+        lease: Default::default(),
+    }
+}
+
+/// `POST /api/v1/put` with exactly these headers.
+async fn raw_put(server: &Server, headers: &[(&str, &str)], key: &str) -> (u16, ApiError) {
+    let mut request = reqwest::Client::new()
+        .post(server.url(edit_path::PUT))
+        .json(&put_body(key, "x"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    error_of(request.send().await.expect("put")).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_are_refused_in_the_backend_not_only_in_the_page() {
+    let etcd = etcd();
+    let mut cfg = config(etcd.endpoints(), Some(("root", ROOT_PASSWORD)));
+    cfg.server.wall_token = Some(etcdeck::config::Password::new(TOKEN));
+    let server = Server::start_anonymous(cfg.clone()).await.expect("start");
+    let (cookie, csrf) = server.log_in(ALICE.0, ALICE.1).await.expect("login");
+    let host = format!("http://{}", server.addr);
+
+    // Without a session, without the CSRF token, from another site: refused.
+    let (status, error) = raw_put(&server, &[], "/alice/a").await;
+    assert_eq!((status, error.code), (401, ErrorCode::LoginRequired));
+    let (status, error) = raw_put(&server, &[("cookie", &cookie)], "/alice/a").await;
+    assert_eq!((status, error.code), (403, ErrorCode::PermissionDenied));
+    assert!(error.message.contains("CSRF"), "{}", error.message);
+    let (status, _) = raw_put(
+        &server,
+        &[
+            ("cookie", &cookie),
+            (etcdeck_shared::edit::CSRF_HEADER, &csrf),
+            ("origin", "http://evil.example"),
+        ],
+        "/alice/a",
+    )
+    .await;
+    assert_eq!(status, 403);
+    // With all three, from etcdeck's own page: written.
+    let response = reqwest::Client::new()
+        .post(server.url(edit_path::PUT))
+        .header("cookie", &cookie)
+        .header(etcdeck_shared::edit::CSRF_HEADER, &csrf)
+        .header("origin", &host)
+        .json(&put_body("/alice/a", "x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // Nothing refused was written: only the last put is in etcd.
+    assert_eq!(
+        etcd.etcdctl(&["get", "/alice/a", "--print-value-only"])
+            .unwrap()
+            .trim(),
+        "x"
+    );
+    assert_eq!(
+        etcd.etcdctl(&["get", "/alice/a", "-w", "json"])
+            .unwrap()
+            .matches("\"version\":1")
+            .count(),
+        1
+    );
+
+    // A wall screen's session never writes, whatever it sends.
+    let token = login(
+        &server,
+        &LoginRequest::Token {
+            token: TOKEN.into(),
+        },
+    )
+    .await;
+    let token_cookie = token.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let token_info: SessionInfo = token.json().await.unwrap();
+    let (status, error) = raw_put(
+        &server,
+        &[
+            ("cookie", &token_cookie),
+            (etcdeck_shared::edit::CSRF_HEADER, &token_info.csrf),
+        ],
+        "/wall/x",
+    )
+    .await;
+    assert_eq!((status, error.code), (403, ErrorCode::ReadOnly));
+    server.stop().await;
+
+    // --read-only refuses everyone's writes, root's too.
+    cfg.server.read_only = true;
+    let server = Server::start(cfg).await.expect("start read-only");
+    let info: SessionInfo = server.get_json(edit_path::SESSION).await.unwrap();
+    assert!(!info.can_write);
+    let refused = server
+        .post_json::<serde_json::Value>(edit_path::PUT, &put_body("/ro/x", "x"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.0, 403);
+    assert_eq!(refused.1["code"], "read_only");
+    assert!(
+        refused.1["message"]
+            .as_str()
+            .unwrap()
+            .contains("--read-only")
+    );
+    let grant = server
+        .post_json::<serde_json::Value>(
+            etcdeck_shared::edit::path::LEASE_GRANT,
+            &etcdeck_shared::edit::LeaseGrantRequest { ttl: 60 },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(grant.0, 403);
+    assert_eq!(etcd.etcdctl(&["get", "/ro/x"]).unwrap().trim(), "");
+    assert_eq!(
+        etcd.etcdctl(&["lease", "list"])
+            .unwrap()
+            .matches("id")
+            .count(),
+        0
+    );
+    // The live WebSocket carries no writes at all: a write-like message is
+    // an error reply, and nothing changes.
+    let mut socket = open_socket(&server, server.cookie().as_deref(), None)
+        .await
+        .expect("socket");
+    use futures::SinkExt;
+    socket
+        .send(Message::text(
+            r#"{"type":"put","key":"L3JvL3g=","value":"eA=="}"#,
+        ))
+        .await
+        .unwrap();
+    let reply = tokio::time::timeout(Duration::from_secs(5), socket.next())
+        .await
+        .expect("reply")
+        .expect("frame")
+        .expect("message");
+    assert!(reply.to_text().unwrap().contains("\"error\""), "{reply:?}");
+    assert_eq!(etcd.etcdctl(&["get", "/ro/x"]).unwrap().trim(), "");
+    server.stop().await;
+}
