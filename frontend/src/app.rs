@@ -67,17 +67,9 @@ pub fn App() -> impl IntoView {
         }
     });
     ask_session(session);
-
-    let gate = Memo::new(move |_| {
-        session.phase.with(|p| match p {
-            Phase::Unknown => Gate::Loading,
-            Phase::Unreachable(why) => Gate::Unreachable(why.clone()),
-            Phase::Active(_) | Phase::LoggedOut { .. } => Gate::Ready,
-        })
-    });
     // Asks again a while after the backend could not be reached.
     Effect::new(move |_| {
-        if matches!(gate.get(), Gate::Unreachable(_)) {
+        if session.phase.with(|p| matches!(p, Phase::Unreachable(_))) {
             let timer = set_timeout_with_handle(move || ask_session(session), SESSION_RETRY).ok();
             on_cleanup(move || {
                 if let Some(timer) = timer {
@@ -93,6 +85,28 @@ pub fn App() -> impl IntoView {
                 <Show when=move || active.get()>
                     <Header />
                 </Show>
+                <Shell session=session />
+            </div>
+        </Router>
+    }
+}
+
+/// The routed page once the session is known; a loading or unreachable
+/// notice before. Without a session only the login page is shown (the
+/// others would only be refused on the way to it).
+#[component]
+fn Shell(session: Session) -> impl IntoView {
+    let location = use_location();
+    let gate = Memo::new(move |_| {
+        session.phase.with(|p| match p {
+            Phase::Unknown => Gate::Loading,
+            Phase::Unreachable(why) => Gate::Unreachable(why.clone()),
+            Phase::Active(_) => Gate::Ready,
+            Phase::LoggedOut { .. } if location.pathname.get() == LOGIN_PATH => Gate::Ready,
+            Phase::LoggedOut { .. } => Gate::Loading,
+        })
+    });
+    view! {
                 <main class="flex min-h-0 flex-1 flex-col">
                     {move || match gate.get() {
                         Gate::Loading => {
@@ -147,8 +161,6 @@ pub fn App() -> impl IntoView {
                         }
                     }}
                 </main>
-            </div>
-        </Router>
     }
 }
 

@@ -32,6 +32,9 @@ use crate::live::{Backoff, Delivery, LiveState, Outcome, RESYNCED_FOR, Registry,
 
 /// How often the watchdog looks at the socket.
 const WATCHDOG_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// The close code the backend ends a socket with when its session ended
+/// (`etcdeck_shared::ws::SESSION_ENDED_CLOSE` on main).
+const SESSION_ENDED_CLOSE: u16 = 4401;
 /// Silence after which an open socket is presumed dead: three heartbeats.
 const SILENCE_LIMIT_MS: f64 = (3 * HEARTBEAT_SECS * 1000) as f64;
 
@@ -229,11 +232,12 @@ impl LiveClient {
             }
         });
         let on_close = Closure::<dyn FnMut(JsValueEvent)>::new(move |event: JsValueEvent| {
-            let detail = event
-                .dyn_ref::<CloseEvent>()
+            let close = event.dyn_ref::<CloseEvent>();
+            let detail = close
                 .map(|e| format!("code {}, {:?}", e.code(), e.reason()))
                 .unwrap_or_default();
-            self.closed(&detail);
+            let code = close.map(CloseEvent::code);
+            self.closed(&detail, code);
         });
         // An error event is always followed by a close event, which is
         // where reconnecting starts; the browser gives no detail here.
@@ -306,7 +310,7 @@ impl LiveClient {
         }
     }
 
-    fn closed(self, detail: &str) {
+    fn closed(self, detail: &str, code: Option<u16>) {
         let Some(rc) = self.inner.try_get_value() else {
             return;
         };
@@ -320,7 +324,7 @@ impl LiveClient {
         }
         log(&format!("live: socket closed ({detail}); reconnecting"));
         self.socket.try_set(SocketState::Down);
-        if refused {
+        if refused || code == Some(SESSION_ENDED_CLOSE) {
             crate::session::recheck();
         }
         self.schedule_reconnect();
