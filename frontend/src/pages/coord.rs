@@ -601,7 +601,7 @@ impl LeaseActions {
     }
 
     /// Runs one action unless one is on its way already.
-    fn run<T, Fut>(self, action: Fut, done: impl FnOnce(T) -> String + 'static)
+    fn run<T, Fut>(self, what: String, action: Fut, done: impl FnOnce(T) -> String + 'static)
     where
         T: 'static,
         Fut: Future<Output = Result<T, ApiFailure>> + 'static,
@@ -615,34 +615,46 @@ impl LeaseActions {
             let answer = action.await;
             self.busy.try_set(false);
             self.outcome.try_set(Some(
-                answer.map(done).map_err(|failure| failure.to_string()),
+                answer
+                    .map(done)
+                    .map_err(|failure| format!("could not {what}: {failure}")),
             ));
             self.after.run(());
         });
     }
 
     pub fn grant(self, ttl: i64) {
-        self.run(api::session::lease_grant(ttl), |granted| {
-            format!(
-                "granted lease {} with a TTL of {} s",
-                granted.id, granted.ttl
-            )
-        });
+        self.run(
+            "grant a lease".to_owned(),
+            api::session::lease_grant(ttl),
+            |granted| {
+                format!(
+                    "granted lease {} with a TTL of {} s",
+                    granted.id, granted.ttl
+                )
+            },
+        );
     }
 
     pub fn keep_alive(self, id: LeaseId) {
-        self.run(api::session::lease_keep_alive(id), |kept| {
-            format!("renewed lease {}: {} s left", kept.id, kept.ttl)
-        });
+        self.run(
+            format!("renew lease {id}"),
+            api::session::lease_keep_alive(id),
+            |kept| format!("renewed lease {}: {} s left", kept.id, kept.ttl),
+        );
     }
 
     pub fn revoke(self, id: LeaseId) {
-        self.run(api::session::lease_revoke(id), move |written| {
-            format!(
-                "revoked lease {id} at revision {}; its keys went with it",
-                written.revision
-            )
-        });
+        self.run(
+            format!("revoke lease {id}"),
+            api::session::lease_revoke(id),
+            move |written| {
+                format!(
+                    "revoked lease {id} at revision {}; its keys went with it",
+                    written.revision
+                )
+            },
+        );
     }
 }
 

@@ -180,7 +180,9 @@ pub fn LoginPage() -> impl IntoView {
         }
         send(LoginRequest::Token { token });
     } else if session.is_some_and(|s| s.phase.with_untracked(Phase::is_active)) {
-        go_next();
+        // Already logged in: on to `next`, once the page has rendered (the
+        // router does not take a navigation in the middle of one).
+        request_animation_frame(go_next);
     }
 
     let ended =
