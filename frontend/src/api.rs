@@ -6,6 +6,7 @@
 //! are the wire types of `etcdeck_shared`.
 
 pub mod live;
+pub mod session;
 
 use std::fmt;
 
@@ -133,18 +134,38 @@ fn key_url(key: &Bytes) -> String {
     format!("{}?key={}", path::KEY, key.to_url())
 }
 
+/// `GET url` as JSON. A 401 here means the session ended (see
+/// [`crate::session::notice_failure`]).
 pub async fn get_json<T: DeserializeOwned>(url: String) -> Result<T, ApiFailure> {
-    let response = Request::get(&url)
-        .header("Accept", "application/json")
-        .send()
-        .await
-        .map_err(|err| ApiFailure::Network(network_detail(&err)))?;
-    decode(response).await
+    let answer = async {
+        let response = Request::get(&url)
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .map_err(|err| ApiFailure::Network(network_detail(&err)))?;
+        decode(response).await
+    }
+    .await;
+    if let Err(failure) = &answer {
+        crate::session::notice_failure(failure);
+    }
+    answer
 }
 
 /// `POST url` with a JSON body and the session's CSRF token, as every write
-/// is sent.
+/// is sent. A 401 here means the session ended.
 pub async fn post_json<B: Serialize, T: DeserializeOwned>(
+    url: &str,
+    body: &B,
+) -> Result<T, ApiFailure> {
+    let answer = post_json_once(url, body).await;
+    if let Err(failure) = &answer {
+        crate::session::notice_failure(failure);
+    }
+    answer
+}
+
+async fn post_json_once<B: Serialize, T: DeserializeOwned>(
     url: &str,
     body: &B,
 ) -> Result<T, ApiFailure> {

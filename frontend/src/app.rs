@@ -1,48 +1,209 @@
-//! The application shell: starts the status polling and the live
-//! WebSocket, provides both as context, and lays out the header above the
-//! routed page.
+//! The application shell: asks the backend for the browser's session,
+//! starts the status polling and the live WebSocket (both quiet while there
+//! is no session), provides all three as context, and lays out the header
+//! above the routed page.
+//!
+//! Until `GET /api/v1/session` answers, a small loading state stands in for
+//! the page. Without a session every page but `/login` sends the user to
+//! `/login?next=<where they were>`, whether the session never was or just
+//! ended (idle expiry: any request answered 401).
 //!
 //! Routes (the backend serves the app for every path that is not the API):
 //! - `/` with `?prefix=..&key=..`: [`BrowsePage`];
 //! - `/events` with `?prefix=..`: [`EventsPage`];
 //! - `/leases`, `/locks`, `/elections`, `/queues`, `/services`: the
 //!   coordination pages ([`crate::pages::coord`]);
+//! - `/login?next=..` (and `#token=..`): [`LoginPage`];
+//! - `/audit`: [`AuditPage`];
 //! - anything else: [`NotFound`].
 
+use std::time::Duration;
+
 use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::NavigateOptions;
 use leptos_router::components::{Route, Router, Routes};
+use leptos_router::hooks::{use_location, use_navigate};
 use leptos_router::path;
 
+use crate::api;
 use crate::api::live::LiveClient;
 use crate::components::header::Header;
 use crate::connection::ConnectionState;
+use crate::pages::audit::AuditPage;
 use crate::pages::browse::BrowsePage;
 use crate::pages::coord::{ElectionsPage, LeasesPage, LocksPage, QueuesPage, ServicesPage};
 use crate::pages::events::EventsPage;
+use crate::pages::login::{LOGIN_PATH, LoginPage, login_href};
 use crate::pages::not_found::NotFound;
+use crate::session::{Phase, Session, is_login_required};
+
+/// Wait before asking for the session again when the backend could not be
+/// reached at start-up.
+const SESSION_RETRY: Duration = Duration::from_secs(5);
+
+/// What the shell shows instead of, or around, the routed page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Gate {
+    Loading,
+    Unreachable(String),
+    Ready,
+}
 
 #[component]
 pub fn App() -> impl IntoView {
+    let session = Session::provide(Phase::Unknown);
     let connection = ConnectionState::new();
     provide_context(connection);
     connection.start_polling();
-    provide_context(LiveClient::start());
+    let live = LiveClient::start_suspended();
+    provide_context(live);
+    let active = Memo::new(move |_| session.phase.with(Phase::is_active));
+    Effect::new(move |_| {
+        if active.get() {
+            live.resume();
+        } else {
+            live.suspend();
+        }
+    });
+    ask_session(session);
+    // Asks again a while after the backend could not be reached.
+    Effect::new(move |_| {
+        if session.phase.with(|p| matches!(p, Phase::Unreachable(_))) {
+            let timer = set_timeout_with_handle(move || ask_session(session), SESSION_RETRY).ok();
+            on_cleanup(move || {
+                if let Some(timer) = timer {
+                    timer.clear();
+                }
+            });
+        }
+    });
     view! {
         <Router>
+            <LoginRedirect session=session />
             <div class="flex min-h-screen flex-col bg-white text-base text-slate-900 lg:h-screen 2xl:text-lg dark:bg-slate-950 dark:text-slate-100">
-                <Header />
-                <main class="flex min-h-0 flex-1 flex-col">
-                    <Routes fallback=NotFound>
-                        <Route path=path!("/") view=BrowsePage />
-                        <Route path=path!("/events") view=EventsPage />
-                        <Route path=path!("/leases") view=LeasesPage />
-                        <Route path=path!("/locks") view=LocksPage />
-                        <Route path=path!("/elections") view=ElectionsPage />
-                        <Route path=path!("/queues") view=QueuesPage />
-                        <Route path=path!("/services") view=ServicesPage />
-                    </Routes>
-                </main>
+                <Show when=move || active.get()>
+                    <Header />
+                </Show>
+                <Shell session=session />
             </div>
         </Router>
     }
+}
+
+/// The routed page once the session is known; a loading or unreachable
+/// notice before. Without a session only the login page is shown (the
+/// others would only be refused on the way to it).
+#[component]
+fn Shell(session: Session) -> impl IntoView {
+    let location = use_location();
+    let gate = Memo::new(move |_| {
+        session.phase.with(|p| match p {
+            Phase::Unknown => Gate::Loading,
+            Phase::Unreachable(why) => Gate::Unreachable(why.clone()),
+            Phase::Active(_) => Gate::Ready,
+            Phase::LoggedOut { .. } if location.pathname.get() == LOGIN_PATH => Gate::Ready,
+            Phase::LoggedOut { .. } => Gate::Loading,
+        })
+    });
+    view! {
+                <main class="flex min-h-0 flex-1 flex-col">
+                    {move || match gate.get() {
+                        Gate::Loading => {
+                            view! {
+                                <p
+                                    data-testid="session-loading"
+                                    role="status"
+                                    class="p-8 text-xl text-slate-600 dark:text-slate-300"
+                                >
+                                    "etcdeck is starting…"
+                                </p>
+                            }
+                                .into_any()
+                        }
+                        Gate::Unreachable(why) => {
+                            view! {
+                                <div
+                                    data-testid="session-unreachable"
+                                    role="alert"
+                                    class="m-4 max-w-3xl rounded-xl border-2 border-red-400 bg-red-50 p-6 text-red-900 lg:m-8 dark:border-red-700 dark:bg-red-950 dark:text-red-100"
+                                >
+                                    <p class="text-2xl font-semibold">"cannot start etcdeck"</p>
+                                    <p class="mt-2 text-lg">{why}</p>
+                                    <p class="mt-2">"Trying again every few seconds."</p>
+                                    <button
+                                        type="button"
+                                        data-testid="session-retry"
+                                        class="mt-3 rounded border-2 border-current px-3 py-1 font-medium"
+                                        on:click=move |_| ask_session(session)
+                                    >
+                                        "try now"
+                                    </button>
+                                </div>
+                            }
+                                .into_any()
+                        }
+                        Gate::Ready => {
+                            view! {
+                                <Routes fallback=NotFound>
+                                    <Route path=path!("/") view=BrowsePage />
+                                    <Route path=path!("/events") view=EventsPage />
+                                    <Route path=path!("/leases") view=LeasesPage />
+                                    <Route path=path!("/locks") view=LocksPage />
+                                    <Route path=path!("/elections") view=ElectionsPage />
+                                    <Route path=path!("/queues") view=QueuesPage />
+                                    <Route path=path!("/services") view=ServicesPage />
+                                    <Route path=path!("/audit") view=AuditPage />
+                                    <Route path=path!("/login") view=LoginPage />
+                                </Routes>
+                            }
+                                .into_any()
+                        }
+                    }}
+                </main>
+    }
+}
+
+/// `GET /api/v1/session`: active, logged out (401), or unreachable.
+fn ask_session(session: Session) {
+    session.set(Phase::Unknown);
+    spawn_local(async move {
+        let phase = match api::session::session().await {
+            Ok(info) => Phase::Active(info),
+            Err(failure) if is_login_required(&failure) => Phase::LoggedOut { ended: false },
+            Err(failure) => Phase::Unreachable(failure.to_string()),
+        };
+        session.set(phase);
+    });
+}
+
+/// Sends the user to the login page, with the way back, whenever there is
+/// no session and they are anywhere else.
+#[component]
+fn LoginRedirect(session: Session) -> impl IntoView {
+    let navigate = use_navigate();
+    let location = use_location();
+    Effect::new(move |_| {
+        let logged_out = session.phase.with(|p| matches!(p, Phase::LoggedOut { .. }));
+        let path = location.pathname.get();
+        let _ = location.search.get();
+        if !logged_out || path == LOGIN_PATH {
+            return;
+        }
+        // The raw address: the router's decoded query would lose bytes of
+        // binary keys (see `crate::route`).
+        let browser = window().location();
+        let here = format!(
+            "{}{}",
+            browser.pathname().unwrap_or_else(|_| path.clone()),
+            browser.search().unwrap_or_default()
+        );
+        navigate(
+            &login_href(&here),
+            NavigateOptions {
+                replace: true,
+                ..NavigateOptions::default()
+            },
+        );
+    });
 }

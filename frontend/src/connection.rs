@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{self, ApiFailure};
+use crate::session::Session;
 
 /// How often the status is polled.
 pub const POLL_EVERY: Duration = Duration::from_secs(3);
@@ -57,11 +58,12 @@ impl ConnectionState {
 
     /// Polls now and then every [`POLL_EVERY`] until the calling owner is
     /// cleaned up. One poll at a time: a slow answer delays the next poll
-    /// instead of piling requests up.
+    /// instead of piling requests up. No polls while the browser has no
+    /// session (each would be refused); one at once when a session starts.
     pub fn start_polling(self) {
         let in_flight = StoredValue::new(false);
         let poll = move || {
-            if in_flight.get_value() {
+            if in_flight.get_value() || !crate::session::is_active() {
                 return;
             }
             in_flight.set_value(true);
@@ -78,7 +80,17 @@ impl ConnectionState {
                 in_flight.set_value(false);
             });
         };
-        poll();
+        match Session::get() {
+            Some(session) => {
+                let active = Memo::new(move |_| session.phase.with(|p| p.is_active()));
+                Effect::new(move |_| {
+                    if active.get() {
+                        poll();
+                    }
+                });
+            }
+            None => poll(),
+        }
         let poller = set_interval_with_handle(poll, POLL_EVERY).ok();
         let now = self.now;
         let ticker =

@@ -5,10 +5,12 @@
 //! - [`app`]: the router and page layout; `main.rs` only mounts it.
 //! - [`api`]: every request to the backend (the only module that fetches)
 //!   and the live WebSocket ([`api::live`]).
-//! - [`session`]: the browser's etcdeck session (its CSRF token).
+//! - [`session`]: the browser's etcdeck session (who it acts as, whether
+//!   it may write, its CSRF token; ended by any 401), shared as context.
 //! - [`connection`]: polling `/api/v1/status`, shared as context.
-//! - [`pages`]: whole screens bound to routes (browse, events, and the
-//!   coordination pages: leases, locks, elections, queues, services).
+//! - [`pages`]: whole screens bound to routes (browse, events, the
+//!   coordination pages: leases, locks, elections, queues, services; login
+//!   and the audit log).
 //! - [`components`]: pieces of screens (header, breadcrumbs, tree list, key
 //!   view, value viewer, copy button).
 //! - Pure logic, unit-tested in the browser: [`route`] (URL state),

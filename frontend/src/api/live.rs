@@ -8,6 +8,13 @@
 //! in `on_cleanup`. Malformed frames are logged to the console and ignored.
 //! A socket that hears nothing (not even the backend's heartbeat) for three
 //! heartbeats is closed and opened again.
+//!
+//! While the browser has no etcdeck session the client is suspended
+//! ([`LiveClient::suspend`]): no socket, no reconnect attempts, the
+//! subscriptions kept; [`LiveClient::resume`] after a login opens a socket
+//! that resumes them all. A socket that closes before it ever opened may
+//! have been refused for want of a session (the browser does not say), so
+//! the session is checked then ([`crate::session::recheck`]).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -25,6 +32,9 @@ use crate::live::{Backoff, Delivery, LiveState, Outcome, RESYNCED_FOR, Registry,
 
 /// How often the watchdog looks at the socket.
 const WATCHDOG_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// The close code the backend ends a socket with when its session ended
+/// (`etcdeck_shared::ws::SESSION_ENDED_CLOSE` on main).
+const SESSION_ENDED_CLOSE: u16 = 4401;
 /// Silence after which an open socket is presumed dead: three heartbeats.
 const SILENCE_LIMIT_MS: f64 = (3 * HEARTBEAT_SECS * 1000) as f64;
 
@@ -74,6 +84,10 @@ struct Inner {
     watchdog: Option<IntervalHandle>,
     /// When the current socket last received a frame (ms since the epoch).
     last_heard: f64,
+    /// The current socket has opened.
+    opened: bool,
+    /// No session: no socket until [`LiveClient::resume`].
+    suspended: bool,
     stopped: bool,
 }
 
@@ -84,6 +98,17 @@ impl LiveClient {
     /// Creates the client and opens the socket; it is closed when the
     /// calling owner is cleaned up.
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// Creates the client suspended: no socket until
+    /// [`LiveClient::resume`] (the app starts so, before it knows whether
+    /// there is a session).
+    pub fn start_suspended() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(suspended: bool) -> Self {
         let inner = Rc::new(RefCell::new(Inner {
             url: socket_url(),
             registry: Registry::new(),
@@ -95,6 +120,8 @@ impl LiveClient {
             resynced_timer: None,
             watchdog: None,
             last_heard: js_sys::Date::now(),
+            opened: false,
+            suspended,
             stopped: false,
         }));
         let client = LiveClient {
@@ -183,10 +210,11 @@ impl LiveClient {
             return;
         };
         let mut inner = rc.borrow_mut();
-        if inner.stopped {
+        if inner.stopped || inner.suspended {
             return;
         }
         inner.retry = None;
+        inner.opened = false;
         inner.callbacks.clear();
         let socket = match WebSocket::new(&inner.url) {
             Ok(socket) => socket,
@@ -204,11 +232,12 @@ impl LiveClient {
             }
         });
         let on_close = Closure::<dyn FnMut(JsValueEvent)>::new(move |event: JsValueEvent| {
-            let detail = event
-                .dyn_ref::<CloseEvent>()
+            let close = event.dyn_ref::<CloseEvent>();
+            let detail = close
                 .map(|e| format!("code {}, {:?}", e.code(), e.reason()))
                 .unwrap_or_default();
-            self.closed(&detail);
+            let code = close.map(CloseEvent::code);
+            self.closed(&detail, code);
         });
         // An error event is always followed by a close event, which is
         // where reconnecting starts; the browser gives no detail here.
@@ -227,6 +256,7 @@ impl LiveClient {
         };
         let mut inner = rc.borrow_mut();
         inner.backoff.reset();
+        inner.opened = true;
         inner.last_heard = js_sys::Date::now();
         for message in inner.registry.resubscribe_all() {
             inner.send(&message);
@@ -280,20 +310,23 @@ impl LiveClient {
         }
     }
 
-    fn closed(self, detail: &str) {
+    fn closed(self, detail: &str, code: Option<u16>) {
         let Some(rc) = self.inner.try_get_value() else {
             return;
         };
-        let stopped = {
+        let (quiet, refused) = {
             let mut inner = rc.borrow_mut();
             inner.socket = None;
-            inner.stopped
+            (inner.stopped || inner.suspended, !inner.opened)
         };
-        if stopped {
+        if quiet {
             return;
         }
         log(&format!("live: socket closed ({detail}); reconnecting"));
         self.socket.try_set(SocketState::Down);
+        if refused || code == Some(SESSION_ENDED_CLOSE) {
+            crate::session::recheck();
+        }
         self.schedule_reconnect();
     }
 
@@ -302,7 +335,7 @@ impl LiveClient {
             return;
         };
         let mut inner = rc.borrow_mut();
-        if inner.stopped || inner.retry.is_some() {
+        if inner.stopped || inner.suspended || inner.retry.is_some() {
             return;
         }
         let delay = inner.backoff.next_delay();
@@ -336,6 +369,46 @@ impl LiveClient {
         if self.any_reconnecting.try_get_untracked() != Some(now) {
             self.any_reconnecting.try_set(now);
         }
+    }
+
+    /// Closes the socket and makes no new one until [`LiveClient::resume`]
+    /// (there is no session to open it with). Subscriptions are kept.
+    pub fn suspend(self) {
+        let Some(rc) = self.inner.try_get_value() else {
+            return;
+        };
+        let mut inner = rc.borrow_mut();
+        if inner.suspended {
+            return;
+        }
+        inner.suspended = true;
+        if let Some(timer) = inner.retry.take() {
+            timer.clear();
+        }
+        if let Some(socket) = inner.socket.take() {
+            socket.set_onclose(None);
+            let _ = socket.close();
+        }
+        drop(inner);
+        self.socket.try_set(SocketState::Connecting);
+    }
+
+    /// Opens a socket again after [`LiveClient::suspend`]; every kept
+    /// subscription resumes where it stopped.
+    pub fn resume(self) {
+        let Some(rc) = self.inner.try_get_value() else {
+            return;
+        };
+        {
+            let mut inner = rc.borrow_mut();
+            if !inner.suspended {
+                return;
+            }
+            inner.suspended = false;
+            inner.backoff.reset();
+            inner.last_heard = js_sys::Date::now();
+        }
+        self.connect();
     }
 
     fn stop(self) {

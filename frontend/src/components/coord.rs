@@ -12,7 +12,11 @@
 //! `lease-remaining`, `lock-holder` / `lock-waiter` / `election-leader` /
 //! `election-candidate` (`data-key`, leaders also `data-value`),
 //! `queue-depth`, `sparkline`, `service-instance` (`data-name`,
-//! `data-state`).
+//! `data-state`). Lease actions (for sessions that may write):
+//! `lease-ttl`, `lease-grant`, `lease-ttl-error`, `lease-done`,
+//! `lease-action-error`, `lease-actions-off`, and on cards
+//! `lease-keep-alive`, `lease-revoke`, `revoke-confirmation`,
+//! `confirm-revoke`, `cancel-revoke`.
 
 use etcdeck_shared::coord::{
     Contender, DepthSample, Election, Elections, Instance, LeaseDetail, Leases, Lock, LockKind,
@@ -26,7 +30,7 @@ use crate::coord::{
     Countdown, Liveness, format_count, format_duration, format_rate, format_ttl, held_for,
     key_href, liveness, lock_summary, sparkline_points,
 };
-use crate::pages::coord::ReadState;
+use crate::pages::coord::{LeaseActions, ReadState, parse_ttl};
 use crate::route::CoordKind;
 
 /// The sparkline's box in CSS pixels.
@@ -55,6 +59,18 @@ fn frame<T: Clone + Send + Sync + 'static>(
     state: Signal<ReadState<T>>,
     frame: Frame<T>,
     on_retry: Option<Callback<()>>,
+    cards: impl Fn(T, u64) -> AnyView + Send + Sync + 'static,
+) -> impl IntoView {
+    frame_with_tools(state, frame, on_retry, None, cards)
+}
+
+/// [`frame`] with `tools` (the leases page's actions) between the heading
+/// and the cards.
+fn frame_with_tools<T: Clone + Send + Sync + 'static>(
+    state: Signal<ReadState<T>>,
+    frame: Frame<T>,
+    on_retry: Option<Callback<()>>,
+    tools: Option<AnyView>,
     cards: impl Fn(T, u64) -> AnyView + Send + Sync + 'static,
 ) -> impl IntoView {
     let Frame {
@@ -123,6 +139,7 @@ fn frame<T: Clone + Send + Sync + 'static>(
                         })
                 }}
             </div>
+            {tools}
             {move || {
                 stale()
                     .map(|text| {
@@ -223,8 +240,11 @@ pub fn LeasesView(
     #[prop(into)] state: Signal<ReadState<Leases>>,
     #[prop(into)] now: Signal<u64>,
     #[prop(optional)] on_retry: Option<Callback<()>>,
+    /// Grant, keep alive once and revoke; none without it.
+    #[prop(optional)]
+    actions: Option<LeaseActions>,
 ) -> impl IntoView {
-    frame(
+    frame_with_tools(
         state,
         Frame {
             kind: CoordKind::Leases,
@@ -239,13 +259,14 @@ pub fn LeasesView(
             },
         },
         on_retry,
+        actions.map(|actions| lease_tools(actions).into_any()),
         move |data, read_at| {
             view! {
                 <div data-testid="coord-grid" class=GRID>
                     {data
                         .leases
                         .into_iter()
-                        .map(|lease| lease_card(lease, read_at, now))
+                        .map(|lease| lease_card(lease, read_at, now, actions))
                         .collect_view()}
                 </div>
             }
@@ -254,7 +275,186 @@ pub fn LeasesView(
     )
 }
 
-fn lease_card(lease: LeaseDetail, read_at: u64, now: Signal<u64>) -> impl IntoView {
+/// "Grant lease" with its TTL, and how the last action went; or why
+/// there are no actions.
+fn lease_tools(actions: LeaseActions) -> impl IntoView {
+    let ttl = RwSignal::new("60".to_owned());
+    let invalid = RwSignal::new(None::<String>);
+    let grant = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match parse_ttl(&ttl.get_untracked()) {
+            Ok(seconds) => {
+                invalid.set(None);
+                actions.grant(seconds);
+            }
+            Err(why) => invalid.set(Some(why)),
+        }
+    };
+    let outcome = move || {
+        actions.outcome.get().map(|outcome| {
+            let (testid, role, tone, text) = match outcome {
+                Ok(text) => (
+                    "lease-done",
+                    "status",
+                    "border-emerald-500 text-emerald-900 dark:text-emerald-200",
+                    text,
+                ),
+                Err(text) => (
+                    "lease-action-error",
+                    "alert",
+                    "border-red-400 bg-red-50 text-red-900 dark:border-red-700 dark:bg-red-950 dark:text-red-100",
+                    text,
+                ),
+            };
+            view! {
+                <p
+                    data-testid=testid
+                    role=role
+                    class=format!("rounded-lg border-2 px-3 py-2 font-medium {tone}")
+                >
+                    {text}
+                </p>
+            }
+        })
+    };
+    view! {
+        {move || {
+            if actions.can_write.get() {
+                view! {
+                    <form
+                        data-testid="lease-grant-form"
+                        class="flex flex-wrap items-end gap-3"
+                        on:submit=grant
+                    >
+                        <label class="flex flex-col gap-1">
+                            <span class=format!("text-sm font-medium {MUTED}")>"TTL (seconds)"</span>
+                            <input
+                                data-testid="lease-ttl"
+                                type="text"
+                                inputmode="numeric"
+                                autocomplete="off"
+                                aria-invalid=move || invalid.with(Option::is_some).then_some("true")
+                                class="w-40 rounded-lg border-2 border-slate-300 bg-white px-3 py-1.5 text-lg tabular-nums focus:border-sky-600 focus:outline-none dark:border-slate-600 dark:bg-slate-900"
+                                prop:value=move || ttl.get()
+                                on:input=move |ev| ttl.set(event_target_value(&ev))
+                            />
+                        </label>
+                        <button
+                            type="submit"
+                            data-testid="lease-grant"
+                            class="rounded-lg bg-sky-700 px-4 py-2 font-semibold text-white hover:bg-sky-800 disabled:opacity-60 dark:bg-sky-600 dark:hover:bg-sky-500"
+                            prop:disabled=move || actions.busy.get()
+                        >
+                            "Grant lease"
+                        </button>
+                        {move || {
+                            invalid
+                                .get()
+                                .map(|why| {
+                                    view! {
+                                        <p data-testid="lease-ttl-error" role="alert" class="text-red-700 dark:text-red-300">
+                                            {why}
+                                        </p>
+                                    }
+                                })
+                        }}
+                    </form>
+                }
+                    .into_any()
+            } else {
+                let reason = actions
+                    .reason
+                    .get()
+                    .unwrap_or_else(|| "this session may not write".to_owned());
+                view! {
+                    <p data-testid="lease-actions-off" class=format!("text-sm {MUTED}")>
+                        {format!("Granting, renewing and revoking leases is off: {reason}")}
+                    </p>
+                }
+                    .into_any()
+            }
+        }}
+        {outcome}
+    }
+}
+
+/// "Keep alive once" and "Revoke" (after a confirmation naming the lease
+/// and how many keys go with it) on one lease card.
+fn lease_card_actions(actions: LeaseActions, id: LeaseId, key_count: u64) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    let question = StoredValue::new(format!(
+        "Revoke lease {id}? {}",
+        match key_count {
+            0 => "It has no keys attached.".to_owned(),
+            1 => "Its 1 attached key will be deleted with it.".to_owned(),
+            n => format!("Its {n} attached keys will be deleted with it."),
+        }
+    ));
+    const BUTTON: &str = "rounded border-2 px-3 py-1 font-medium disabled:opacity-60";
+    view! {
+        <Show when=move || actions.can_write.get()>
+            <div class="flex flex-wrap items-center gap-2">
+                <button
+                    type="button"
+                    data-testid="lease-keep-alive"
+                    class=format!("{BUTTON} border-slate-400 hover:bg-slate-200 dark:border-slate-500 dark:hover:bg-slate-800")
+                    prop:disabled=move || actions.busy.get()
+                    on:click=move |_| actions.keep_alive(id)
+                >
+                    "Keep alive once"
+                </button>
+                <button
+                    type="button"
+                    data-testid="lease-revoke"
+                    class=format!("{BUTTON} border-red-500 text-red-800 hover:bg-red-50 dark:text-red-300 dark:hover:bg-red-950")
+                    prop:disabled=move || actions.busy.get()
+                    on:click=move |_| confirming.set(true)
+                >
+                    "Revoke"
+                </button>
+            </div>
+            <Show when=move || confirming.get()>
+                <div
+                    data-testid="revoke-confirmation"
+                    role="alertdialog"
+                    aria-label="Confirm revoking the lease"
+                    class="flex flex-col gap-2 rounded-lg border-2 border-red-500 bg-red-50 p-3 text-red-900 dark:bg-red-950 dark:text-red-100"
+                >
+                    <p class="font-medium">{move || question.get_value()}</p>
+                    <div class="flex flex-wrap gap-2">
+                        <button
+                            type="button"
+                            data-testid="confirm-revoke"
+                            class=format!("{BUTTON} border-red-700 bg-red-700 text-white hover:bg-red-800")
+                            prop:disabled=move || actions.busy.get()
+                            on:click=move |_| {
+                                confirming.set(false);
+                                actions.revoke(id);
+                            }
+                        >
+                            {format!("Revoke {id}")}
+                        </button>
+                        <button
+                            type="button"
+                            data-testid="cancel-revoke"
+                            class=format!("{BUTTON} border-current")
+                            on:click=move |_| confirming.set(false)
+                        >
+                            "Cancel"
+                        </button>
+                    </div>
+                </div>
+            </Show>
+        </Show>
+    }
+}
+
+fn lease_card(
+    lease: LeaseDetail,
+    read_at: u64,
+    now: Signal<u64>,
+    actions: Option<LeaseActions>,
+) -> impl IntoView {
     let LeaseDetail {
         id,
         granted_ttl,
@@ -320,6 +520,7 @@ fn lease_card(lease: LeaseDetail, read_at: u64, now: Signal<u64>) -> impl IntoVi
                         view! { <p class=format!("text-sm {MUTED}")>{format!("and {more_keys} more")}</p> }
                     })}
             </div>
+            {actions.map(|actions| lease_card_actions(actions, id, key_count))}
         </article>
     }
 }

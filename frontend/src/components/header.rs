@@ -1,17 +1,24 @@
 //! The top bar: app name, the page links (Browse, Events, Leases, Locks,
-//! Elections, Queues, Services), the connection
+//! Elections, Queues, Services, Audit), the connection
 //! indicator (`data-testid="connection"`: etcd as the backend sees it) with
 //! the live indicator beside it (`data-testid="live-state"`: this tab's
-//! WebSocket), the etcd user and a read-only badge.
+//! WebSocket), and the session: the etcd user (`session-user`), a
+//! read-only badge with the backend's reason (`read-only`,
+//! `read-only-reason`) and the logout button (`logout`).
 
+use etcdeck_shared::edit::SessionKind;
 use etcdeck_shared::{Bytes, Connection};
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use leptos_router::hooks::use_location;
 
 use crate::api::live::LiveClient;
 use crate::connection::{ConnectionState, POLL_EVERY};
 use crate::live::LiveState;
+use crate::pages::audit::AUDIT_PATH;
+use crate::pages::login::LOGIN_PATH;
 use crate::route::{BrowseLocation, CoordKind, EVENTS_PATH, EventsLocation};
+use crate::session::{Phase, Session, read_only_text};
 
 #[component]
 pub fn Header() -> impl IntoView {
@@ -32,44 +39,7 @@ pub fn Header() -> impl IntoView {
                         />
                     }
                 })}
-            <div class="ml-auto flex items-center gap-2 text-sm">
-                {move || {
-                    state
-                        .status
-                        .with(|s| {
-                            s.as_ref()
-                                .map(|s| {
-                                    let user = s
-                                        .user
-                                        .clone()
-                                        .unwrap_or_else(|| "no auth".to_owned());
-                                    let endpoints = s.endpoints.join(", ");
-                                    let read_only = s.read_only;
-                                    view! {
-                                        <span
-                                            data-testid="etcd-user"
-                                            class="text-slate-600 dark:text-slate-300"
-                                            title=format!("etcd endpoints: {endpoints}")
-                                        >
-                                            "user: "
-                                            <span class="font-medium text-slate-900 dark:text-slate-100">
-                                                {user}
-                                            </span>
-                                        </span>
-                                        <Show when=move || read_only>
-                                            <span
-                                                data-testid="read-only"
-                                                class="rounded border border-amber-600 px-1.5 py-0.5 text-xs font-semibold uppercase text-amber-800 dark:border-amber-400 dark:text-amber-300"
-                                                title="this etcdeck refuses every write"
-                                            >
-                                                "read-only"
-                                            </span>
-                                        </Show>
-                                    }
-                                })
-                        })
-                }}
-            </div>
+            <SessionBadge />
         </header>
     }
 }
@@ -158,7 +128,8 @@ fn PageLinks() -> impl IntoView {
     let location = use_location();
     let on_events = Memo::new(move |_| location.pathname.get() == EVENTS_PATH);
     let on_coord = Memo::new(move |_| CoordKind::at(&location.pathname.get()));
-    let on_browse = move || !on_events.get() && on_coord.get().is_none();
+    let on_audit = Memo::new(move |_| location.pathname.get() == AUDIT_PATH);
+    let on_browse = move || !on_events.get() && !on_audit.get() && on_coord.get().is_none();
     let prefix =
         Memo::new(move |_| -> Bytes { BrowseLocation::from_query(&location.search.get()).prefix });
     let browse_href = move || BrowseLocation::default().with_prefix(prefix.get()).href();
@@ -210,6 +181,15 @@ fn PageLinks() -> impl IntoView {
                     }
                 })
                 .collect_view()}
+            <span aria-hidden="true" class="mx-1 h-4 w-px bg-slate-300 dark:bg-slate-700"></span>
+            <a
+                href=AUDIT_PATH
+                data-testid="nav-audit"
+                class=move || link(on_audit.get())
+                aria-current=move || on_audit.get().then_some("page")
+            >
+                "Audit"
+            </a>
         </nav>
     }
 }
@@ -274,5 +254,116 @@ pub fn LiveIndicator(
                 </button>
             </Show>
         </div>
+    }
+}
+
+/// Who the session acts as, a read-only badge with the backend's reason
+/// when it may not write, and the logout button. Reads the [`Session`]
+/// context; shows nothing without an active session.
+#[component]
+pub fn SessionBadge() -> impl IntoView {
+    let session = Session::get();
+    let info = move || session.and_then(|s| s.phase.with(|p| p.info().cloned()));
+    let logging_out = RwSignal::new(false);
+    let logout_error = RwSignal::new(None::<String>);
+    let logout = move |_| {
+        if logging_out.get_untracked() {
+            return;
+        }
+        logging_out.set(true);
+        logout_error.set(None);
+        spawn_local(async move {
+            match crate::api::session::logout().await {
+                Ok(()) => {
+                    if let Some(session) = session {
+                        session.set(Phase::LoggedOut { ended: false });
+                    }
+                    // A fresh page load: nothing the previous user saw
+                    // stays in memory.
+                    let _ = window().location().set_href(LOGIN_PATH);
+                }
+                Err(failure) => {
+                    logging_out.try_set(false);
+                    logout_error.try_set(Some(format!("could not log out: {failure}")));
+                }
+            }
+        });
+    };
+    view! {
+        <div class="ml-auto flex min-w-0 flex-wrap items-center gap-2 text-sm">
+            {move || {
+                info()
+                    .map(|info| {
+                        let kind = kind_text(info.kind);
+                        let user = info.user.clone().unwrap_or_else(|| "no etcd auth".to_owned());
+                        let reason = (!info.can_write)
+                            .then(|| read_only_text(info.read_only_reason.as_deref()));
+                        view! {
+                            <span
+                                data-testid="session-user"
+                                data-kind=kind
+                                class="text-slate-600 dark:text-slate-300"
+                                title=format!("session: {kind}")
+                            >
+                                "user: "
+                                <span class="font-medium text-slate-900 dark:text-slate-100">
+                                    {user}
+                                </span>
+                                <span class="ml-1 text-xs">{format!("({kind})")}</span>
+                            </span>
+                            {reason
+                                .map(|reason| {
+                                    view! {
+                                        <span
+                                            data-testid="read-only"
+                                            class="rounded border border-amber-600 px-1.5 py-0.5 text-xs font-semibold uppercase text-amber-800 dark:border-amber-400 dark:text-amber-300"
+                                            title=reason.clone()
+                                        >
+                                            "read-only"
+                                        </span>
+                                        <span
+                                            data-testid="read-only-reason"
+                                            class="max-w-[28rem] truncate text-xs text-amber-800 dark:text-amber-300"
+                                            title=reason.clone()
+                                        >
+                                            {reason.clone()}
+                                        </span>
+                                    }
+                                })}
+                        }
+                    })
+            }}
+            <Show when=move || info().is_some_and(|i| i.kind != SessionKind::Open)>
+                <button
+                    type="button"
+                    data-testid="logout"
+                    class="rounded border border-slate-400 px-2 py-0.5 hover:bg-slate-200 disabled:opacity-60 dark:border-slate-500 dark:hover:bg-slate-800"
+                    prop:disabled=move || logging_out.get()
+                    on:click=logout
+                >
+                    {move || if logging_out.get() { "logging out…" } else { "Log out" }}
+                </button>
+            </Show>
+            {move || {
+                logout_error
+                    .get()
+                    .map(|text| {
+                        view! {
+                            <span role="alert" class="text-red-700 dark:text-red-300">
+                                {text}
+                            </span>
+                        }
+                    })
+            }}
+        </div>
+    }
+}
+
+/// How the session acts on etcd, in a word or two.
+pub fn kind_text(kind: SessionKind) -> &'static str {
+    match kind {
+        SessionKind::Login => "logged in",
+        SessionKind::Token => "access token",
+        SessionKind::Open => "etcd without auth",
     }
 }

@@ -17,6 +17,10 @@
 //! old), so the page always ends up at least as new as its events; so is
 //! an answer that lacks a key a change created (a new lock's first key), a
 //! few times.
+//!
+//! The leases page also acts: [`LeaseActions`] grants a lease, renews one
+//! once or revokes one, for sessions that may write, and reads the page
+//! again after each.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -26,7 +30,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use etcdeck_shared::ws::{EventKind, SubId, WatchRange};
-use etcdeck_shared::{Bytes, Connection, ErrorCode, Revision};
+use etcdeck_shared::{Bytes, Connection, ErrorCode, LeaseId, Revision};
 use leptos::prelude::*;
 
 use crate::api::live::LiveClient;
@@ -526,7 +530,132 @@ pub fn ticking_clock() -> Signal<u64> {
 pub fn LeasesPage() -> impl IntoView {
     let live = LiveRead::start(api::leases);
     let now = ticking_clock();
-    view! { <LeasesView state=live.state now=now on_retry=Callback::new(move |()| live.read()) /> }
+    let actions = LeaseActions::new(
+        crate::session::can_write(),
+        crate::session::read_only_reason(),
+        Callback::new(move |()| live.read()),
+    );
+    view! {
+        <LeasesView
+            state=live.state
+            now=now
+            on_retry=Callback::new(move |()| live.read())
+            actions=actions
+        />
+    }
+}
+
+/// etcd's largest lease TTL, in seconds (`MaxLeaseTTL`).
+pub const MAX_LEASE_TTL: i64 = 9_000_000_000;
+
+/// The TTL typed into "Grant lease", or a sentence on what is wrong with it.
+pub fn parse_ttl(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("enter the lease's TTL in seconds".to_owned());
+    }
+    let ttl: i64 = text
+        .parse()
+        .map_err(|_| format!("the TTL must be a whole number of seconds, not \"{text}\""))?;
+    if ttl < 1 {
+        return Err("the TTL must be at least 1 second".to_owned());
+    }
+    if ttl > MAX_LEASE_TTL {
+        return Err(format!(
+            "the TTL can be at most {MAX_LEASE_TTL} seconds (etcd's limit)"
+        ));
+    }
+    Ok(ttl)
+}
+
+/// What the leases page may do to leases, and how the last action went.
+/// `Copy`, so closures take it.
+#[derive(Clone, Copy, Debug)]
+pub struct LeaseActions {
+    /// Whether the session may write; the actions are hidden when not.
+    pub can_write: Signal<bool>,
+    /// Why it may not, for the screen.
+    pub reason: Signal<Option<String>>,
+    /// An action is on its way: the buttons are disabled.
+    pub busy: RwSignal<bool>,
+    /// The last action's outcome as a sentence: `Ok` for done, `Err` for
+    /// refused or failed.
+    pub outcome: RwSignal<Option<Result<String, String>>>,
+    /// Called after every action (the page reads again).
+    after: Callback<()>,
+}
+
+impl LeaseActions {
+    pub fn new(
+        can_write: Signal<bool>,
+        reason: Signal<Option<String>>,
+        after: Callback<()>,
+    ) -> Self {
+        LeaseActions {
+            can_write,
+            reason,
+            busy: RwSignal::new(false),
+            outcome: RwSignal::new(None),
+            after,
+        }
+    }
+
+    /// Runs one action unless one is on its way already.
+    fn run<T, Fut>(self, what: String, action: Fut, done: impl FnOnce(T) -> String + 'static)
+    where
+        T: 'static,
+        Fut: Future<Output = Result<T, ApiFailure>> + 'static,
+    {
+        if self.busy.get_untracked() {
+            return;
+        }
+        self.busy.set(true);
+        self.outcome.set(None);
+        leptos::task::spawn_local(async move {
+            let answer = action.await;
+            self.busy.try_set(false);
+            self.outcome.try_set(Some(
+                answer
+                    .map(done)
+                    .map_err(|failure| format!("could not {what}: {failure}")),
+            ));
+            self.after.run(());
+        });
+    }
+
+    pub fn grant(self, ttl: i64) {
+        self.run(
+            "grant a lease".to_owned(),
+            api::session::lease_grant(ttl),
+            |granted| {
+                format!(
+                    "granted lease {} with a TTL of {} s",
+                    granted.id, granted.ttl
+                )
+            },
+        );
+    }
+
+    pub fn keep_alive(self, id: LeaseId) {
+        self.run(
+            format!("renew lease {id}"),
+            api::session::lease_keep_alive(id),
+            |kept| format!("renewed lease {}: {} s left", kept.id, kept.ttl),
+        );
+    }
+
+    pub fn revoke(self, id: LeaseId) {
+        self.run(
+            format!("revoke lease {id}"),
+            api::session::lease_revoke(id),
+            move |written| {
+                format!(
+                    "revoked lease {id} at revision {}; its keys went with it",
+                    written.revision
+                )
+            },
+        );
+    }
 }
 
 #[component]
@@ -555,4 +684,31 @@ pub fn ServicesPage() -> impl IntoView {
     let live = LiveRead::start(api::services);
     let now = ticking_clock();
     view! { <ServicesView state=live.state now=now on_retry=Callback::new(move |()| live.read()) /> }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::unit_test;
+
+    #[unit_test]
+    fn a_ttl_is_whole_seconds_within_etcds_limits() {
+        assert_eq!(parse_ttl("60"), Ok(60));
+        assert_eq!(parse_ttl(" 5 "), Ok(5));
+        assert_eq!(parse_ttl("9000000000"), Ok(MAX_LEASE_TTL));
+        assert!(parse_ttl("").unwrap_err().contains("enter"));
+        assert!(parse_ttl("0").unwrap_err().contains("at least 1"));
+        assert!(parse_ttl("-3").unwrap_err().contains("at least 1"));
+        assert!(parse_ttl("1.5").unwrap_err().contains("whole number"));
+        assert!(parse_ttl("ten").unwrap_err().contains("whole number"));
+        assert!(parse_ttl("9000000001").unwrap_err().contains("at most"));
+        assert!(parse_ttl("99999999999999999999").is_err());
+    }
+
+    #[unit_test]
+    fn an_answer_older_than_a_seen_change_is_stale() {
+        assert!(stale_answer(Some(Revision(4)), Some(Revision(5))));
+        assert!(!stale_answer(Some(Revision(5)), Some(Revision(5))));
+        assert!(!stale_answer(None, Some(Revision(5))));
+    }
 }

@@ -1,7 +1,9 @@
 //! Whole screens, one per route. Pages own the state of a screen (what is
 //! loaded, where the user is) and hand it to [`crate::components`].
 
+pub mod audit;
 pub mod browse;
 pub mod coord;
 pub mod events;
+pub mod login;
 pub mod not_found;

@@ -1,0 +1,75 @@
+//! The session side of the API: who the browser is (`GET /api/v1/session`),
+//! logging in and out, the audit log and the lease actions.
+//!
+//! Logging in does not go through [`super::post_json`]: a refused password
+//! is a 401 like an expired session, and must not be taken for one.
+
+use etcdeck_shared::LeaseId;
+use etcdeck_shared::edit::{
+    AuditLog, CSRF_HEADER, LeaseGrantRequest, LeaseGranted, LeaseKept, LeaseRequest, LoginRequest,
+    SessionInfo, Written, path,
+};
+use gloo_net::http::Request;
+
+use super::{ApiFailure, decode, get_json, network_detail, post_json};
+
+/// `GET /api/v1/session`: the browser's session; a 401 `login_required`
+/// when there is none.
+pub async fn session() -> Result<SessionInfo, ApiFailure> {
+    let response = Request::get(path::SESSION)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .map_err(|err| ApiFailure::Network(network_detail(&err)))?;
+    decode(response).await
+}
+
+/// `POST /api/v1/login`: starts a session (the cookie is set by the
+/// answer); a refused login is a 401 with the backend's sentence.
+pub async fn login(request: &LoginRequest) -> Result<SessionInfo, ApiFailure> {
+    let response = Request::post(path::LOGIN)
+        .header("Accept", "application/json")
+        .json(request)
+        .map_err(|err| ApiFailure::Network(err.to_string()))?
+        .send()
+        .await
+        .map_err(|err| ApiFailure::Network(network_detail(&err)))?;
+    decode(response).await
+}
+
+/// `POST /api/v1/logout`: ends the session (204, no body).
+pub async fn logout() -> Result<(), ApiFailure> {
+    let mut request = Request::post(path::LOGOUT).header("Accept", "application/json");
+    if let Some(csrf) = crate::session::csrf() {
+        request = request.header(CSRF_HEADER, &csrf);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|err| ApiFailure::Network(network_detail(&err)))?;
+    // A session that already ended is as logged out as can be.
+    if response.ok() || response.status() == 401 {
+        return Ok(());
+    }
+    decode::<serde_json::Value>(response).await.map(|_| ())
+}
+
+/// `GET /api/v1/audit`: the most recent writes through etcdeck.
+pub async fn audit() -> Result<AuditLog, ApiFailure> {
+    get_json(path::AUDIT.to_owned()).await
+}
+
+/// `POST /api/v1/lease/grant`.
+pub async fn lease_grant(ttl: i64) -> Result<LeaseGranted, ApiFailure> {
+    post_json(path::LEASE_GRANT, &LeaseGrantRequest { ttl }).await
+}
+
+/// `POST /api/v1/lease/revoke`: the lease and every key attached to it go.
+pub async fn lease_revoke(id: LeaseId) -> Result<Written, ApiFailure> {
+    post_json(path::LEASE_REVOKE, &LeaseRequest { id }).await
+}
+
+/// `POST /api/v1/lease/keep-alive`: renews the lease once.
+pub async fn lease_keep_alive(id: LeaseId) -> Result<LeaseKept, ApiFailure> {
+    post_json(path::LEASE_KEEP_ALIVE, &LeaseRequest { id }).await
+}
