@@ -22,7 +22,7 @@ use std::rc::Rc;
 
 use etcdeck_shared::Revision;
 use etcdeck_shared::path;
-use etcdeck_shared::ws::{ClientMessage, HEARTBEAT_SECS, SubId, WatchRange};
+use etcdeck_shared::ws::{ClientMessage, HEARTBEAT_SECS, SESSION_ENDED_CLOSE, SubId, WatchRange};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
@@ -32,9 +32,6 @@ use crate::live::{Backoff, Delivery, LiveState, Outcome, RESYNCED_FOR, Registry,
 
 /// How often the watchdog looks at the socket.
 const WATCHDOG_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
-/// The close code the backend ends a socket with when its session ended
-/// (`etcdeck_shared::ws::SESSION_ENDED_CLOSE` on main).
-const SESSION_ENDED_CLOSE: u16 = 4401;
 /// Silence after which an open socket is presumed dead: three heartbeats.
 const SILENCE_LIMIT_MS: f64 = (3 * HEARTBEAT_SECS * 1000) as f64;
 
