@@ -53,8 +53,8 @@ test('after etcdeck restarts, the page reconnects by itself and shows the change
   await etcd.put(`${PREFIX}while-down-2`, 'b');
   await app.restart();
   // Sessions live in etcdeck's memory (passwords are never stored): after a
-  // restart the user logs in again, and the page resumes where it was.
-  await act.logIn(page, app);
+  // restart the page asks to log in again over itself, then resumes.
+  await act.logInAgain(page, app);
 
   const keys = [`${PREFIX}before`, `${PREFIX}while-down-1`, `${PREFIX}while-down-2`];
   // The socket retries with a backoff capped at 5 s.
@@ -136,7 +136,7 @@ test('when the history to replay was compacted meanwhile, the page says so and r
   await etcd.put('/e2e/elsewhere', 'x');
   const compacted = await etcd.compact();
   await app.restart();
-  await act.logIn(page, app);
+  await act.logInAgain(page, app);
 
   const gap = page.locator('[data-testid="events-gap"]');
   await waitFor(

@@ -32,6 +32,19 @@ export async function logIn(page, app, as = app.credentials) {
   if (!res.ok()) throw new Error(`logging in as ${as.user} failed: HTTP ${res.status()} ${await res.text()}`);
 }
 
+/**
+ * Answers the "log in again" dialog that appears over the page when the
+ * session ended (etcdeck restarted, idle expiry), as a person would.
+ */
+export async function logInAgain(page, app, as = app.credentials) {
+  const dialog = page.locator('[data-testid="session-ended-dialog"]');
+  await dialog.waitFor({ state: 'visible', timeout: 30_000 });
+  await dialog.locator('[data-testid="login-user"]').fill(as.user);
+  await dialog.locator('[data-testid="login-password"]').fill(as.password);
+  await dialog.locator('[data-testid="login-submit"]').click();
+  await dialog.waitFor({ state: 'detached', timeout: 10_000 });
+}
+
 /** Logs in, then opens the app at `where` (a path like `/` or `/?prefix=..`, or `{prefix, key}`). */
 export async function open(page, app, where = '/') {
   await logIn(page, app);

@@ -5,8 +5,10 @@
 //!
 //! Until `GET /api/v1/session` answers, a small loading state stands in for
 //! the page. Without a session every page but `/login` sends the user to
-//! `/login?next=<where they were>`, whether the session never was or just
-//! ended (idle expiry: any request answered 401).
+//! `/login?next=<where they were>`. When a session ends while a page is open
+//! (idle expiry, etcdeck restarted: any request answered 401), the page stays
+//! where it is under a login dialog, its live subscriptions paused; after the
+//! login they resume from where they stopped.
 //!
 //! Routes (the backend serves the app for every path that is not the API):
 //! - `/` with `?prefix=..&key=..`: [`BrowsePage`];
@@ -34,7 +36,7 @@ use crate::pages::audit::AuditPage;
 use crate::pages::browse::BrowsePage;
 use crate::pages::coord::{ElectionsPage, LeasesPage, LocksPage, QueuesPage, ServicesPage};
 use crate::pages::events::EventsPage;
-use crate::pages::login::{LOGIN_PATH, LoginPage, login_href};
+use crate::pages::login::{LOGIN_PATH, LoginPage, SessionEndedDialog, login_href};
 use crate::pages::not_found::NotFound;
 use crate::session::{Phase, Session, is_login_required};
 
@@ -86,6 +88,7 @@ pub fn App() -> impl IntoView {
                     <Header />
                 </Show>
                 <Shell session=session />
+                <SessionEndedDialog session=session />
             </div>
         </Router>
     }
@@ -103,7 +106,9 @@ fn Shell(session: Session) -> impl IntoView {
             Phase::Unreachable(why) => Gate::Unreachable(why.clone()),
             Phase::Active(_) => Gate::Ready,
             Phase::LoggedOut { .. } if location.pathname.get() == LOGIN_PATH => Gate::Ready,
-            Phase::LoggedOut { .. } => Gate::Loading,
+            // The page keeps its place under the login dialog.
+            Phase::LoggedOut { ended: true } => Gate::Ready,
+            Phase::LoggedOut { ended: false } => Gate::Loading,
         })
     });
     view! {
@@ -184,7 +189,11 @@ fn LoginRedirect(session: Session) -> impl IntoView {
     let navigate = use_navigate();
     let location = use_location();
     Effect::new(move |_| {
-        let logged_out = session.phase.with(|p| matches!(p, Phase::LoggedOut { .. }));
+        // An ended session is asked to log in again over the page instead
+        // (`SessionEndedDialog`).
+        let logged_out = session
+            .phase
+            .with(|p| matches!(p, Phase::LoggedOut { ended: false }));
         let path = location.pathname.get();
         let _ = location.search.get();
         if !logged_out || path == LOGIN_PATH {

@@ -200,6 +200,53 @@ pub fn LoginPage() -> impl IntoView {
     }
 }
 
+/// A login dialog over the page when the session ended while it was open:
+/// the page keeps its place, and after the login its live subscriptions
+/// resume where they stopped.
+#[component]
+pub fn SessionEndedDialog(session: Session) -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let shown = move || {
+        session
+            .phase
+            .with(|p| *p == Phase::LoggedOut { ended: true })
+            && location.pathname.get() != LOGIN_PATH
+    };
+    let error = RwSignal::new(None::<String>);
+    let sending = RwSignal::new(false);
+    let on_submit = Callback::new(move |(user, password): (String, String)| {
+        if sending.get_untracked() {
+            return;
+        }
+        sending.set(true);
+        error.set(None);
+        spawn_local(async move {
+            let request = LoginRequest::Password { user, password };
+            let answer = api::session::login(&request).await;
+            sending.try_set(false);
+            match answer {
+                Ok(info) => session.started(info),
+                Err(failure) => {
+                    error.try_set(Some(failure.to_string()));
+                }
+            }
+        });
+    });
+    view! {
+        <Show when=shown>
+            <div
+                data-testid="session-ended-dialog"
+                role="dialog"
+                aria-modal="true"
+                aria-label="Log in again"
+                class="fixed inset-0 z-50 flex items-center justify-center overflow-y-auto bg-slate-950/60 p-4"
+            >
+                <LoginForm on_submit=on_submit error=error sending=sending ended=true />
+            </div>
+        </Show>
+    }
+}
+
 /// The form alone (what the page shows, and what tests mount).
 #[component]
 pub fn LoginForm(
