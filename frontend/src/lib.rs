@@ -26,6 +26,7 @@ pub mod connection;
 pub mod coord;
 pub mod crumbs;
 pub mod diff;
+pub mod edit;
 pub mod feed;
 pub mod format;
 pub mod highlight;
