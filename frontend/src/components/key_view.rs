@@ -216,6 +216,44 @@ pub fn KeyView(
         past: at.get_untracked().is_some(),
     };
 
+    // The key as shown now (read, with live changes applied): what a
+    // restored version is guarded on.
+    let shown = Memo::new(move |_| {
+        let key = selected.get()?;
+        let (loaded, answer) = resource.get().flatten()?;
+        if loaded != key {
+            return None;
+        }
+        let read = answer.ok();
+        match change.get().filter(|(k, _)| *k == key).map(|(_, c)| c) {
+            None => read,
+            Some(LiveChange::Put(kv)) => Some(merged(read, kv)),
+            Some(LiveChange::Deleted(_)) => None,
+        }
+    });
+    // Outside `content`, so live changes to the key do not close it.
+    let history = move || {
+        if controls.past {
+            return None;
+        }
+        let key = selected.get()?;
+        let restore = Callback::new(move |value: Bytes| {
+            let seen = shown.get_untracked();
+            controls.editing.set(Some(EditTarget {
+                key: seen
+                    .as_ref()
+                    .map_or_else(|| key_of(selected), |kv| kv.key.clone()),
+                value,
+                original: seen.as_ref().map(|kv| kv.value.clone()),
+                // A key deleted since is re-created.
+                expect: seen.as_ref().map_or(Revision(0), |kv| kv.mod_revision),
+                lease: seen.as_ref().and_then(|kv| kv.lease.as_ref().map(|l| l.id)),
+                new_key: false,
+            }));
+        });
+        Some(view! { <HistoryPanel key=key on_restore=restore /> })
+    };
+
     let content = move || {
         let Some(key) = selected.get() else {
             return view! {
@@ -296,9 +334,14 @@ pub fn KeyView(
             })}
             {editor}
             {content}
+            {history}
             {dialogs}
         </section>
     }
+}
+
+fn key_of(selected: Signal<Option<Bytes>>) -> Bytes {
+    selected.get_untracked().unwrap_or_default()
 }
 
 /// A write button: disabled with a reason when the session may not write.
@@ -358,21 +401,6 @@ fn loaded_view(
     match answer {
         Ok(kv) => {
             let actions = (!controls.past).then(|| key_actions(&kv, controls));
-            let history = (!controls.past).then(|| {
-                let seen = kv.clone();
-                view! {
-                    <HistoryPanel key=key.clone() on_restore=Callback::new(move |value: Bytes| {
-                        controls.editing.set(Some(EditTarget {
-                            key: seen.key.clone(),
-                            value,
-                            original: Some(seen.value.clone()),
-                            expect: seen.mod_revision,
-                            lease: seen.lease.as_ref().map(|l| l.id),
-                            new_key: false,
-                        }));
-                    }) />
-                }
-            });
             let KeyValue {
                 value,
                 create_revision,
@@ -412,7 +440,6 @@ fn loaded_view(
                     <dd class="tabular-nums">{revision.to_string()}</dd>
                 </dl>
                 <ValueViewer value=value />
-                {history}
             }
             .into_any()
         }
