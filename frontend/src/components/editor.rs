@@ -166,6 +166,10 @@ pub fn Editor(
     };
 
     let save = move || {
+        // On the conflict screen its own buttons decide (Ctrl+S does not).
+        if conflict.with_untracked(Option::is_some) {
+            return;
+        }
         if blocked.get_untracked() {
             // Say why instead of doing nothing.
             let why = key_error

@@ -292,7 +292,11 @@ pub fn KeyView(
         editing.set(None);
         resource.refetch();
     });
-    let closed = Callback::new(move |()| editing.set(None));
+    // Cancelled, or "take theirs": read the key as it is now.
+    let closed = Callback::new(move |()| {
+        editing.set(None);
+        resource.refetch();
+    });
     // Outside `content`, so live changes to the key never reset an edit.
     let editor = move || {
         editing.get().map(|target| {

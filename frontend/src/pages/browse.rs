@@ -240,16 +240,19 @@ pub fn BrowsePage() -> impl IntoView {
         })
     };
 
+    // A new revision mounts a new key view: whether it watches and offers
+    // writes is decided when it is made.
     let right = move || {
-        match creating.get() {
-        Some(target) => view! {
-            <section aria-label="New key" class="flex min-h-0 min-w-0 flex-col gap-3 overflow-auto p-4">
-                <Editor target=target on_saved=created on_cancel=close />
-            </section>
+        let at = at.get();
+        match creating.get().filter(|_| at.is_none()) {
+            Some(target) => view! {
+                <section aria-label="New key" class="flex min-h-0 min-w-0 flex-col gap-3 overflow-auto p-4">
+                    <Editor target=target on_saved=created on_cancel=close />
+                </section>
+            }
+            .into_any(),
+            None => view! { <KeyView selected=selected at=at on_open=open_key /> }.into_any(),
         }
-        .into_any(),
-        None => view! { <KeyView selected=selected at=at on_open=open_key /> }.into_any(),
-    }
     };
 
     view! {
