@@ -526,7 +526,7 @@ fn key_actions(kv: &KeyValue, controls: Controls) -> impl IntoView + use<> {
         {write_button("delete", "delete-key", "Delete this key", controls, move || {
             controls.dialog.set(Some(KeyDialog::Delete(key.clone(), mod_revision)));
         })}
-        {write_button("copy to…", "copy-key", "Copy this key to another key", controls, move || {
+        {write_button("copy to…", "copy-key-to", "Copy this key to another key", controls, move || {
             controls.dialog.set(Some(KeyDialog::Copy { key: copy_key.clone(), rename: false, seen_at }));
         })}
         {write_button("rename…", "rename-key", "Move this key to another key", controls, move || {
