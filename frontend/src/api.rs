@@ -5,6 +5,7 @@
 //! Keys travel in query strings in their URL form ([`Bytes::to_url`]); bodies
 //! are the wire types of `etcdeck_shared`.
 
+pub mod edit;
 pub mod live;
 pub mod session;
 
@@ -121,7 +122,7 @@ pub async fn services() -> Result<Services, ApiFailure> {
     get_json(path::SERVICES.to_owned()).await
 }
 
-fn level_url(prefix: &Bytes, after: Option<&Bytes>, limit: usize) -> String {
+pub(crate) fn level_url(prefix: &Bytes, after: Option<&Bytes>, limit: usize) -> String {
     let mut url = format!("{}?prefix={}&limit={limit}", path::LEVEL, prefix.to_url());
     if let Some(after) = after {
         url.push_str("&after=");
@@ -130,7 +131,7 @@ fn level_url(prefix: &Bytes, after: Option<&Bytes>, limit: usize) -> String {
     url
 }
 
-fn key_url(key: &Bytes) -> String {
+pub(crate) fn key_url(key: &Bytes) -> String {
     format!("{}?key={}", path::KEY, key.to_url())
 }
 

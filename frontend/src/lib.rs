@@ -3,8 +3,9 @@
 //!
 //! # Layout
 //! - [`app`]: the router and page layout; `main.rs` only mounts it.
-//! - [`api`]: every request to the backend (the only module that fetches)
-//!   and the live WebSocket ([`api::live`]).
+//! - [`api`]: every request to the backend (the only module that fetches),
+//!   its write side and reads at a revision ([`api::edit`]), the session's
+//!   requests ([`api::session`]), and the live WebSocket ([`api::live`]).
 //! - [`session`]: the browser's etcdeck session (who it acts as, whether
 //!   it may write, its CSRF token; ended by any 401), shared as context.
 //! - [`connection`]: polling `/api/v1/status`, shared as context.
@@ -12,12 +13,14 @@
 //!   coordination pages: leases, locks, elections, queues, services; login
 //!   and the audit log).
 //! - [`components`]: pieces of screens (header, breadcrumbs, tree list, key
-//!   view, value viewer, copy button).
+//!   view, value viewer, copy button, value editor, conflict screen,
+//!   history, key and prefix dialogs).
 //! - Pure logic, unit-tested in the browser: [`route`] (URL state),
 //!   [`crumbs`], [`listing`] (paging state), [`windowing`], [`format`],
 //!   [`highlight`], [`live`] (subscriptions and resume points of the live
 //!   protocol), [`feed`] (the events page's list, pause buffer and rate),
-//!   [`diff`], [`coord`] (countdowns, liveness, sparkline, formatting and
+//!   [`diff`], [`edit`] (the editor's modes, validation and limits),
+//!   [`coord`] (countdowns, liveness, sparkline, formatting and
 //!   which events touch a coordination view).
 
 pub mod api;
@@ -28,6 +31,7 @@ pub mod connection;
 pub mod coord;
 pub mod crumbs;
 pub mod diff;
+pub mod edit;
 pub mod feed;
 pub mod format;
 pub mod highlight;

@@ -1,5 +1,6 @@
 //! The pages' state as it lives in the URL: `/?prefix=P&key=K` for
-//! browsing and `/events?prefix=P` for the events page.
+//! browsing (`&rev=R` to browse as of an earlier revision, read-only) and
+//! `/events?prefix=P` for the events page.
 //!
 //! The router's own query map decodes values with `URLSearchParams`, which
 //! turns bytes that are not UTF-8 into U+FFFD and `+` into a space. Keys are
@@ -7,7 +8,7 @@
 //! [`Bytes::from_url`], which keeps every byte. It is the only place that
 //! spells the query parameter names.
 
-use etcdeck_shared::Bytes;
+use etcdeck_shared::{Bytes, Revision};
 
 /// Where the browse page is: the tree level shown and the key selected.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -74,6 +75,31 @@ impl BrowseLocation {
             prefix,
             key: self.key.clone(),
         }
+    }
+}
+
+/// The `rev=R` parameter of the browse page: `Ok(None)` browses live,
+/// `Ok(Some(R))` as of revision `R`; a value that is not a revision is an
+/// error sentence for the page.
+pub fn revision_param(search: &str) -> Result<Option<Revision>, String> {
+    let search = search.strip_prefix('?').unwrap_or(search);
+    let Some(value) = search.split('&').find_map(|pair| pair.strip_prefix("rev=")) else {
+        return Ok(None);
+    };
+    match value.parse::<i64>() {
+        Ok(rev) if rev > 0 => Ok(Some(Revision(rev))),
+        _ => Err(format!(
+            "\"{value}\" is not a revision: rev= takes a positive whole number"
+        )),
+    }
+}
+
+/// `href` (from [`BrowseLocation::href`]) as of revision `rev`, or live.
+pub fn href_at(href: String, rev: Option<Revision>) -> String {
+    match rev {
+        None => href,
+        Some(rev) if href.contains('?') => format!("{href}&rev={rev}"),
+        Some(rev) => format!("{href}?rev={rev}"),
     }
 }
 
@@ -222,6 +248,23 @@ mod tests {
         assert_eq!(location.prefix, Bytes::from("/app/"));
         assert_eq!(location.key, Some(Bytes::from("/app/x")));
         assert_eq!(location.href(), "/?prefix=/app/&key=/app/x");
+    }
+
+    #[unit_test]
+    fn a_revision_deep_link_round_trips() {
+        let here = BrowseLocation::from_query("prefix=/a/&rev=42&key=/a/b");
+        assert_eq!(here.key, Some(Bytes::from("/a/b")));
+        let href = href_at(here.href(), Some(Revision(42)));
+        assert_eq!(href, "/?prefix=/a/&key=/a/b&rev=42");
+        assert_eq!(
+            revision_param(href.trim_start_matches('/')),
+            Ok(Some(Revision(42)))
+        );
+        assert_eq!(href_at("/".to_owned(), Some(Revision(7))), "/?rev=7");
+        assert_eq!(revision_param("?prefix=/a/"), Ok(None));
+        assert!(revision_param("?rev=abc").is_err());
+        assert!(revision_param("?rev=0").is_err());
+        assert_eq!(href_at("/?prefix=/a/".to_owned(), None), "/?prefix=/a/");
     }
 
     #[unit_test]

@@ -7,7 +7,15 @@
 //! key from the revision after the read and applies puts and deletes in
 //! place ("deleted at revision N"); after a gap, or a put that moves the key
 //! to another lease (whose TTL only a read can tell), it reads again.
+//!
+//! Write controls (hidden or disabled when [`crate::session::can_write`] is
+//! false): "edit" opens the [`Editor`] on the value shown, guarded on its
+//! `mod_revision`; "delete", "copy to…" and "rename…" open the dialogs of
+//! [`crate::components::prefix_ops`]; the [`HistoryPanel`] restores an older
+//! version through the editor. With `at = Some(R)` the key is shown as it
+//! was at revision `R`, read-only and not watched.
 
+use etcdeck_shared::edit::Written;
 use etcdeck_shared::ws::{EventKind, SubId, WatchKv, WatchRange};
 use etcdeck_shared::{Bytes, Connection, ErrorCode, KeyValue, Lease, Revision};
 use leptos::prelude::*;
@@ -15,6 +23,9 @@ use leptos::prelude::*;
 use crate::api::live::LiveClient;
 use crate::api::{self, ApiFailure};
 use crate::components::copy_button::CopyButton;
+use crate::components::editor::{EditTarget, Editor};
+use crate::components::history::HistoryPanel;
+use crate::components::prefix_ops::{CopyDialog, DeleteKeyDialog, READ_ONLY_TITLE};
 use crate::components::value_viewer::ValueViewer;
 use crate::connection::ConnectionState;
 use crate::live::Delivery;
@@ -114,19 +125,61 @@ fn merged(read: Option<KeyValue>, kv: WatchKv) -> KeyValue {
     }
 }
 
+/// A dialog the key view has open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum KeyDialog {
+    Delete(Bytes, Revision),
+    Copy {
+        key: Bytes,
+        rename: bool,
+        seen_at: Revision,
+    },
+}
+
+/// The key view's write-side state, passed to the parts it renders.
+#[derive(Clone, Copy)]
+struct Controls {
+    editing: RwSignal<Option<EditTarget>>,
+    dialog: RwSignal<Option<KeyDialog>>,
+    can_write: Signal<bool>,
+    /// The key is shown as of an earlier revision: nothing is editable.
+    past: bool,
+}
+
 #[component]
-pub fn KeyView(#[prop(into)] selected: Signal<Option<Bytes>>) -> impl IntoView {
+pub fn KeyView(
+    #[prop(into)] selected: Signal<Option<Bytes>>,
+    /// Show the key as it was at this revision (read-only, not watched).
+    #[prop(into, optional)]
+    at: MaybeProp<Revision>,
+    /// Opens another key (the target of a copy or rename).
+    #[prop(optional)]
+    on_open: Option<Callback<Bytes>>,
+) -> impl IntoView {
     let resource = LocalResource::new(move || {
         let key = selected.get();
+        let at = at.get();
         async move {
             match key {
                 Some(key) => {
-                    let answer = api::key(&key).await;
+                    let answer = match at {
+                        Some(revision) => api::edit::key_at(&key, revision).await,
+                        None => api::key(&key).await,
+                    };
                     Some((key, answer))
                 }
                 None => None,
             }
         }
+    });
+    let editing = RwSignal::new(None::<EditTarget>);
+    let dialog = RwSignal::new(None::<KeyDialog>);
+    // Another key (or revision) closes what was open for the last one.
+    Effect::new(move |_| {
+        selected.track();
+        at.track();
+        editing.set(None);
+        dialog.set(None);
     });
 
     // Like the tree list: a read that failed because etcd or the backend was
@@ -150,9 +203,56 @@ pub fn KeyView(#[prop(into)] selected: Signal<Option<Bytes>>) -> impl IntoView {
     }
 
     let change = RwSignal::new(None::<(Bytes, LiveChange)>);
-    if let Some(client) = use_context::<LiveClient>() {
+    // The past does not change: only a live view is watched.
+    if let Some(client) = use_context::<LiveClient>()
+        && at.get_untracked().is_none()
+    {
         watch_key(client, resource, change);
     }
+    let controls = Controls {
+        editing,
+        dialog,
+        can_write: crate::session::can_write(),
+        past: at.get_untracked().is_some(),
+    };
+
+    // The key as shown now (read, with live changes applied): what a
+    // restored version is guarded on.
+    let shown = Memo::new(move |_| {
+        let key = selected.get()?;
+        let (loaded, answer) = resource.get().flatten()?;
+        if loaded != key {
+            return None;
+        }
+        let read = answer.ok();
+        match change.get().filter(|(k, _)| *k == key).map(|(_, c)| c) {
+            None => read,
+            Some(LiveChange::Put(kv)) => Some(merged(read, kv)),
+            Some(LiveChange::Deleted(_)) => None,
+        }
+    });
+    // Outside `content`, so live changes to the key do not close it.
+    let history = move || {
+        if controls.past {
+            return None;
+        }
+        let key = selected.get()?;
+        let restore = Callback::new(move |value: Bytes| {
+            let seen = shown.get_untracked();
+            controls.editing.set(Some(EditTarget {
+                key: seen
+                    .as_ref()
+                    .map_or_else(|| key_of(selected), |kv| kv.key.clone()),
+                value,
+                original: seen.as_ref().map(|kv| kv.value.clone()),
+                // A key deleted since is re-created.
+                expect: seen.as_ref().map_or(Revision(0), |kv| kv.mod_revision),
+                lease: seen.as_ref().and_then(|kv| kv.lease.as_ref().map(|l| l.id)),
+                new_key: false,
+            }));
+        });
+        Some(view! { <HistoryPanel key=key on_restore=restore /> })
+    };
 
     let content = move || {
         let Some(key) = selected.get() else {
@@ -168,11 +268,13 @@ pub fn KeyView(#[prop(into)] selected: Signal<Option<Bytes>>) -> impl IntoView {
             Some((loaded, answer)) if loaded == key => {
                 let live = change.get().filter(|(k, _)| *k == key).map(|(_, c)| c);
                 match live {
-                    None => loaded_view(key, answer, resource),
+                    None => loaded_view(key, answer, resource, controls),
                     Some(LiveChange::Put(kv)) => {
-                        loaded_view(key, Ok(merged(answer.ok(), kv)), resource)
+                        loaded_view(key, Ok(merged(answer.ok(), kv)), resource, controls)
                     }
-                    Some(LiveChange::Deleted(revision)) => deleted_view(key, revision, resource),
+                    Some(LiveChange::Deleted(revision)) => {
+                        deleted_view(key, revision, resource, controls)
+                    }
                 }
             }
             // Nothing yet, or still the previous key's answer.
@@ -186,25 +288,123 @@ pub fn KeyView(#[prop(into)] selected: Signal<Option<Bytes>>) -> impl IntoView {
         }
     };
 
+    let saved = Callback::new(move |_: Written| {
+        editing.set(None);
+        resource.refetch();
+    });
+    // Cancelled, or "take theirs": read the key as it is now.
+    let closed = Callback::new(move |()| {
+        editing.set(None);
+        resource.refetch();
+    });
+    // Outside `content`, so live changes to the key never reset an edit.
+    let editor = move || {
+        editing.get().map(|target| {
+            view! { <Editor target=target on_saved=saved on_cancel=closed /> }
+        })
+    };
+    let close_dialog = Callback::new(move |()| dialog.set(None));
+    let dialogs = move || {
+        dialog.get().map(|open| match open {
+            KeyDialog::Delete(key, expect) => view! {
+                <DeleteKeyDialog key=key expect=expect on_close=close_dialog
+                    on_done=Callback::new(move |_| { dialog.set(None); resource.refetch(); }) />
+            }
+            .into_any(),
+            KeyDialog::Copy { key, rename, seen_at } => view! {
+                <CopyDialog from=key prefix=false rename=rename seen_at=seen_at on_close=close_dialog
+                    on_done=Callback::new(move |target: Bytes| {
+                        dialog.set(None);
+                        resource.refetch();
+                        if let Some(open) = on_open {
+                            open.run(target);
+                        }
+                    }) />
+            }
+            .into_any(),
+        })
+    };
+
     view! {
         <section
             data-testid="key-view"
             aria-label="Selected key"
             class="flex min-h-0 min-w-0 flex-col gap-3 overflow-auto p-4"
         >
+            {move || at.get().map(|revision| view! {
+                <p data-testid="key-as-of" role="status" class="rounded border border-amber-300 bg-amber-50 p-2 text-sm dark:border-amber-800 dark:bg-amber-950/40">
+                    {format!("As of revision {revision}: read-only.")}
+                </p>
+            })}
+            {editor}
             {content}
+            {history}
+            {dialogs}
         </section>
     }
+}
+
+fn key_of(selected: Signal<Option<Bytes>>) -> Bytes {
+    selected.get_untracked().unwrap_or_default()
+}
+
+/// A write button: disabled with a reason when the session may not write.
+fn write_button(
+    label: &'static str,
+    testid: &'static str,
+    title: &'static str,
+    controls: Controls,
+    on_click: impl Fn() + 'static,
+) -> impl IntoView {
+    let can_write = controls.can_write;
+    let editing = controls.editing;
+    view! {
+        <button
+            type="button"
+            data-testid=testid
+            title=move || if can_write.get() { title } else { READ_ONLY_TITLE }
+            disabled=move || !can_write.get() || editing.with(Option::is_some)
+            class="rounded border border-slate-300 px-2 py-0.5 text-sm hover:bg-slate-100 disabled:cursor-not-allowed disabled:opacity-50 dark:border-slate-600 dark:hover:bg-slate-800"
+            on:click=move |_| on_click()
+        >
+            {label}
+        </button>
+    }
+}
+
+/// "Create it": opens the editor on a missing key (guarded on "must not
+/// exist").
+fn recreate_button(key: Bytes, controls: Controls) -> Option<impl IntoView> {
+    (!controls.past).then(|| {
+        write_button(
+            "create it",
+            "recreate-key",
+            "Write this key again",
+            controls,
+            move || {
+                controls.editing.set(Some(EditTarget {
+                    key: key.clone(),
+                    value: Bytes::default(),
+                    original: None,
+                    expect: Revision(0),
+                    lease: None,
+                    new_key: false,
+                }));
+            },
+        )
+    })
 }
 
 fn loaded_view(
     key: Bytes,
     answer: Result<KeyValue, ApiFailure>,
     resource: LocalResource<Option<Loaded>>,
+    controls: Controls,
 ) -> AnyView {
     let reload = move |_| resource.refetch();
     match answer {
         Ok(kv) => {
+            let actions = (!controls.past).then(|| key_actions(&kv, controls));
             let KeyValue {
                 value,
                 create_revision,
@@ -226,6 +426,7 @@ fn loaded_view(
                     >
                         "reload"
                     </button>
+                    {actions}
                 </KeyTitle>
                 <dl
                     data-testid="key-meta"
@@ -247,12 +448,15 @@ fn loaded_view(
             .into_any()
         }
         Err(failure) if failure.is_not_found() => view! {
-            <KeyTitle key=key />
+            <KeyTitle key=key.clone() />
             <div data-testid="key-not-found" role="status" class="rounded border border-slate-300 bg-slate-50 p-3 dark:border-slate-700 dark:bg-slate-900">
-                <p class="font-medium">"this key does not exist (any more)"</p>
-                <button type="button" class="mt-2 text-sm underline" on:click=reload>
-                    "check again"
-                </button>
+                <p class="font-medium">{if controls.past { "this key did not exist at that revision" } else { "this key does not exist (any more)" }}</p>
+                <div class="mt-2 flex items-center gap-3">
+                    <button type="button" class="text-sm underline" on:click=reload>
+                        "check again"
+                    </button>
+                    {recreate_button(key, controls)}
+                </div>
             </div>
         }
         .into_any(),
@@ -261,6 +465,7 @@ fn loaded_view(
                 Some(ErrorCode::PermissionDenied) => "permission denied",
                 Some(ErrorCode::EtcdUnavailable) => "etcd is unavailable",
                 Some(ErrorCode::TooLarge) => "too large to show",
+                Some(ErrorCode::Compacted) => "that revision is gone",
                 _ => "could not read this key",
             };
             view! {
@@ -282,20 +487,52 @@ fn deleted_view(
     key: Bytes,
     revision: Revision,
     resource: LocalResource<Option<Loaded>>,
+    controls: Controls,
 ) -> AnyView {
     view! {
-        <KeyTitle key=key />
+        <KeyTitle key=key.clone() />
         <div data-testid="key-deleted" role="status" class="rounded border border-slate-300 bg-slate-50 p-3 dark:border-slate-700 dark:bg-slate-900">
             <p class="font-medium">{format!("deleted at revision {revision}")}</p>
             <p class="mt-1 text-sm text-slate-600 dark:text-slate-300">
                 "If it is written again, it shows here."
             </p>
-            <button type="button" class="mt-2 text-sm underline" on:click=move |_| resource.refetch()>
-                "check again"
-            </button>
+            <div class="mt-2 flex items-center gap-3">
+                <button type="button" class="text-sm underline" on:click=move |_| resource.refetch()>
+                    "check again"
+                </button>
+                {recreate_button(key, controls)}
+            </div>
         </div>
     }
     .into_any()
+}
+
+/// Edit, delete, copy and rename for a key read as `kv`.
+fn key_actions(kv: &KeyValue, controls: Controls) -> impl IntoView + use<> {
+    let edit_target = EditTarget {
+        key: kv.key.clone(),
+        value: kv.value.clone(),
+        original: Some(kv.value.clone()),
+        expect: kv.mod_revision,
+        lease: kv.lease.as_ref().map(|l| l.id),
+        new_key: false,
+    };
+    let (key, mod_revision, seen_at) = (kv.key.clone(), kv.mod_revision, kv.revision);
+    let (copy_key, rename_key) = (kv.key.clone(), kv.key.clone());
+    view! {
+        {write_button("edit", "edit", "Edit this value (saved only if no one changed it meanwhile)", controls, move || {
+            controls.editing.set(Some(edit_target.clone()));
+        })}
+        {write_button("delete", "delete-key", "Delete this key", controls, move || {
+            controls.dialog.set(Some(KeyDialog::Delete(key.clone(), mod_revision)));
+        })}
+        {write_button("copy to…", "copy-key-to", "Copy this key to another key", controls, move || {
+            controls.dialog.set(Some(KeyDialog::Copy { key: copy_key.clone(), rename: false, seen_at }));
+        })}
+        {write_button("rename…", "rename-key", "Move this key to another key", controls, move || {
+            controls.dialog.set(Some(KeyDialog::Copy { key: rename_key.clone(), rename: true, seen_at }));
+        })}
+    }
 }
 
 /// The key in display form with a copy button; children go at the end.

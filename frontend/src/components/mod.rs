@@ -1,11 +1,18 @@
 //! Pieces of screens. Each takes its data as props (signals and callbacks)
 //! and does no fetching of its own, except [`key_view`], which loads the
-//! selected key through [`crate::api`].
+//! selected key through [`crate::api`], and the write side ([`editor`],
+//! [`history`], [`prefix_ops`]), which reads and writes through
+//! [`crate::api::edit`].
 
 pub mod breadcrumbs;
+pub mod conflict;
 pub mod coord;
 pub mod copy_button;
+pub mod diff_view;
+pub mod editor;
 pub mod header;
+pub mod history;
 pub mod key_view;
+pub mod prefix_ops;
 pub mod tree_list;
 pub mod value_viewer;
