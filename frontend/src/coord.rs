@@ -247,6 +247,26 @@ pub fn is_session_key(kv: &WatchKv) -> bool {
         .is_some_and(|lease| last_segment(kv.key.as_slice()) == lease.to_string().as_bytes())
 }
 
+/// Whether a new key is named like an item of etcd's `recipes` queues, with
+/// no lease: `<queue>/<19-digit nanoseconds>` (Queue) or
+/// `<queue>/<5-digit priority>/<16-digit sequence>` (PriorityQueue). Such a
+/// key outside the queues shown may be a queue the backend is about to find.
+pub fn is_queue_item(kv: &WatchKv) -> bool {
+    if kv.lease.is_some() {
+        return false;
+    }
+    let digits =
+        |segment: &[u8], n: usize| segment.len() == n && segment.iter().all(u8::is_ascii_digit);
+    let mut segments = kv.key.as_slice().rsplit(|&b| b == b'/');
+    let last = segments.next().unwrap_or_default();
+    let before = segments.next();
+    match before {
+        Some(priority) if digits(last, 16) && digits(priority, 5) => segments.next().is_some(),
+        Some(_) => digits(last, 19),
+        None => false,
+    }
+}
+
 fn under(prefix: &Bytes, key: &Bytes) -> bool {
     key.as_slice().starts_with(prefix.as_slice())
 }
@@ -406,15 +426,17 @@ impl CoordAnswer for Queues {
         self.queues.iter().map(|q| children_of(&q.prefix)).collect()
     }
 
-    /// Queues are the configured ones, all of them in every answer.
+    /// Queues are configured, or found by the backend's background walk of
+    /// the key tree: a new item anywhere may be the next one found.
     fn discovers(&self) -> bool {
-        false
+        true
     }
 
     fn touches(&self, event: &WatchEvent) -> bool {
         self.queues
             .iter()
             .any(|q| under(&children_of(&q.prefix), &event.kv.key))
+            || (event.kind == EventKind::Put && event.kv.version == 1 && is_queue_item(&event.kv))
     }
 }
 
@@ -468,6 +490,25 @@ mod tests {
             "/?prefix=/locks/job/&key=/locks/job/694d"
         );
         assert_eq!(key_href(&Bytes::from("plain")), "/?key=plain");
+    }
+
+    #[unit_test]
+    fn queue_items_are_told_from_look_alikes() {
+        let kv = |key: &str, lease: Option<i64>| WatchKv {
+            key: Bytes::from(key),
+            value: Bytes::default(),
+            create_revision: Revision(1),
+            mod_revision: Revision(1),
+            version: 1,
+            lease: lease.map(LeaseId),
+        };
+        assert!(is_queue_item(&kv("jobs/1763712000000000000", None)));
+        assert!(is_queue_item(&kv("q/00003/0000000000000042", None)));
+        assert!(!is_queue_item(&kv("jobs/1763712000000000000", Some(7))));
+        assert!(!is_queue_item(&kv("1763712000000000000", None)));
+        assert!(!is_queue_item(&kv("jobs/176371200000000000x", None)));
+        assert!(!is_queue_item(&kv("jobs/42", None)));
+        assert!(!is_queue_item(&kv("00003/0000000000000042", None)));
     }
 
     #[unit_test]
