@@ -3,8 +3,6 @@
 //! rely on included). Run with
 //! `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p etcdeck-frontend --target wasm32-unknown-unknown`.
 
-use std::time::Duration;
-
 use etcdeck_frontend::components::header::LiveIndicator;
 use etcdeck_frontend::components::tree_list::{TreeAction, TreeList};
 use etcdeck_frontend::components::value_viewer::ValueViewer;
@@ -18,6 +16,9 @@ use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::HtmlElement;
 
 wasm_bindgen_test_configure!(run_in_browser);
+
+mod support;
+use support::{query_all, settle};
 
 /// A fresh element in the document to mount into, sized like a small
 /// screen so the windowed list has a real viewport.
@@ -42,18 +43,6 @@ fn container() -> HtmlElement {
 
 /// Lets effects and the renderer run (they are scheduled as microtasks or
 /// the next frame).
-async fn settle() {
-    gloo_timers::future::sleep(Duration::from_millis(50)).await;
-}
-
-fn query_all(root: &HtmlElement, selector: &str) -> Vec<HtmlElement> {
-    let list = root.query_selector_all(selector).expect("valid selector");
-    (0..list.length())
-        .filter_map(|i| list.item(i))
-        .map(|n| n.unchecked_into())
-        .collect()
-}
-
 fn child(name: &[u8], is_key: bool, has_children: bool, count: Option<u64>) -> Child {
     Child {
         name: Bytes::from(name),

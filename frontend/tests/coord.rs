@@ -4,8 +4,6 @@
 //! canned answers. Run with
 //! `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p etcdeck-frontend --target wasm32-unknown-unknown`.
 
-use std::time::Duration;
-
 use etcdeck_frontend::api::ApiFailure;
 use etcdeck_frontend::components::coord::{
     ElectionsView, LeasesView, LocksView, QueuesView, ServicesView,
@@ -23,11 +21,13 @@ use etcdeck_shared::ws::{EventKind, WatchEvent, WatchKv, WatchRange};
 use etcdeck_shared::{ApiError, Bytes, ErrorCode, LeaseId, Revision};
 use leptos::mount::mount_to;
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_sys::HtmlElement;
 
 wasm_bindgen_test_configure!(run_in_browser);
+
+mod support;
+use support::{container, query_all, settle};
 
 // ------------------------------------------------------------ pure helpers
 
@@ -298,32 +298,6 @@ fn an_answer_older_than_a_seen_change_is_stale() {
 }
 
 // ------------------------------------------------------------ mounted views
-
-fn container() -> HtmlElement {
-    let document = document();
-    let div: HtmlElement = document
-        .create_element("div")
-        .expect("create div")
-        .unchecked_into();
-    document
-        .body()
-        .expect("body")
-        .append_child(&div)
-        .expect("append");
-    div
-}
-
-async fn settle() {
-    gloo_timers::future::sleep(Duration::from_millis(50)).await;
-}
-
-fn query_all(root: &HtmlElement, selector: &str) -> Vec<HtmlElement> {
-    let list = root.query_selector_all(selector).expect("valid selector");
-    (0..list.length())
-        .filter_map(|i| list.item(i))
-        .map(|n| n.unchecked_into())
-        .collect()
-}
 
 fn one(root: &HtmlElement, selector: &str) -> HtmlElement {
     let mut found = query_all(root, selector);

@@ -5,8 +5,6 @@
 //! with `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p etcdeck-frontend
 //! --target wasm32-unknown-unknown --test edit`.
 
-use std::time::Duration;
-
 use etcdeck_frontend::components::conflict::ConflictView;
 use etcdeck_frontend::components::editor::{EditTarget, Editor};
 use etcdeck_frontend::components::prefix_ops::DeletePrefixDialog;
@@ -20,23 +18,8 @@ use web_sys::{HtmlElement, HtmlInputElement, HtmlTextAreaElement};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn container() -> HtmlElement {
-    let document = document();
-    let div: HtmlElement = document
-        .create_element("div")
-        .expect("create div")
-        .unchecked_into();
-    document
-        .body()
-        .expect("body")
-        .append_child(&div)
-        .expect("append");
-    div
-}
-
-async fn settle() {
-    gloo_timers::future::sleep(Duration::from_millis(50)).await;
-}
+mod support;
+use support::{container, settle};
 
 fn find(root: &HtmlElement, testid: &str) -> Option<HtmlElement> {
     root.query_selector(&format!("[data-testid=\"{testid}\"]"))

@@ -3,8 +3,6 @@
 //! actions shown only to sessions that may write. Run with
 //! `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p etcdeck-frontend --target wasm32-unknown-unknown --test session`.
 
-use std::time::Duration;
-
 use etcdeck_frontend::api::ApiFailure;
 use etcdeck_frontend::components::coord::LeasesView;
 use etcdeck_frontend::components::header::SessionBadge;
@@ -23,31 +21,8 @@ use web_sys::{HtmlElement, HtmlInputElement};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn container() -> HtmlElement {
-    let document = document();
-    let div: HtmlElement = document
-        .create_element("div")
-        .expect("create div")
-        .unchecked_into();
-    document
-        .body()
-        .expect("body")
-        .append_child(&div)
-        .expect("append");
-    div
-}
-
-async fn settle() {
-    gloo_timers::future::sleep(Duration::from_millis(50)).await;
-}
-
-fn query_all(root: &HtmlElement, selector: &str) -> Vec<HtmlElement> {
-    let list = root.query_selector_all(selector).expect("valid selector");
-    (0..list.length())
-        .filter_map(|i| list.item(i))
-        .map(|n| n.unchecked_into())
-        .collect()
-}
+mod support;
+use support::{container, query_all, settle};
 
 fn one(root: &HtmlElement, testid: &str) -> HtmlElement {
     let found = query_all(root, &format!("[data-testid='{testid}']"));

@@ -88,18 +88,7 @@ impl EtcdSession {
         shutdown: watch::Receiver<bool>,
     ) -> Result<Self, StartError> {
         let options = connect_options(&config)?;
-        let (connection, _) = watch::channel(Connection::Disconnected {
-            reason: "connecting".into(),
-            retry_in_secs: 0,
-        });
-        let session = EtcdSession {
-            inner: Arc::new(Inner {
-                config,
-                client: RwLock::new(None),
-                connection,
-                token_renewed: Mutex::new(None),
-            }),
-        };
+        let session = EtcdSession::unconnected(config);
         match session.try_connect(&options).await {
             Ok(()) => {}
             Err(err) if err.is_fatal_at_start() => {
@@ -124,18 +113,7 @@ impl EtcdSession {
         shutdown: watch::Receiver<bool>,
     ) -> Result<Self, EtcdError> {
         let options = connect_options(&config).map_err(|err| EtcdError::Config(err.to_string()))?;
-        let (connection, _) = watch::channel(Connection::Disconnected {
-            reason: "connecting".into(),
-            retry_in_secs: 0,
-        });
-        let session = EtcdSession {
-            inner: Arc::new(Inner {
-                config,
-                client: RwLock::new(None),
-                connection,
-                token_renewed: Mutex::new(None),
-            }),
-        };
+        let session = EtcdSession::unconnected(config);
         session.try_connect(&options).await?;
         tokio::spawn(session.clone().maintain(options, shutdown));
         Ok(session)
@@ -163,6 +141,22 @@ impl EtcdSession {
                 Ok(true)
             }
             Err(err) => Err(err),
+        }
+    }
+
+    /// A session that has not connected yet.
+    fn unconnected(config: EtcdConfig) -> Self {
+        let (connection, _) = watch::channel(Connection::Disconnected {
+            reason: "connecting".into(),
+            retry_in_secs: 0,
+        });
+        EtcdSession {
+            inner: Arc::new(Inner {
+                config,
+                client: RwLock::new(None),
+                connection,
+                token_renewed: Mutex::new(None),
+            }),
         }
     }
 
