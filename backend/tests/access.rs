@@ -390,6 +390,32 @@ async fn writes_are_refused_in_the_backend_not_only_in_the_page() {
         1
     );
 
+    // The audit view shows a user their own writes; root sees everyone's.
+    let root = server
+        .log_in("root", ROOT_PASSWORD)
+        .await
+        .expect("root login");
+    server.use_session(Some(root));
+    server
+        .post_json::<serde_json::Value>(edit_path::PUT, &put_body("/root-only/x", "r"))
+        .await
+        .expect("root's put");
+    let everyone: etcdeck_shared::edit::AuditLog = server.get_json(edit_path::AUDIT).await.unwrap();
+    let users: Vec<_> = everyone.entries.iter().map(|e| e.user.clone()).collect();
+    assert!(
+        users.contains(&Some("alice".into())) && users.contains(&Some("root".into())),
+        "{users:?}"
+    );
+    server.use_session(Some((cookie.clone(), csrf.clone())));
+    let own: etcdeck_shared::edit::AuditLog = server.get_json(edit_path::AUDIT).await.unwrap();
+    assert!(!own.entries.is_empty());
+    assert!(
+        own.entries
+            .iter()
+            .all(|e| e.user.as_deref() == Some("alice")),
+        "{own:?}"
+    );
+
     // A wall screen's session never writes, whatever it sends.
     let token = login(
         &server,

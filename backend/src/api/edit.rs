@@ -688,9 +688,22 @@ fn lease_missing(id: LeaseId) -> Failure {
 }
 
 /// `GET /api/v1/audit`.
-async fn audit(State(state): State<AppState>, _reader: Reader) -> Json<AuditLog> {
+/// `GET /api/v1/audit`: a user sees their own writes; etcd's `root` user,
+/// and everyone when etcd has auth disabled, sees every write (the keys
+/// others wrote are not everyone's to see).
+async fn audit(State(state): State<AppState>, reader: Reader) -> Json<AuditLog> {
+    let open = reader
+        .session
+        .as_ref()
+        .is_none_or(|s| s.kind == etcdeck_shared::edit::SessionKind::Open);
+    let sees_all = open || reader.user.as_deref() == Some("root");
     Json(AuditLog {
-        entries: state.audit.recent(),
+        entries: state
+            .audit
+            .recent()
+            .into_iter()
+            .filter(|entry| sees_all || entry.user == reader.user)
+            .collect(),
     })
 }
 
