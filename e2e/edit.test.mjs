@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
+import * as act from './support/act.mjs';
 import * as check from './support/check.mjs';
 import { stackPerFile } from './support/stack.mjs';
 import { browseHref } from './support/url.mjs';
@@ -111,8 +112,7 @@ test('log in, edit a key, meet a conflict made by etcdctl, restore an old versio
 test('a prefix is deleted in one go after its preview and the typed prefix', { timeout: 90_000 }, user(async (page, { etcd, app }) => {
   for (const n of [1, 2, 3]) await etcd.put(`/e2e/doomed/k${n}`, `${n}`);
   await etcd.put('/e2e/doomed-not', 'stays');
-  await page.goto(`${app.url}${browseHref({ prefix: '/e2e/doomed/' })}`);
-  if (await byTestId(page, 'login-form').count()) await logInThroughThePage(page, app.credentials);
+  await act.open(page, app, { prefix: '/e2e/doomed/' });
   await check.seesRows(page, ['k1', 'k2', 'k3']);
 
   await byTestId(page, 'delete-prefix').click();
@@ -132,8 +132,7 @@ test('a prefix is deleted in one go after its preview and the typed prefix', { t
 }));
 
 test('leases are granted, kept alive and revoked from the leases page', { timeout: 90_000 }, user(async (page, { app }) => {
-  await page.goto(`${app.url}/leases`);
-  if (await byTestId(page, 'login-form').count()) await logInThroughThePage(page, app.credentials);
+  await act.open(page, app, '/leases');
   await byTestId(page, 'lease-ttl').fill('600');
   await byTestId(page, 'lease-grant').click();
   const revoke = byTestId(page, 'lease-revoke');
