@@ -326,3 +326,38 @@ async fn live_indicator_names_its_state_and_can_be_dismissed_after_a_gap() {
     query_all(&root, "[data-testid=live-dismiss]")[0].click();
     assert_eq!(dismissed.get_untracked(), 1);
 }
+
+#[wasm_bindgen_test]
+async fn breadcrumbs_keep_the_revision_the_page_is_viewed_at() {
+    use etcdeck_frontend::components::breadcrumbs::Breadcrumbs;
+    use etcdeck_shared::Revision;
+
+    let root = container();
+    let at = RwSignal::new(Some(Revision(42)));
+    let selected: Option<Bytes> = None;
+    let handle = mount_to(root.clone(), move || {
+        view! {
+            <Breadcrumbs
+                prefix=Bytes::from("/app/db/")
+                separator=Bytes::from("/")
+                selected=selected.clone()
+                at=at
+            />
+        }
+    });
+    settle().await;
+    let hrefs = |root: &HtmlElement| -> Vec<String> {
+        query_all(root, "[data-testid='crumb']")
+            .iter()
+            .map(|a| a.get_attribute("href").unwrap_or_default())
+            .collect()
+    };
+    let past = hrefs(&root);
+    assert_eq!(past.len(), 4, "{past:?}");
+    assert!(past.iter().all(|h| h.ends_with("rev=42")), "{past:?}");
+    at.set(None);
+    settle().await;
+    let live = hrefs(&root);
+    assert!(live.iter().all(|h| !h.contains("rev=")), "{live:?}");
+    drop(handle);
+}

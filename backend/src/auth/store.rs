@@ -27,6 +27,8 @@ use crate::etcd::{EtcdError, EtcdSession};
 const MAX_SESSIONS: usize = 10_000;
 /// How long an answer to "is etcd auth enabled?" is trusted.
 const AUTH_PROBE_FRESH: Duration = Duration::from_secs(10);
+/// How long after etcd did not answer that question it is asked again.
+const AUTH_PROBE_RETRY: Duration = Duration::from_secs(2);
 /// How often ended sessions are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
@@ -118,7 +120,8 @@ struct Inner {
     server: EtcdSession,
     config: Arc<ServerConfig>,
     by_id: Mutex<HashMap<String, Arc<BrowserSession>>>,
-    auth_probe: tokio::sync::Mutex<Option<(Instant, bool)>>,
+    /// When etcd was last asked whether auth is on, and its answer.
+    auth_probe: tokio::sync::Mutex<Option<(Instant, Option<bool>)>>,
 }
 
 /// What a login attempt met.
@@ -323,24 +326,30 @@ impl Sessions {
     }
 
     /// Whether etcd has auth disabled (no one needs to log in); asked of etcd
-    /// at most every [`AUTH_PROBE_FRESH`]. `None` when etcd cannot be asked.
+    /// at most every [`AUTH_PROBE_FRESH`] (an etcd that did not answer is
+    /// asked again after [`AUTH_PROBE_RETRY`], so requests without a session
+    /// never wait on a dead etcd one after another). `None` when etcd cannot
+    /// be asked.
     pub async fn etcd_is_open(&self) -> Option<bool> {
         let mut probe = self.inner.auth_probe.lock().await;
-        if let Some((at, enabled)) = *probe
-            && at.elapsed() < AUTH_PROBE_FRESH
-        {
-            return Some(!enabled);
-        }
-        match self.inner.server.auth_enabled().await {
-            Ok(enabled) => {
-                *probe = Some((Instant::now(), enabled));
-                Some(!enabled)
+        if let Some((at, answer)) = *probe {
+            let fresh = match answer {
+                Some(_) => AUTH_PROBE_FRESH,
+                None => AUTH_PROBE_RETRY,
+            };
+            if at.elapsed() < fresh {
+                return answer.map(|enabled| !enabled);
             }
+        }
+        let answer = match self.inner.server.auth_enabled().await {
+            Ok(enabled) => Some(enabled),
             Err(err) => {
                 tracing::debug!(error = %err, "cannot tell whether etcd has auth enabled");
                 None
             }
-        }
+        };
+        *probe = Some((Instant::now(), answer));
+        answer.map(|enabled| !enabled)
     }
 
     fn insert(

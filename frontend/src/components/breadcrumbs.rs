@@ -1,12 +1,13 @@
 //! The breadcrumb trail of the current level (`data-testid="crumb"` each),
 //! always starting with the root. Crumbs are links, so they open in new
-//! tabs too; the router turns plain clicks into history pushes.
+//! tabs too; the router turns plain clicks into history pushes. While the
+//! page shows an earlier revision, the crumbs stay at that revision.
 
-use etcdeck_shared::Bytes;
+use etcdeck_shared::{Bytes, Revision};
 use leptos::prelude::*;
 
 use crate::crumbs::crumbs;
-use crate::route::BrowseLocation;
+use crate::route::{BrowseLocation, href_at};
 
 #[component]
 pub fn Breadcrumbs(
@@ -15,6 +16,9 @@ pub fn Breadcrumbs(
     /// Kept in the crumbs' links so walking up keeps the key view.
     #[prop(into)]
     selected: Signal<Option<Bytes>>,
+    /// The revision the page is viewed at (`None`: live).
+    #[prop(into, optional)]
+    at: Signal<Option<Revision>>,
 ) -> impl IntoView {
     let trail = move || prefix.with(|p| separator.with(|s| crumbs(p, s)));
     view! {
@@ -27,11 +31,14 @@ pub fn Breadcrumbs(
                         .into_iter()
                         .enumerate()
                         .map(|(i, crumb)| {
-                            let href = BrowseLocation {
-                                prefix: crumb.prefix.clone(),
-                                key: selected.get(),
-                            }
-                                .href();
+                            let href = href_at(
+                                BrowseLocation {
+                                    prefix: crumb.prefix.clone(),
+                                    key: selected.get(),
+                                }
+                                    .href(),
+                                at.get(),
+                            );
                             let (label, muted) = if crumb.is_root {
                                 ("root".to_owned(), false)
                             } else if crumb.name.is_empty() {

@@ -264,7 +264,7 @@ pub fn BrowsePage() -> impl IntoView {
                     class="flex h-[65vh] min-h-0 flex-col border-b border-slate-200 lg:h-auto lg:border-r lg:border-b-0 dark:border-slate-800"
                 >
                     <div class="border-b border-slate-200 px-3 py-2 dark:border-slate-800">
-                        <Breadcrumbs prefix=prefix separator=separator selected=selected />
+                        <Breadcrumbs prefix=prefix separator=separator selected=selected at=at />
                     </div>
                     {toolbar}
                     <TreeList listing=listing separator=separator selected=selected on_action=on_action />
