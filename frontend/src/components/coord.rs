@@ -261,16 +261,11 @@ pub fn LeasesView(
         on_retry,
         actions.map(|actions| lease_tools(actions).into_any()),
         move |data, read_at| {
-            view! {
-                <div data-testid="coord-grid" class=GRID>
-                    {data
-                        .leases
-                        .into_iter()
-                        .map(|lease| lease_card(lease, read_at, now, actions))
-                        .collect_view()}
-                </div>
-            }
-            .into_any()
+            grid(
+                data.leases
+                    .into_iter()
+                    .map(|lease| lease_card(lease, read_at, now, actions)),
+            )
         },
     )
 }
@@ -550,16 +545,11 @@ pub fn LocksView(
         },
         on_retry,
         move |data, read_at| {
-            view! {
-                <div data-testid="coord-grid" class=GRID>
-                    {data
-                        .locks
-                        .into_iter()
-                        .map(|lock| lock_card(lock, read_at, now))
-                        .collect_view()}
-                </div>
-            }
-            .into_any()
+            grid(
+                data.locks
+                    .into_iter()
+                    .map(|lock| lock_card(lock, read_at, now)),
+            )
         },
     )
 }
@@ -743,18 +733,23 @@ pub fn ElectionsView(
         },
         on_retry,
         move |data, read_at| {
-            view! {
-                <div data-testid="coord-grid" class=GRID>
-                    {data
-                        .elections
-                        .into_iter()
-                        .map(|election| election_card(election, read_at, now))
-                        .collect_view()}
-                </div>
-            }
-            .into_any()
+            grid(
+                data.elections
+                    .into_iter()
+                    .map(|election| election_card(election, read_at, now)),
+            )
         },
     )
+}
+
+/// The cards of a view, laid out for a laptop and a wall screen alike.
+fn grid<V: IntoView>(cards: impl Iterator<Item = V>) -> AnyView {
+    view! {
+        <div data-testid="coord-grid" class=GRID>
+            {cards.collect_view()}
+        </div>
+    }
+    .into_any()
 }
 
 fn election_card(election: Election, read_at: u64, now: Signal<u64>) -> impl IntoView {
@@ -836,22 +831,18 @@ pub fn QueuesView(
             hint: |_| {
                 "Queue items are keys named by a Unix-nanosecond time under a common prefix \
                  (the recipes Queue), or by priority and sequence (PriorityQueue). etcdeck \
-                 tracks the queues it is told about: start it with --queue-prefix NAME."
+                 finds queues in use by a slow walk of the key tree (within a minute or so); \
+                 to show one even while it is empty, start etcdeck with --queue-prefix NAME."
                     .to_owned()
             },
         },
         on_retry,
         move |data, read_at| {
-            view! {
-                <div data-testid="coord-grid" class=GRID>
-                    {data
-                        .queues
-                        .into_iter()
-                        .map(|queue| queue_card(queue, read_at, now))
-                        .collect_view()}
-                </div>
-            }
-            .into_any()
+            grid(
+                data.queues
+                    .into_iter()
+                    .map(|queue| queue_card(queue, read_at, now)),
+            )
         },
     )
 }
@@ -1034,16 +1025,11 @@ pub fn ServicesView(
         },
         on_retry,
         move |data, read_at| {
-            view! {
-                <div data-testid="coord-grid" class=GRID>
-                    {data
-                        .services
-                        .into_iter()
-                        .map(|service| service_card(service, read_at, now))
-                        .collect_view()}
-                </div>
-            }
-            .into_any()
+            grid(
+                data.services
+                    .into_iter()
+                    .map(|service| service_card(service, read_at, now)),
+            )
         },
     )
 }
