@@ -18,15 +18,14 @@
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/login.rs"]
-mod login;
+#[path = "support/server.rs"]
+mod server;
 
 use std::time::{Duration, Instant};
 
 use etcd_client::{Client, ConnectOptions, GetOptions, Txn, TxnOp};
-use etcdeck::config::{Config, Credentials, EtcdConfig, Password, ServerConfig};
+use etcdeck::config::CoordConfig;
 use etcdeck_shared::{Bytes, Level, path};
-use tokio::net::TcpListener;
 use xtask::harness::{ClusterOptions, EtcdCluster, ROOT_PASSWORD};
 
 const SERVICES: usize = 50;
@@ -89,35 +88,9 @@ async fn bench_size(size: usize, repeat: usize) {
         started.elapsed().as_secs_f64()
     );
 
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = Config {
-        etcd: EtcdConfig {
-            endpoints: etcd.endpoints(),
-            credentials: Some(Credentials {
-                user: "root".into(),
-                password: Password::new(ROOT_PASSWORD),
-            }),
-            tls: None,
-        },
-        server: ServerConfig {
-            read_only: true,
-            dist: "/nonexistent".into(),
-            ..ServerConfig::default()
-        },
-        coord: Default::default(),
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(etcdeck::run(listener, config, async {
-        let _ = stopped.await;
-    }));
-    while reqwest::get(format!("http://{addr}{}", path::HEALTHZ))
-        .await
-        .is_err()
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let http = login::client(addr, "root", ROOT_PASSWORD).await;
+    let deck =
+        server::Running::start(etcd.endpoints(), ROOT_PASSWORD, CoordConfig::default()).await;
+    let (addr, http) = (deck.addr, deck.http.clone());
 
     for (label, prefix) in [
         ("first (`/app/`)", "/app/"),
@@ -140,8 +113,7 @@ async fn bench_size(size: usize, repeat: usize) {
             theirs.bytes as f64 / ours.bytes as f64,
         );
     }
-    let _ = stop.send(());
-    let _ = server.await;
+    deck.stop().await;
 }
 
 async fn seed(client: &Client, size: usize) {

@@ -16,16 +16,15 @@
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/login.rs"]
-mod login;
+#[path = "support/server.rs"]
+mod server;
 
 use std::time::{Duration, Instant};
 
 use etcd_client::{Client, ConnectOptions, GetOptions, PutOptions, Txn, TxnOp};
-use etcdeck::config::{Config, CoordConfig, Credentials, EtcdConfig, Password, ServerConfig};
+use etcdeck::config::CoordConfig;
 use etcdeck_shared::coord::{Leases, Queues};
 use etcdeck_shared::path;
-use tokio::net::TcpListener;
 use xtask::harness::{ClusterOptions, EtcdCluster, ROOT_PASSWORD};
 
 const QUEUE: &str = "queue/bench";
@@ -65,38 +64,16 @@ async fn main() {
         started.elapsed().as_secs_f64()
     );
 
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = Config {
-        etcd: EtcdConfig {
-            endpoints: etcd.endpoints(),
-            credentials: Some(Credentials {
-                user: "root".into(),
-                password: Password::new(ROOT_PASSWORD),
-            }),
-            tls: None,
-        },
-        server: ServerConfig {
-            read_only: true,
-            dist: "/nonexistent".into(),
-            ..ServerConfig::default()
-        },
-        coord: CoordConfig {
+    let deck = server::Running::start(
+        etcd.endpoints(),
+        ROOT_PASSWORD,
+        CoordConfig {
             queue_prefixes: vec![QUEUE.as_bytes().to_vec()],
             ..CoordConfig::default()
         },
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(etcdeck::run(listener, config, async {
-        let _ = stopped.await;
-    }));
-    while reqwest::get(format!("http://{addr}{}", path::HEALTHZ))
-        .await
-        .is_err()
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let http = login::client(addr, "root", ROOT_PASSWORD).await;
+    )
+    .await;
+    let (addr, http) = (deck.addr, deck.http.clone());
 
     println!();
     println!(
@@ -125,8 +102,7 @@ async fn main() {
         kb(bytes)
     );
 
-    let _ = stop.send(());
-    let _ = server.await;
+    deck.stop().await;
 }
 
 async fn seed_queue(client: &Client, items: usize) {

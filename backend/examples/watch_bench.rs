@@ -23,8 +23,8 @@
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/login.rs"]
-mod login;
+#[path = "support/server.rs"]
+mod server;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -122,7 +122,7 @@ impl Etcdeck {
                 && r.status().is_success()
             {
                 let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
-                self.cookie = login::session_cookie(addr, "root", ROOT_PASSWORD).await;
+                self.cookie = server::session_cookie(addr, "root", ROOT_PASSWORD).await;
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
