@@ -8,6 +8,7 @@
 //! - [`demo`]: `cargo xtask run`.
 //! - [`suite`]: `cargo xtask test`.
 //! - [`bench`]: `cargo xtask bench`.
+//! - [`tidy`]: the test that keeps ARCHITECTURE.md's code map and invariants true.
 //!
 //! The `cargo xtask` binary (`src/main.rs`) only parses arguments and calls these.
 
@@ -18,4 +19,5 @@ pub mod harness;
 pub mod process;
 pub mod setup;
 pub mod suite;
+pub mod tidy;
 pub mod workload;
