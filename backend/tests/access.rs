@@ -220,6 +220,8 @@ async fn logout_and_idle_expiry_end_the_session_and_its_sockets() {
     let (cookie, csrf) = server.log_in(ALICE.0, ALICE.1).await.expect("login");
     server.use_session(Some((cookie, csrf)));
     assert!(server.get(path::LEASES).await.status().is_success());
+    // The idleness is the scenario: no request for longer than the 2 s
+    // limit (a wait for a condition would itself be a request).
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (status, error) = error_of(server.get(path::LEASES).await).await;
     assert_eq!((status, error.code), (401, ErrorCode::LoginRequired));

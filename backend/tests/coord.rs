@@ -235,6 +235,8 @@ async fn leases_with_keys_and_revoked_leases_disappear() {
     // still there well after 2 s.
     let short = lease_id(&etcd.etcdctl(&["lease", "grant", "2"]).expect("grant"));
     let _short_keeper = Peer::start(&etcd, &["lease", "keep-alive", &short.to_string()]);
+    // Outliving the TTL is the scenario: the lease must still be there after
+    // more than twice its 2 s, which only the keep-alive can explain.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let leases: Leases = server.get_json(path::LEASES).await.expect("leases");
     assert!(

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use etcdeck_shared::coord::{PriorityDepth, QueueKind, Queues};
 use etcdeck_shared::path;
-use support::{Server, config};
+use support::{Server, config, wait_for};
 use xtask::harness::{ClusterOptions, EtcdCluster, ROOT_PASSWORD};
 
 /// Generous: etcd and etcdctl start slowly on a loaded 2-core machine.
@@ -85,19 +85,16 @@ async fn queues_under_unconfigured_prefixes_are_found_and_look_alikes_are_not() 
     let server = Server::start(config).await.expect("start etcdeck");
 
     // The first walk runs at start-up.
-    let deadline = std::time::Instant::now() + DEADLINE;
-    let found = loop {
+    let found = wait_for(DEADLINE, "the queues to be found", async || {
         let queues: Queues = server.get_json(path::QUEUES).await.expect("queues");
         let shown = names(&queues);
         if shown.contains(&"/app/z/deep/jobs".to_owned()) {
-            break queues;
+            Ok(queues)
+        } else {
+            Err(format!("queues shown: {shown:?}"))
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "queues not found: {shown:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    })
+    .await;
     assert_eq!(
         names(&found),
         ["work", "/app/jobs", "/app/urgent", "/app/z/deep/jobs"],
@@ -131,14 +128,14 @@ async fn queues_under_unconfigured_prefixes_are_found_and_look_alikes_are_not() 
         .expect("dequeue");
     let queues: Queues = server.get_json(path::QUEUES).await.expect("queues");
     assert_eq!(queues.queues[1].depth, 4);
-    let deadline = std::time::Instant::now() + DEADLINE;
-    loop {
+    wait_for(DEADLINE, "depth samples of a found queue", async || {
         let queues: Queues = server.get_json(path::QUEUES).await.expect("queues");
-        if !queues.queues[1].depth_history.is_empty() {
-            break;
+        if queues.queues[1].depth_history.is_empty() {
+            Err("no depth samples".to_owned())
+        } else {
+            Ok(())
         }
-        assert!(std::time::Instant::now() < deadline, "no depth samples");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    })
+    .await;
     server.stop().await;
 }

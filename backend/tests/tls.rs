@@ -10,7 +10,7 @@ use std::time::Duration;
 use etcdeck::config::{Config, TlsConfig};
 use etcdeck_shared::Connection;
 use support::certs::{Certs, TlsEtcd};
-use support::{Server, config};
+use support::{Server, config, wait_for};
 use xtask::harness::ROOT_PASSWORD;
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -36,19 +36,15 @@ async fn refusal(config: Config) -> String {
     match Server::start(config).await {
         Err(err) => err.to_string(),
         Ok(server) => {
-            let deadline = std::time::Instant::now() + LIMIT;
-            let reason = loop {
-                match server.status().await.connection {
-                    Connection::Disconnected { reason, .. } if reason != "connecting" => {
-                        break reason;
-                    }
-                    other => assert!(
-                        std::time::Instant::now() < deadline,
-                        "etcdeck did not report the TLS problem: {other:?}"
-                    ),
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            };
+            let reason = wait_for(
+                LIMIT,
+                "etcdeck to report the TLS problem",
+                async || match server.status().await.connection {
+                    Connection::Disconnected { reason, .. } if reason != "connecting" => Ok(reason),
+                    other => Err(format!("{other:?}")),
+                },
+            )
+            .await;
             server.stop().await;
             reason
         }

@@ -235,6 +235,7 @@ impl TlsEtcd {
                         "etcd over TLS did not become healthy: {err}\n{}",
                         self.log()
                     );
+                    // Polling until etcd answers: the pause only spaces the probes.
                     std::thread::sleep(Duration::from_millis(100));
                 }
             }

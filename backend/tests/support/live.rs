@@ -76,6 +76,98 @@ pub async fn root_server(etcd: &EtcdCluster) -> Server {
     server_as(etcd, ("root", ROOT_PASSWORD)).await
 }
 
+/// What most watch scenarios start from, in one line: etcd (with the
+/// [`VIEWER`] user), a writer under [`PREFIX`], the revision the test's own
+/// writes start at, and etcdeck logged in as root. Tests take it apart with
+/// a `let Scene { .. } =` so each keeps only what it uses; `etcd` stays
+/// bound (as `etcd: _etcd` when unused), since dropping it stops etcd.
+pub struct Scene {
+    pub etcd: EtcdCluster,
+    pub endpoints: Vec<String>,
+    pub writer: Writer,
+    pub start: i64,
+    pub root: Server,
+}
+
+impl Scene {
+    pub async fn start(options: ClusterOptions) -> Scene {
+        let (etcd, endpoints, writer, start) = start_scene(options).await;
+        let root = root_server(&etcd).await;
+        Scene {
+            etcd,
+            endpoints,
+            writer,
+            start,
+            root,
+        }
+    }
+}
+
+/// One subscription a tab opens ([`open_tab`], [`LiveClient::subscribe_all`]).
+#[derive(Clone, Debug)]
+pub struct Sub {
+    pub id: u32,
+    pub range: WatchRange,
+    pub from: Option<Revision>,
+    pub prev_kv: bool,
+}
+
+impl Sub {
+    /// Subscription `id` to everything under `prefix`, from now.
+    pub fn prefix(id: u32, prefix: &str) -> Sub {
+        Sub {
+            id,
+            range: WatchRange::prefix(prefix),
+            from: None,
+            prev_kv: false,
+        }
+    }
+
+    /// Subscription `id` to the one key `key`, from now.
+    pub fn key(id: u32, key: &str) -> Sub {
+        Sub {
+            range: WatchRange::key(key),
+            ..Sub::prefix(id, "")
+        }
+    }
+
+    /// Starting at `revision` (replaying history) instead of now.
+    pub fn from(self, revision: i64) -> Sub {
+        Sub {
+            from: Some(Revision(revision)),
+            ..self
+        }
+    }
+
+    /// With each key's previous value.
+    pub fn prev_kv(self) -> Sub {
+        Sub {
+            prev_kv: true,
+            ..self
+        }
+    }
+}
+
+/// A browser tab on `server` with every one of `subs` open (answered with
+/// `subscribed`).
+pub async fn open_tab(server: &Server, subs: &[Sub]) -> LiveClient {
+    let mut ws = LiveClient::connect(server.live()).await;
+    ws.subscribe_all(subs).await;
+    ws
+}
+
+/// One tab on each of `servers`, each with every one of `subs` open.
+pub async fn open_tabs<const N: usize>(servers: [&Server; N], subs: &[Sub]) -> [LiveClient; N] {
+    let mut tabs = Vec::with_capacity(N);
+    for server in servers {
+        tabs.push(open_tab(server, subs).await);
+    }
+    match tabs.try_into() {
+        Ok(tabs) => tabs,
+        Err(_) => unreachable!("one tab per server"),
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Recording
 // ---------------------------------------------------------------------------
@@ -499,6 +591,17 @@ impl LiveClient {
         )));
     }
 
+    /// Subscribes every one of `subs` and waits until each is open.
+    pub async fn subscribe_all(&mut self, subs: &[Sub]) {
+        for sub in subs {
+            self.subscribe(sub.id, sub.range.clone(), sub.from, sub.prev_kv)
+                .await;
+        }
+        for sub in subs {
+            self.wait_subscribed(sub.id, LIMIT).await;
+        }
+    }
+
     /// Subscribes `id` to `range`.
     pub async fn subscribe(
         &mut self,
@@ -748,17 +851,16 @@ pub async fn root_client(endpoints: &[String]) -> Client {
         .with_auto_token_refresh(true)
         .with_connect_timeout(Duration::from_secs(2))
         .with_timeout(Duration::from_secs(3));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match Client::connect(endpoints, Some(options.clone())).await {
-            Ok(client) => return client,
-            Err(err) if Instant::now() < deadline => {
-                eprintln!("connecting to etcd as root: {err}; retrying");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(err) => panic!("cannot connect to etcd as root: {err}"),
-        }
-    }
+    super::wait_for(
+        Duration::from_secs(30),
+        "etcd to accept a root client",
+        async || {
+            Client::connect(endpoints, Some(options.clone()))
+                .await
+                .map_err(|err| err.to_string())
+        },
+    )
+    .await
 }
 
 /// Writes a deterministic mix of puts, deletes and multi-key transactions
@@ -915,7 +1017,9 @@ impl Writer {
                         Instant::now() < deadline,
                         "etcd did not take write {seq} for 40 s: {err}"
                     );
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    // Retrying until etcd takes the write (it is away in the
+                    // fault scenarios): the pause only spaces the attempts.
+                    tokio::time::sleep(super::POLL).await;
                 }
             }
         }
@@ -945,7 +1049,8 @@ impl Writer {
                 Ok(r) => return r.header().expect("header").revision(),
                 Err(err) => {
                     assert!(Instant::now() < deadline, "marker write failed: {err}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    // Spaces the retries, as in `step`.
+                    tokio::time::sleep(super::POLL).await;
                 }
             }
         }
@@ -972,6 +1077,7 @@ impl Writer {
             while !*stop.borrow_and_update() {
                 self.step().await;
                 if !pace.is_zero() {
+                    // The pace is the scenario's write rate, not a wait.
                     tokio::select! {
                         _ = tokio::time::sleep(pace) => {}
                         _ = stop.changed() => {}

@@ -106,6 +106,7 @@ impl Server {
                 break;
             }
             assert!(Instant::now() < deadline, "etcdeck did not start serving");
+            // Polling the listener: start-up takes milliseconds, so look often.
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let server = Server {
@@ -324,15 +325,43 @@ async fn decode<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// How often the waits below look again. It is the resolution of a wait,
+/// not a guess at how long anything takes: every wait ends as soon as its
+/// condition holds, and fails with a message when it does not in time.
+pub const POLL: Duration = Duration::from_millis(100);
+
+/// Polls `probe` until it answers `Ok`, and returns that answer; after
+/// `limit` panics naming `what` and the last `Err` (what was there instead).
+pub async fn wait_for<T>(
+    limit: Duration,
+    what: &str,
+    mut probe: impl AsyncFnMut() -> Result<T, String>,
+) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        match probe().await {
+            Ok(value) => return value,
+            Err(seen) => assert!(
+                Instant::now() < deadline,
+                "timed out after {limit:?} waiting for {what}; last seen: {seen}"
+            ),
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
 /// Polls `check` until it holds or `limit` passes.
 pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + limit;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for(limit, what, async || {
+        if check().await {
+            Ok(())
+        } else {
+            Err("not yet".to_owned())
+        }
+    })
+    .await;
 }
