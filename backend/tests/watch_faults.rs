@@ -13,21 +13,19 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use etcdeck_shared::ws::WatchRange;
 use support::live::{
-    LiveClient, PREFIX, Truth, VIEWER, Writer, finish, root_client, root_server, server_as,
-    start_etcd,
+    LiveClient, PREFIX, Scene, Sub, Truth, VIEWER, finish, open_tabs, root_client, server_as,
 };
 use tokio::sync::watch;
 use tokio::task::block_in_place;
 use xtask::harness::{ClusterOptions, EtcdCluster};
 
-fn prefix(p: &str) -> WatchRange {
-    WatchRange::prefix(p)
-}
-
 /// How long etcdeck may take to deliver again after etcd comes back.
 const RECOVERY: Duration = Duration::from_secs(30);
+
+/// Revisions that make "mid-stream": the writer writes one every 5 ms or
+/// so, and a fault comes after this many more were delivered.
+const MID_STREAM: i64 = 100;
 
 fn running_endpoints(etcd: &EtcdCluster) -> Vec<String> {
     (0..etcd.member_count())
@@ -37,22 +35,20 @@ fn running_endpoints(etcd: &EtcdCluster) -> Vec<String> {
 }
 
 /// Waits until every `(client, id)` (subscribed to the whole prefix) has
-/// delivered etcd's current revision: events flow again.
-async fn wait_flowing(etcd: &EtcdCluster, subs: &[(&LiveClient, u32)], what: &str) {
+/// delivered etcd's current revision: events flow again. Returns that
+/// revision.
+async fn wait_flowing(etcd: &EtcdCluster, subs: &[(&LiveClient, u32)], what: &str) -> i64 {
     let started = Instant::now();
     let mut client = root_client(&running_endpoints(etcd)).await;
-    let now = loop {
-        match client.get("etcdeck-test-probe", None).await {
-            Ok(response) => break response.header().expect("header").revision(),
-            Err(err) => {
-                assert!(
-                    started.elapsed() < RECOVERY,
-                    "etcd did not answer after {what}: {err}"
-                );
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    };
+    let now = support::wait_for(
+        RECOVERY,
+        &format!("etcd to answer {what}"),
+        async || match client.get("etcdeck-test-probe", None).await {
+            Ok(response) => Ok(response.header().expect("header").revision()),
+            Err(err) => Err(err.to_string()),
+        },
+    )
+    .await;
     for (ws, id) in subs {
         ws.wait_seen(*id, now, RECOVERY).await;
     }
@@ -60,6 +56,15 @@ async fn wait_flowing(etcd: &EtcdCluster, subs: &[(&LiveClient, u32)], what: &st
         "{what}: every subscriber delivered revision {now} {:?} later",
         started.elapsed()
     );
+    now
+}
+
+/// Waits until every `(client, id)` has delivered [`MID_STREAM`] revisions
+/// after `after`: the writer is in full flow, so a fault now is mid-stream.
+async fn wait_mid_stream(subs: &[(&LiveClient, u32)], after: i64) {
+    for (ws, id) in subs {
+        ws.wait_seen(*id, after + MID_STREAM, RECOVERY).await;
+    }
 }
 
 fn print_reconnects(subs: &[(&str, &LiveClient, u32)]) {
@@ -76,31 +81,31 @@ fn print_reconnects(subs: &[(&str, &LiveClient, u32)]) {
 /// every revision exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn single_etcd_killed_and_restarted_mid_stream() {
-    let mut etcd = start_etcd(ClusterOptions::single().with_token_ttl(2));
-    let endpoints = etcd.endpoints();
-    let mut writer = Writer::connect(&endpoints, PREFIX).await;
-    let start = writer.revision().await + 1;
-    let root = root_server(&etcd).await;
+    let Scene {
+        mut etcd,
+        endpoints,
+        writer,
+        start,
+        root,
+    } = Scene::start(ClusterOptions::single().with_token_ttl(2)).await;
     let viewer = server_as(&etcd, VIEWER).await;
-    let mut root_ws = LiveClient::connect(root.live()).await;
-    let mut viewer_ws = LiveClient::connect(viewer.live()).await;
-    for ws in [&mut root_ws, &mut viewer_ws] {
-        ws.subscribe(1, prefix(PREFIX), None, false).await;
-        ws.subscribe(2, prefix("/w/a/"), None, true).await;
-        ws.wait_subscribed(1, support::live::LIMIT).await;
-        ws.wait_subscribed(2, support::live::LIMIT).await;
-    }
+    let [root_ws, viewer_ws] = open_tabs(
+        [&root, &viewer],
+        &[Sub::prefix(1, PREFIX), Sub::prefix(2, "/w/a/").prev_kv()],
+    )
+    .await;
     let (stop, stopped) = watch::channel(false);
     let writing = writer.spawn_until(stopped, Duration::from_millis(5));
     let flowing = [(&root_ws, 1), (&viewer_ws, 1)];
-    wait_flowing(&etcd, &flowing, "before the kill").await;
-    // Mid-stream: a second of writing, then the kill.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let flowed = wait_flowing(&etcd, &flowing, "before the kill").await;
+    wait_mid_stream(&flowing, flowed).await;
     block_in_place(|| etcd.kill(0)).expect("kill etcd");
+    // The outage is the scenario: etcd stays dead for a second while the
+    // writer keeps trying (there is no condition to wait for on a dead etcd).
     tokio::time::sleep(Duration::from_secs(1)).await;
     block_in_place(|| etcd.restart(0)).expect("restart etcd");
-    wait_flowing(&etcd, &flowing, "after the restart").await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let flowed = wait_flowing(&etcd, &flowing, "after the restart").await;
+    wait_mid_stream(&flowing, flowed).await;
     stop.send_replace(true);
     let mut writer = writing.await.expect("writer");
     eprintln!("writer: {writer:?}");
@@ -134,24 +139,23 @@ async fn single_etcd_killed_and_restarted_mid_stream() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_loses_the_watched_member_and_then_the_leader() {
     const STREAMS: &str = "etcd_debugging_mvcc_watch_stream_total";
-    let mut etcd = start_etcd(ClusterOptions::three().with_token_ttl(2));
-    let endpoints = etcd.endpoints();
-    let mut writer = Writer::connect(&endpoints, PREFIX).await;
-    let start = writer.revision().await + 1;
-    let root = root_server(&etcd).await;
+    let Scene {
+        mut etcd,
+        endpoints,
+        writer,
+        start,
+        root,
+    } = Scene::start(ClusterOptions::three().with_token_ttl(2)).await;
     let viewer = server_as(&etcd, VIEWER).await;
-    let mut root_ws = LiveClient::connect(root.live()).await;
-    let mut viewer_ws = LiveClient::connect(viewer.live()).await;
-    for ws in [&mut root_ws, &mut viewer_ws] {
-        ws.subscribe(1, prefix(PREFIX), None, false).await;
-        ws.subscribe(2, prefix("/w/b/"), None, true).await;
-        ws.wait_subscribed(1, support::live::LIMIT).await;
-        ws.wait_subscribed(2, support::live::LIMIT).await;
-    }
+    let [root_ws, viewer_ws] = open_tabs(
+        [&root, &viewer],
+        &[Sub::prefix(1, PREFIX), Sub::prefix(2, "/w/b/").prev_kv()],
+    )
+    .await;
     let (stop, stopped) = watch::channel(false);
     let writing = writer.spawn_until(stopped, Duration::from_millis(5));
     let flowing = [(&root_ws, 1), (&viewer_ws, 1)];
-    wait_flowing(&etcd, &flowing, "before any kill").await;
+    let flowed = wait_flowing(&etcd, &flowing, "before any kill").await;
 
     // The writer's client does not watch; etcdeck's watch streams are the
     // only ones, so the member with the most is the one etcdeck watches on.
@@ -165,18 +169,20 @@ async fn cluster_loses_the_watched_member_and_then_the_leader() {
     eprintln!("watch streams per member: {streams:?}; killing member {watched}");
     assert!(streams[watched] > 0.0);
 
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Each fault comes mid-stream, and each member stays down while the
+    // other two carry on for a stretch of writes.
+    wait_mid_stream(&flowing, flowed).await;
     block_in_place(|| etcd.kill(watched)).expect("kill the watched member");
-    wait_flowing(&etcd, &flowing, "after killing the watched member").await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let flowed = wait_flowing(&etcd, &flowing, "after killing the watched member").await;
+    wait_mid_stream(&flowing, flowed).await;
     block_in_place(|| etcd.restart(watched)).expect("restart it");
-    wait_flowing(&etcd, &flowing, "with the watched member back").await;
+    let flowed = wait_flowing(&etcd, &flowing, "with the watched member back").await;
     let leader = block_in_place(|| etcd.leader()).expect("leader");
     eprintln!("leader: member {leader}");
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    wait_mid_stream(&flowing, flowed).await;
     block_in_place(|| etcd.kill(leader)).expect("kill the leader");
-    wait_flowing(&etcd, &flowing, "after killing the leader").await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let flowed = wait_flowing(&etcd, &flowing, "after killing the leader").await;
+    wait_mid_stream(&flowing, flowed).await;
     block_in_place(|| etcd.restart(leader)).expect("restart the leader");
     wait_flowing(&etcd, &flowing, "with every member back").await;
     stop.send_replace(true);

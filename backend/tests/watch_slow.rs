@@ -14,10 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use etcdeck_shared::ws::{GapReason, ServerMessage, SubId, WatchRange};
+use etcdeck_shared::ws::{GapReason, ServerMessage, SubId};
 use support::live::{
-    LIMIT, LiveClient, PREFIX, SocketOptions, Truth, Writer, finish, root_server, rss_kib,
-    start_scene,
+    LIMIT, LiveClient, PREFIX, Scene, SocketOptions, Sub, Truth, Writer, finish, rss_kib,
 };
 use tokio::sync::watch;
 use xtask::harness::ClusterOptions;
@@ -33,9 +32,13 @@ const FAST: usize = 3;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_subscriber_costs_bounded_memory_and_resyncs() {
-    let (etcd, endpoints, mut writer, start) =
-        start_scene(ClusterOptions::single().with_auth()).await;
-    let root = root_server(&etcd).await;
+    let Scene {
+        etcd: _etcd,
+        endpoints,
+        mut writer,
+        start,
+        root,
+    } = Scene::start(ClusterOptions::single().with_auth()).await;
 
     // Recordings keep fingerprints of values, so the test's own memory stays
     // flat while megabytes go by.
@@ -51,15 +54,13 @@ async fn a_slow_subscriber_costs_bounded_memory_and_resyncs() {
         },
     )
     .await;
-    slow.subscribe(1, WatchRange::prefix(PREFIX), None, false)
-        .await;
-    slow.wait_subscribed(1, LIMIT).await;
+    slow.subscribe_all(&[Sub::prefix(1, PREFIX)]).await;
     let mut fast = Vec::new();
     for i in 0..FAST {
         let mut ws = LiveClient::connect_with(root.live(), digest).await;
-        ws.subscribe(1, WatchRange::prefix(PREFIX), None, i == 0)
+        let sub = Sub::prefix(1, PREFIX);
+        ws.subscribe_all(&[if i == 0 { sub.prev_kv() } else { sub }])
             .await;
-        ws.wait_subscribed(1, LIMIT).await;
         fast.push(ws);
     }
     // Warm up every path once before measuring.
@@ -80,6 +81,7 @@ async fn a_slow_subscriber_costs_bounded_memory_and_resyncs() {
                 let rss = rss_kib();
                 samples.push((Instant::now(), rss));
                 peak.fetch_max(rss, Ordering::Relaxed);
+                // The sampling rate of the memory curve, not a wait.
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(20)) => {}
                     _ = sampling.changed() => {}
