@@ -1,14 +1,22 @@
 //! [`Failure`]: every error an API handler can meet, and the one mapping
 //! from it to an HTTP status and an [`ApiError`] body.
+//!
+//! Everything that decides which code or status a browser sees lives here:
+//! the errors of the etcd layer, the tree lister, the coordination views,
+//! logins, and the watch hub's reasons for ending a subscription (sent over
+//! the WebSocket, where there is no status).
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use etcdeck_shared::edit::Conflict;
 use etcdeck_shared::{ApiError, ErrorCode, Revision};
 
+use crate::auth::LoginError;
 use crate::coord::CoordError;
-use crate::etcd::EtcdError;
+use crate::etcd::{EtcdError, HistoryError};
+use crate::hub::Ended;
 use crate::tree::LevelError;
 
 #[derive(Debug)]
@@ -62,8 +70,116 @@ impl From<LevelError<EtcdError>> for Failure {
     }
 }
 
-impl IntoResponse for Failure {
-    fn into_response(self) -> Response {
+impl From<HistoryError> for Failure {
+    fn from(err: HistoryError) -> Self {
+        match err {
+            HistoryError::Etcd(err) => Failure::Etcd(err),
+            HistoryError::TimedOut => Failure::Etcd(EtcdError::Unavailable(
+                "etcd did not replay the key's history within 10 s".into(),
+            )),
+        }
+    }
+}
+
+impl From<LoginError> for Failure {
+    fn from(err: LoginError) -> Self {
+        match err {
+            LoginError::Rejected | LoginError::BadToken => Failure::LoginRequired(err.to_string()),
+            LoginError::NoToken | LoginError::AuthDisabled => Failure::BadRequest(err.to_string()),
+            LoginError::Etcd(err) => Failure::Etcd(err),
+        }
+    }
+}
+
+/// Why the hub ended a subscription, as the browser is told in a `closed`
+/// message.
+impl From<Ended> for Failure {
+    fn from(why: Ended) -> Self {
+        match why {
+            Ended::WatchDenied { user, reason } => Failure::Forbidden(format!(
+                "etcd denies watching this range to the etcd user{}: {reason}",
+                user.map(|u| format!(" '{u}'")).unwrap_or_default()
+            )),
+            Ended::ReadFailed(EtcdError::PermissionDenied(reason)) => {
+                Failure::Forbidden(format!("etcd denies reading this range: {reason}"))
+            }
+            Ended::ReadFailed(EtcdError::InvalidRequest(reason)) => {
+                Failure::BadRequest(format!("etcd refused to watch this range: {reason}"))
+            }
+            Ended::ReadFailed(other) => Failure::Etcd(other),
+        }
+    }
+}
+
+/// An etcd failure of a write: permission denied names what the user may
+/// not write.
+pub(super) fn write_failure(err: EtcdError, user: Option<&str>, what: &str) -> Failure {
+    match err {
+        EtcdError::PermissionDenied(_) => Failure::Forbidden(format!(
+            "etcd refused: the etcd user {} may not write {what} (permission denied); nothing was written",
+            user.unwrap_or("etcdeck acts as")
+        )),
+        other => Failure::Etcd(other),
+    }
+}
+
+/// An etcd failure of a read at an earlier revision `at`.
+pub(super) fn at_revision_failure(err: EtcdError, at: Option<Revision>) -> Failure {
+    match (err, at) {
+        (EtcdError::Compacted(_), Some(at)) => Failure::Compacted(format!(
+            "revision {} is before etcd's compaction point; that history is gone",
+            at.0
+        )),
+        (EtcdError::FutureRevision(_), Some(at)) => Failure::BadRequest(format!(
+            "revision {} is in the future: etcd has not reached it yet",
+            at.0
+        )),
+        (err, _) => Failure::Etcd(err),
+    }
+}
+
+/// A JSON request body that was not accepted: 413 over `limit` bytes
+/// (values may be at most `max_value` bytes), 400 otherwise.
+pub(super) fn body_rejected(rejection: JsonRejection, limit: usize, max_value: usize) -> Failure {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Failure::TooLarge(format!(
+            "the request body is larger than etcdeck accepts ({limit} bytes); \
+             values may be at most {max_value} bytes"
+        ))
+    } else {
+        Failure::BadRequest(format!(
+            "the request body was not understood: {}",
+            rejection.body_text()
+        ))
+    }
+}
+
+impl Failure {
+    /// The sentence a person reads for this failure.
+    pub fn sentence(&self) -> String {
+        match self {
+            Failure::BadRequest(m)
+            | Failure::NotFound(m)
+            | Failure::KeyMissing { message: m, .. }
+            | Failure::Forbidden(m)
+            | Failure::LoginRequired(m)
+            | Failure::ReadOnly(m)
+            | Failure::Conflict(m)
+            | Failure::Compacted(m)
+            | Failure::TooLarge(m) => m.clone(),
+            Failure::KeyConflict(conflict) => conflict.message.clone(),
+            Failure::Etcd(err) => err.to_string(),
+        }
+    }
+
+    /// The failure as an [`ApiError`], for the WebSocket, where there is no
+    /// HTTP status.
+    pub fn into_api_error(self) -> ApiError {
+        self.classify().1
+    }
+
+    /// The one mapping from a failure to its status and body.
+    fn classify(self) -> (StatusCode, ApiError) {
         let mut revision = None;
         let (status, code, message) = match self {
             Failure::BadRequest(message) => {
@@ -86,7 +202,7 @@ impl IntoResponse for Failure {
             Failure::ReadOnly(message) => (StatusCode::FORBIDDEN, ErrorCode::ReadOnly, message),
             Failure::Conflict(message) => (StatusCode::CONFLICT, ErrorCode::Conflict, message),
             Failure::KeyConflict(conflict) => {
-                return (StatusCode::CONFLICT, Json(*conflict)).into_response();
+                (StatusCode::CONFLICT, ErrorCode::Conflict, conflict.message)
             }
             Failure::Compacted(message) => (StatusCode::GONE, ErrorCode::Compacted, message),
             Failure::TooLarge(message) => {
@@ -101,7 +217,10 @@ impl IntoResponse for Failure {
                         (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::EtcdUnavailable)
                     }
                     EtcdError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge),
-                    EtcdError::InvalidRequest(_) | EtcdError::Compacted(_) => {
+                    EtcdError::InvalidRequest(_)
+                    | EtcdError::Compacted(_)
+                    | EtcdError::FutureRevision(_)
+                    | EtcdError::AuthNotEnabled(_) => {
                         (StatusCode::BAD_REQUEST, ErrorCode::BadRequest)
                     }
                     EtcdError::AuthFailed(_) | EtcdError::Config(_) | EtcdError::Other(_) => {
@@ -119,6 +238,18 @@ impl IntoResponse for Failure {
             message,
             revision,
         };
+        (status, body)
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        if let Failure::KeyConflict(conflict) = self {
+            // The conflict screen needs the key as it is now, not only a
+            // sentence.
+            return (StatusCode::CONFLICT, Json(*conflict)).into_response();
+        }
+        let (status, body) = self.classify();
         (status, Json(body)).into_response()
     }
 }
@@ -132,5 +263,62 @@ fn user_message(err: &EtcdError) -> String {
         }
         EtcdError::Unavailable(_) => "etcd is unreachable right now; etcdeck keeps retrying".into(),
         other => other.to_string(),
+    }
+}
+
+/// The status and error code a failure answers with, for tests of the
+/// mapping.
+#[cfg(test)]
+pub(super) fn code_of(failure: Failure) -> (u16, ErrorCode) {
+    let response = failure.into_response();
+    let status = response.status().as_u16();
+    let bytes = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
+        .unwrap();
+    let body: ApiError = serde_json::from_slice(&bytes).unwrap();
+    (status, body.code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn past_reads_say_what_is_gone() {
+        let (status, code) = code_of(at_revision_failure(
+            EtcdError::Compacted(0),
+            Some(Revision(3)),
+        ));
+        assert_eq!((status, code), (410, ErrorCode::Compacted));
+        let future = EtcdError::FutureRevision(
+            "etcdserver: mvcc: required revision is a future revision".into(),
+        );
+        let (status, code) = code_of(at_revision_failure(future, Some(Revision(99))));
+        assert_eq!((status, code), (400, ErrorCode::BadRequest));
+    }
+
+    /// The hub only says why a subscription ended; the codes and sentences
+    /// a browser reads are chosen here.
+    #[test]
+    fn hub_endings_become_api_errors() {
+        let denied = Failure::from(Ended::WatchDenied {
+            user: Some("alice".into()),
+            reason: "etcdserver: permission denied".into(),
+        })
+        .into_api_error();
+        assert_eq!(denied.code, ErrorCode::PermissionDenied);
+        assert!(denied.message.contains("etcd user 'alice'"), "{denied:?}");
+        let read = Failure::from(Ended::ReadFailed(EtcdError::PermissionDenied(
+            "etcdserver: permission denied".into(),
+        )))
+        .into_api_error();
+        assert_eq!(read.code, ErrorCode::PermissionDenied);
+        assert!(read.message.starts_with("etcd denies reading this range"));
+        let refused = Failure::from(Ended::ReadFailed(EtcdError::InvalidRequest("bad".into())));
+        assert_eq!(refused.into_api_error().code, ErrorCode::BadRequest);
+        let other = Failure::from(Ended::ReadFailed(EtcdError::Other("boom".into())));
+        assert_eq!(other.into_api_error().code, ErrorCode::Internal);
     }
 }

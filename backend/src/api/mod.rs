@@ -1,13 +1,21 @@
 //! The HTTP side: the JSON API under `/api/v1`, `/healthz`, and the built
 //! frontend. The only module that names axum.
 //!
-//! Errors of every layer become an [`ApiError`] body with an HTTP status in
-//! exactly one place, [`Failure::into_response`]; details go to the log, and
-//! the body says what happened in words a user can act on.
+//! Errors of every layer become an [`ApiError`](etcdeck_shared::ApiError)
+//! body with an HTTP status in exactly one place, `error.rs`
+//! ([`Failure::into_response`]); details go to the log, and the body says what happened in words a user can act on.
+//! `extract.rs` holds the session cookie and the `Reader` / `Writer`
+//! extractors; the write side is split by concern (`edit.rs`, `prefix.rs`,
+//! `copy.rs`, `history.rs`, `audit.rs`).
 
+mod audit;
+mod copy;
 mod edit;
 mod error;
+mod extract;
+mod history;
 mod origin;
+mod prefix;
 mod query;
 mod session;
 mod ws;
@@ -31,7 +39,6 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::Reader;
 use crate::config::ServerConfig;
 use crate::coord::Coord;
 use crate::etcd::{EtcdSession, KeyRead};
@@ -39,7 +46,8 @@ use crate::hub::Hub;
 use crate::tree;
 
 pub use error::Failure;
-pub use origin::same_site;
+use extract::Reader;
+use origin::same_site;
 use query::Query;
 
 /// How long one API request may take before it is answered with 503.
@@ -141,7 +149,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
 /// `GET /api/v1/status`: answered without a session (the login page shows
 /// it too); `user` is the session's etcd user when there is one.
 async fn status(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Json<Status> {
-    let session = crate::auth::session_cookie(&headers).and_then(|id| state.sessions.peek(&id));
+    let session = extract::session_cookie(&headers).and_then(|id| state.sessions.peek(&id));
     let etcd = session.as_ref().map_or(&state.session, |s| &s.etcd);
     Json(Status {
         version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -171,7 +179,7 @@ async fn level(
             })?
             .clamp(1, MAX_LEVEL_PAGE),
     };
-    let at = edit::revision_param(&query)?;
+    let at = history::revision_param(&query)?;
     let level = tree::list_level_at(
         &reader.etcd,
         prefix.as_slice(),
@@ -182,7 +190,7 @@ async fn level(
     )
     .await
     .map_err(|err| match err {
-        tree::LevelError::Source(err) => edit::at_revision_failure(err, at),
+        tree::LevelError::Source(err) => error::at_revision_failure(err, at),
         other => Failure::from(other),
     })?;
     Ok(Json(level))
@@ -195,12 +203,12 @@ async fn key(reader: Reader, RawQuery(raw): RawQuery) -> Result<Json<KeyValue>, 
         .bytes("key")
         .filter(|k| !k.is_empty())
         .ok_or_else(|| Failure::BadRequest("the key parameter is missing or empty".into()))?;
-    let at = edit::revision_param(&query)?;
+    let at = history::revision_param(&query)?;
     let read = reader
         .etcd
         .get_key_at(&key, at)
         .await
-        .map_err(|err| edit::at_revision_failure(err, at))?;
+        .map_err(|err| error::at_revision_failure(err, at))?;
     match read {
         KeyRead::Found(kv) => Ok(Json(kv)),
         KeyRead::Missing { revision } => Err(Failure::KeyMissing {
