@@ -3,12 +3,15 @@
 //!
 //! Everything that decides which code or status a browser sees lives here:
 //! the errors of the etcd layer, the tree lister, the coordination views,
-//! logins, and the watch hub's reasons for ending a subscription (sent over
-//! the WebSocket, where there is no status).
+//! logins, the watch hub's reasons for ending a subscription (sent over the
+//! WebSocket, where there is no status), and axum's own answers (a method
+//! a path does not take, an unknown path, a timeout), which
+//! [`as_api_error`] turns into `ApiError` bodies too.
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::rejection::JsonRejection;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use etcdeck_shared::edit::Conflict;
 use etcdeck_shared::{ApiError, ErrorCode, Revision};
@@ -18,6 +21,10 @@ use crate::coord::CoordError;
 use crate::etcd::{EtcdError, HistoryError};
 use crate::hub::Ended;
 use crate::tree::LevelError;
+
+/// Most bytes of a plain-text error body kept as the message of the
+/// `ApiError` that replaces it.
+const MAX_TEXT_BODY: usize = 4 * 1024;
 
 #[derive(Debug)]
 pub enum Failure {
@@ -43,6 +50,12 @@ pub enum Failure {
     Compacted(String),
     /// The request is larger than etcdeck sends to etcd.
     TooLarge(String),
+    /// The API path exists but does not take the request's method.
+    MethodNotAllowed(String),
+    /// etcdeck could not answer now (a request that ran out of time).
+    Unavailable(String),
+    /// etcdeck itself failed.
+    Internal(String),
     Etcd(EtcdError),
 }
 
@@ -166,7 +179,10 @@ impl Failure {
             | Failure::ReadOnly(m)
             | Failure::Conflict(m)
             | Failure::Compacted(m)
-            | Failure::TooLarge(m) => m.clone(),
+            | Failure::TooLarge(m)
+            | Failure::MethodNotAllowed(m)
+            | Failure::Unavailable(m)
+            | Failure::Internal(m) => m.clone(),
             Failure::KeyConflict(conflict) => conflict.message.clone(),
             Failure::Etcd(err) => err.to_string(),
         }
@@ -208,6 +224,21 @@ impl Failure {
             Failure::TooLarge(message) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge, message)
             }
+            Failure::MethodNotAllowed(message) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                ErrorCode::MethodNotAllowed,
+                message,
+            ),
+            Failure::Unavailable(message) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::EtcdUnavailable,
+                message,
+            ),
+            Failure::Internal(message) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Internal,
+                message,
+            ),
             Failure::Etcd(err) => {
                 let (status, code) = match &err {
                     EtcdError::PermissionDenied(_) => {
@@ -266,6 +297,99 @@ fn user_message(err: &EtcdError) -> String {
     }
 }
 
+/// Middleware for every answer: an error under `/api/` whose body is not
+/// JSON (axum's answer to a method a path does not take, a timed-out
+/// request, a rejected WebSocket upgrade) becomes an [`ApiError`] with the
+/// same status and headers, so scripts and the browser always get a code
+/// and a sentence. It must wrap the whole router, outside the routes: the
+/// `Allow` header of a 405 is only added once the route has answered.
+pub(super) async fn as_api_error(method: Method, uri: Uri, response: Response) -> Response {
+    let status = response.status();
+    let is_error = status.is_client_error() || status.is_server_error();
+    if !is_error || !uri.path().starts_with("/api/") || is_json(&response) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let failure = if status == StatusCode::METHOD_NOT_ALLOWED {
+        let allowed = parts
+            .headers
+            .get(header::ALLOW)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .collect::<Vec<_>>()
+            .join(", ");
+        Failure::MethodNotAllowed(format!(
+            "{} does not take {method}; it answers {}",
+            uri.path(),
+            if allowed.is_empty() {
+                "no method"
+            } else {
+                &allowed
+            }
+        ))
+    } else {
+        let text = axum::body::to_bytes(body, MAX_TEXT_BODY)
+            .await
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
+            .map(|text| text.trim().to_owned())
+            .filter(|text| !text.is_empty());
+        by_status(status, text, uri.path())
+    };
+    let (_, body) = failure.classify();
+    // Keep axum's status (and so the `Allow` header) even where the code
+    // is chosen by its class.
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let json = serde_json::to_vec(&body).unwrap_or_default();
+    Response::from_parts(parts, Body::from(json))
+}
+
+/// The failure for an answer of `status` that said only `text` (if anything).
+fn by_status(status: StatusCode, text: Option<String>, path: &str) -> Failure {
+    match status {
+        StatusCode::NOT_FOUND => Failure::NotFound(
+            text.unwrap_or_else(|| format!("{path} is not an endpoint of this etcdeck's API")),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => Failure::TooLarge(
+            text.unwrap_or_else(|| "the request is larger than etcdeck accepts".into()),
+        ),
+        StatusCode::UNAUTHORIZED => {
+            Failure::LoginRequired(text.unwrap_or_else(|| "log in first".into()))
+        }
+        StatusCode::FORBIDDEN => {
+            Failure::Forbidden(text.unwrap_or_else(|| "this request is not allowed".into()))
+        }
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT => {
+            Failure::Unavailable(text.unwrap_or_else(|| {
+                "etcdeck could not answer in time (etcd may be slow or unreachable); try again"
+                    .into()
+            }))
+        }
+        status if status.is_client_error() => Failure::BadRequest(text.unwrap_or_else(|| {
+            format!(
+                "the request was refused ({})",
+                status.canonical_reason().unwrap_or("client error")
+            )
+        })),
+        _ => Failure::Internal(text.unwrap_or_else(|| "etcdeck failed to answer".into())),
+    }
+}
+
+fn is_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
 /// The status and error code a failure answers with, for tests of the
 /// mapping.
 #[cfg(test)]
@@ -320,5 +444,28 @@ mod tests {
         assert_eq!(refused.into_api_error().code, ErrorCode::BadRequest);
         let other = Failure::from(Ended::ReadFailed(EtcdError::Other("boom".into())));
         assert_eq!(other.into_api_error().code, ErrorCode::Internal);
+    }
+
+    /// axum's own answers get a code by their status and keep their text.
+    #[test]
+    fn answers_without_a_body_get_a_code_by_status() {
+        let (status, code) = code_of(by_status(StatusCode::NOT_FOUND, None, "/api/x"));
+        assert_eq!((status, code), (404, ErrorCode::NotFound));
+        let timed_out = by_status(StatusCode::SERVICE_UNAVAILABLE, None, "/api/v1/level");
+        assert_eq!(code_of(timed_out).1, ErrorCode::EtcdUnavailable);
+        let rejected = by_status(
+            StatusCode::BAD_REQUEST,
+            Some("Connection header did not include 'upgrade'".into()),
+            "/api/v1/ws",
+        );
+        assert_eq!(
+            rejected.sentence(),
+            "Connection header did not include 'upgrade'"
+        );
+        assert_eq!(code_of(rejected).1, ErrorCode::BadRequest);
+        let gone = by_status(StatusCode::UPGRADE_REQUIRED, None, "/api/v1/ws");
+        assert_eq!(code_of(gone).1, ErrorCode::BadRequest);
+        let failed = by_status(StatusCode::INTERNAL_SERVER_ERROR, None, "/api/v1/key");
+        assert_eq!(code_of(failed).1, ErrorCode::Internal);
     }
 }

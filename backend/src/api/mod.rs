@@ -3,7 +3,9 @@
 //!
 //! Errors of every layer become an [`ApiError`](etcdeck_shared::ApiError)
 //! body with an HTTP status in exactly one place, `error.rs`
-//! ([`Failure::into_response`]); details go to the log, and the body says what happened in words a user can act on.
+//! ([`Failure::into_response`], and for axum's own answers under `/api/`,
+//! such as a 405 or a timeout, `error::as_api_error`); details go to the
+//! log, and the body says what happened in words a user can act on.
 //! `extract.rs` holds the session cookie and the `Reader` / `Writer`
 //! extractors; the write side is split by concern (`edit.rs`, `prefix.rs`,
 //! `copy.rs`, `history.rs`, `audit.rs`).
@@ -27,7 +29,7 @@ use std::time::Duration;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use etcdeck_shared::coord::{Elections, Leases, Locks, Queues, Services};
 use etcdeck_shared::edit::path as edit_path;
@@ -85,7 +87,7 @@ pub fn router(state: AppState) -> Router {
         .route(path::QUEUES, get(queues))
         .route(path::SERVICES, get(services))
         .merge(edit::routes())
-        .route("/api/{*rest}", get(unknown_api))
+        .route("/api/{*rest}", any(unknown_api))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,
@@ -94,12 +96,18 @@ pub fn router(state: AppState) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ));
-    Router::new()
+    let app = Router::new()
         .route(path::HEALTHZ, get(healthz))
         .route(path::WS, get(ws::upgrade))
         .route(path::LIVE, get(live))
         .merge(api)
         .fallback_service(frontend(&state.config.dist))
+        .with_state(state);
+    // Around the whole router, not each route: only there does a 405 carry
+    // its `Allow` header, which the `ApiError` sentence names.
+    Router::new()
+        .fallback_service(app)
+        .layer(axum::middleware::map_response(error::as_api_error))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -113,7 +121,6 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("no-referrer"),
         ))
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
 }
 
 /// The built frontend; any path that is not a file is the app's own route,
@@ -258,6 +265,11 @@ async fn services(
     Ok(Json(state.coord.services(&reader.etcd).await?))
 }
 
-async fn unknown_api() -> Failure {
-    Failure::NotFound("no such API endpoint".into())
+/// Any method on a path under `/api/` that is not an endpoint: 404, so a
+/// script learns the path is wrong rather than the method.
+async fn unknown_api(uri: axum::http::Uri) -> Failure {
+    Failure::NotFound(format!(
+        "{} is not an endpoint of this etcdeck's API",
+        uri.path()
+    ))
 }
