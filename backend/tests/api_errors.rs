@@ -89,6 +89,12 @@ async fn wrong_methods_and_unknown_paths_answer_api_errors() {
         assert!(error.message.contains("/api/v1/nope"), "{}", error.message);
     }
 
+    for path in ["/api", "/api/", "/api/v2/level"] {
+        let (status, _, error) = ask(&server, Method::GET, path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {error:?}");
+        assert_eq!(error.code, ErrorCode::NotFound, "{path}");
+    }
+
     // The WebSocket endpoint asked without an upgrade: axum's refusal comes
     // as an ApiError too.
     let (status, _, error) = ask(&server, Method::GET, "/api/v1/ws").await;

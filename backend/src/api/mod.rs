@@ -87,6 +87,10 @@ pub fn router(state: AppState) -> Router {
         .route(path::QUEUES, get(queues))
         .route(path::SERVICES, get(services))
         .merge(edit::routes())
+        // A catch-all matches no empty rest, so `/api` and `/api/` are
+        // named as well.
+        .route("/api", any(unknown_api))
+        .route("/api/", any(unknown_api))
         .route("/api/{*rest}", any(unknown_api))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
