@@ -1,8 +1,8 @@
-//! Who a request acts as: the browser sessions ([`store`]): login, wall
+//! Who a request acts as: the browser sessions (`store.rs`): login, wall
 //! token and open sessions, each with its etcd client, CSRF token and idle
 //! expiry. This module knows nothing of HTTP; the session cookie and the
 //! extractors that turn a request into a session live in the API
-//! (`crate::api`), which depends on this module and never the other way.
+//! (`api/extract.rs`), which depends on this module and never the other way.
 
 mod store;
 

@@ -50,7 +50,7 @@ pub struct UpstreamKey {
 }
 
 /// Why the hub ended a subscription for good. The hub only says what
-/// happened; the API decides how a browser is told (`crate::api::error`).
+/// happened; the API decides how a browser is told (`api/error.rs`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Ended {
     /// etcd denies watching the range to the etcd `user`, even with a
