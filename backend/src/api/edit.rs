@@ -18,10 +18,10 @@ use etcdeck_shared::edit::{
 };
 use etcdeck_shared::{Bytes, KeyValue, LeaseId, Revision};
 
-use super::error::{body_rejected, write_failure};
+use super::error::{body_rejected, lease_write_failure, write_failure};
 use super::extract::Writer;
 use super::{AppState, Failure, audit, copy, history, prefix};
-use crate::etcd::{EtcdError, Guarded, is_lease_not_found};
+use crate::etcd::{EtcdError, Guarded};
 
 /// Largest request body a write accepts: a value of [`MAX_VALUE_BYTES`] in
 /// base64 (4/3 larger) with its key and the JSON around it fits.
@@ -202,16 +202,18 @@ async fn do_put(writer: &Writer, request: PutRequest) -> Result<Written, Failure
         Ok(Guarded::Refused { current, revision }) => {
             Err(key_conflict(&key, expect, current, revision))
         }
-        Err(err) if is_lease_not_found(&err) => {
+        Err(err) => {
             let id = match lease {
                 LeaseChoice::Attach { id } => id.to_string(),
                 _ => "of the key".into(),
             };
-            Err(Failure::NotFound(format!(
-                "lease {id} does not exist (it expired or was revoked); nothing was written"
-            )))
+            Err(lease_write_failure(
+                err,
+                &id,
+                writer.user.as_deref(),
+                &key.display(),
+            ))
         }
-        Err(err) => Err(write_failure(err, writer.user.as_deref(), &key.display())),
     }
 }
 
@@ -301,8 +303,12 @@ async fn lease_revoke(
             keys: 0,
             kv: None,
         }),
-        Err(err) if is_lease_not_found(&err) => Err(lease_missing(request.id)),
-        Err(err) => Err(write_failure(err, writer.user.as_deref(), "leases")),
+        Err(err) => Err(lease_write_failure(
+            err,
+            &request.id.to_string(),
+            writer.user.as_deref(),
+            "leases",
+        )),
     };
     attempt.finish(outcome, |w| Some(w.revision))
 }

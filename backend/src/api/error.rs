@@ -18,7 +18,7 @@ use etcdeck_shared::{ApiError, ErrorCode, Revision};
 
 use crate::auth::LoginError;
 use crate::coord::CoordError;
-use crate::etcd::{EtcdError, HistoryError};
+use crate::etcd::{EtcdError, HistoryError, is_lease_not_found};
 use crate::hub::Ended;
 use crate::tree::LevelError;
 
@@ -133,6 +133,32 @@ pub(super) fn write_failure(err: EtcdError, user: Option<&str>, what: &str) -> F
             user.unwrap_or("etcdeck acts as")
         )),
         other => Failure::Etcd(other),
+    }
+}
+
+/// An etcd failure of a write naming the lease `lease` (an id, or words
+/// for the key's own lease): a lease etcd does not know (any more) is 404;
+/// anything else as [`write_failure`].
+pub(super) fn lease_write_failure(
+    err: EtcdError,
+    lease: &str,
+    user: Option<&str>,
+    what: &str,
+) -> Failure {
+    if is_lease_not_found(&err) {
+        Failure::NotFound(format!(
+            "lease {lease} does not exist (it expired or was revoked); nothing was written"
+        ))
+    } else {
+        write_failure(err, user, what)
+    }
+}
+
+/// A failure to list a level, read at the earlier revision `at` if any.
+pub(super) fn level_failure(err: LevelError<EtcdError>, at: Option<Revision>) -> Failure {
+    match err {
+        LevelError::Source(err) => at_revision_failure(err, at),
+        other => Failure::from(other),
     }
 }
 

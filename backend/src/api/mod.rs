@@ -200,10 +200,7 @@ async fn level(
         at.map(|r| r.0),
     )
     .await
-    .map_err(|err| match err {
-        tree::LevelError::Source(err) => error::at_revision_failure(err, at),
-        other => Failure::from(other),
-    })?;
+    .map_err(|err| error::level_failure(err, at))?;
     Ok(Json(level))
 }
 
