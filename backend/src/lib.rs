@@ -13,11 +13,17 @@
 //!   per-subscriber promise of live events.
 //! - [`coord`]: the coordination views (leases, locks, elections, queues,
 //!   services) and the queue trackers fed by the hub.
-//! - [`api`]: HTTP routes, error mapping and the built frontend; the only
-//!   module that names axum.
+//! - [`auth`]: the browser sessions (login, wall token, open), each with its
+//!   etcd client; knows nothing of HTTP.
+//! - [`audit`]: the audit log of writes.
+//! - [`api`]: HTTP routes, the session cookie and extractors, the one error
+//!   mapping and the built frontend; the only module that names axum.
 //!
-//! Dependencies point one way: `api -> hub -> etcd`, `api -> tree -> etcd`,
-//! `api -> coord -> hub`, `coord -> etcd`, `api -> etcd`.
+//! Dependencies point one way: `api -> {auth, audit, coord, hub, tree,
+//! etcd}`, `auth -> etcd`, `coord -> {hub, tree, etcd}`, `hub -> etcd`,
+//! `etcd -> tree` (it implements the lister's `KeySource` and uses its one
+//! range end of a prefix), and everything `-> config`. `tree` and `audit`
+//! depend on no other module.
 
 pub mod api;
 pub mod audit;

@@ -232,6 +232,9 @@ pub enum ErrorCode {
     Conflict,
     /// The revision asked for has been compacted away.
     Compacted,
+    /// The API path exists but does not take this HTTP method (the answer's
+    /// `Allow` header and sentence name the ones it takes).
+    MethodNotAllowed,
     Internal,
 }
 
@@ -330,6 +333,15 @@ mod tests {
         };
         expect![[
             r#"{"code":"permission_denied","message":"etcd user 'viewer' may not read /secret/"}"#
+        ]]
+        .assert_eq(&serde_json::to_string(&err).unwrap());
+        let err = ApiError {
+            code: ErrorCode::MethodNotAllowed,
+            message: "/api/v1/put does not take GET; it answers POST".into(),
+            revision: None,
+        };
+        expect![[
+            r#"{"code":"method_not_allowed","message":"/api/v1/put does not take GET; it answers POST"}"#
         ]]
         .assert_eq(&serde_json::to_string(&err).unwrap());
     }

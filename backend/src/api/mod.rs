@@ -1,13 +1,23 @@
 //! The HTTP side: the JSON API under `/api/v1`, `/healthz`, and the built
 //! frontend. The only module that names axum.
 //!
-//! Errors of every layer become an [`ApiError`] body with an HTTP status in
-//! exactly one place, [`Failure::into_response`]; details go to the log, and
-//! the body says what happened in words a user can act on.
+//! Errors of every layer become an [`ApiError`](etcdeck_shared::ApiError)
+//! body with an HTTP status in exactly one place, `error.rs`
+//! ([`Failure::into_response`], and for axum's own answers under `/api/`,
+//! such as a 405 or a timeout, `error::as_api_error`); details go to the
+//! log, and the body says what happened in words a user can act on.
+//! `extract.rs` holds the session cookie and the `Reader` / `Writer`
+//! extractors; the write side is split by concern (`edit.rs`, `prefix.rs`,
+//! `copy.rs`, `history.rs`, `audit.rs`).
 
+mod audit;
+mod copy;
 mod edit;
 mod error;
+mod extract;
+mod history;
 mod origin;
+mod prefix;
 mod query;
 mod session;
 mod ws;
@@ -19,7 +29,7 @@ use std::time::Duration;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use etcdeck_shared::coord::{Elections, Leases, Locks, Queues, Services};
 use etcdeck_shared::edit::path as edit_path;
@@ -31,7 +41,6 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::Reader;
 use crate::config::ServerConfig;
 use crate::coord::Coord;
 use crate::etcd::{EtcdSession, KeyRead};
@@ -39,7 +48,8 @@ use crate::hub::Hub;
 use crate::tree;
 
 pub use error::Failure;
-pub use origin::same_site;
+use extract::Reader;
+use origin::same_site;
 use query::Query;
 
 /// How long one API request may take before it is answered with 503.
@@ -77,7 +87,11 @@ pub fn router(state: AppState) -> Router {
         .route(path::QUEUES, get(queues))
         .route(path::SERVICES, get(services))
         .merge(edit::routes())
-        .route("/api/{*rest}", get(unknown_api))
+        // A catch-all matches no empty rest, so `/api` and `/api/` are
+        // named as well.
+        .route("/api", any(unknown_api))
+        .route("/api/", any(unknown_api))
+        .route("/api/{*rest}", any(unknown_api))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,
@@ -86,12 +100,18 @@ pub fn router(state: AppState) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ));
-    Router::new()
+    let app = Router::new()
         .route(path::HEALTHZ, get(healthz))
         .route(path::WS, get(ws::upgrade))
         .route(path::LIVE, get(live))
         .merge(api)
         .fallback_service(frontend(&state.config.dist))
+        .with_state(state);
+    // Around the whole router, not each route: only there does a 405 carry
+    // its `Allow` header, which the `ApiError` sentence names.
+    Router::new()
+        .fallback_service(app)
+        .layer(axum::middleware::map_response(error::as_api_error))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -105,7 +125,6 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("no-referrer"),
         ))
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
 }
 
 /// The built frontend; any path that is not a file is the app's own route,
@@ -141,7 +160,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
 /// `GET /api/v1/status`: answered without a session (the login page shows
 /// it too); `user` is the session's etcd user when there is one.
 async fn status(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Json<Status> {
-    let session = crate::auth::session_cookie(&headers).and_then(|id| state.sessions.peek(&id));
+    let session = extract::session_cookie(&headers).and_then(|id| state.sessions.peek(&id));
     let etcd = session.as_ref().map_or(&state.session, |s| &s.etcd);
     Json(Status {
         version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -171,7 +190,7 @@ async fn level(
             })?
             .clamp(1, MAX_LEVEL_PAGE),
     };
-    let at = edit::revision_param(&query)?;
+    let at = history::revision_param(&query)?;
     let level = tree::list_level_at(
         &reader.etcd,
         prefix.as_slice(),
@@ -181,10 +200,7 @@ async fn level(
         at.map(|r| r.0),
     )
     .await
-    .map_err(|err| match err {
-        tree::LevelError::Source(err) => edit::at_revision_failure(err, at),
-        other => Failure::from(other),
-    })?;
+    .map_err(|err| error::level_failure(err, at))?;
     Ok(Json(level))
 }
 
@@ -195,12 +211,12 @@ async fn key(reader: Reader, RawQuery(raw): RawQuery) -> Result<Json<KeyValue>, 
         .bytes("key")
         .filter(|k| !k.is_empty())
         .ok_or_else(|| Failure::BadRequest("the key parameter is missing or empty".into()))?;
-    let at = edit::revision_param(&query)?;
+    let at = history::revision_param(&query)?;
     let read = reader
         .etcd
         .get_key_at(&key, at)
         .await
-        .map_err(|err| edit::at_revision_failure(err, at))?;
+        .map_err(|err| error::at_revision_failure(err, at))?;
     match read {
         KeyRead::Found(kv) => Ok(Json(kv)),
         KeyRead::Missing { revision } => Err(Failure::KeyMissing {
@@ -250,6 +266,11 @@ async fn services(
     Ok(Json(state.coord.services(&reader.etcd).await?))
 }
 
-async fn unknown_api() -> Failure {
-    Failure::NotFound("no such API endpoint".into())
+/// Any method on a path under `/api/` that is not an endpoint: 404, so a
+/// script learns the path is wrong rather than the method.
+async fn unknown_api(uri: axum::http::Uri) -> Failure {
+    Failure::NotFound(format!(
+        "{} is not an endpoint of this etcdeck's API",
+        uri.path()
+    ))
 }

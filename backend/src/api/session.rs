@@ -14,9 +14,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use etcdeck_shared::edit::{LoginRequest, SessionInfo};
 
+use super::extract::{check_csrf, clear_cookie, session_cookie, session_from, set_cookie};
 use super::origin::from_https;
 use super::{AppState, Failure, same_site};
-use crate::auth::{self, LoginError};
+use crate::auth::LoginError;
 
 /// How long a failed login waits before it answers.
 const FAILED_LOGIN_DELAY: Duration = Duration::from_millis(400);
@@ -28,7 +29,7 @@ pub(super) async fn session(
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
     let idle = state.sessions.idle_limit();
-    let ended = match auth::session_from(&headers, &state.sessions) {
+    let ended = match session_from(&headers, &state.sessions) {
         Ok(session) => return Ok(Json(session.info(idle)).into_response()),
         Err(failure) => failure,
     };
@@ -66,16 +67,10 @@ pub(super) async fn login(
                 LoginRequest::Token { .. } => "(access token)",
             };
             tracing::warn!(user = who, error = %err, "login refused");
-            return Err(match err {
-                LoginError::Rejected | LoginError::BadToken => {
-                    tokio::time::sleep(FAILED_LOGIN_DELAY).await;
-                    Failure::LoginRequired(err.to_string())
-                }
-                LoginError::NoToken | LoginError::AuthDisabled => {
-                    Failure::BadRequest(err.to_string())
-                }
-                LoginError::Etcd(err) => Failure::Etcd(err),
-            });
+            if matches!(err, LoginError::Rejected | LoginError::BadToken) {
+                tokio::time::sleep(FAILED_LOGIN_DELAY).await;
+            }
+            return Err(Failure::from(err));
         }
     };
     tracing::info!(
@@ -91,11 +86,11 @@ pub(super) async fn login(
 /// clears the cookie. Needs the CSRF token, so another site cannot log the
 /// user out.
 pub(super) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(id) = auth::session_cookie(&headers)
+    if let Some(id) = session_cookie(&headers)
         && let Ok(session) = state.sessions.get(&id)
     {
         if let Err(failure) =
-            same_site(&headers, &state.config).and_then(|()| auth::check_csrf(&headers, &session))
+            same_site(&headers, &state.config).and_then(|()| check_csrf(&headers, &session))
         {
             return failure.into_response();
         }
@@ -104,17 +99,14 @@ pub(super) async fn logout(State(state): State<AppState>, headers: HeaderMap) ->
     }
     (
         StatusCode::NO_CONTENT,
-        [(header::SET_COOKIE, auth::clear_cookie())],
+        [(header::SET_COOKIE, clear_cookie())],
     )
         .into_response()
 }
 
 fn with_cookie(id: &str, headers: &HeaderMap, body: impl IntoResponse) -> Response {
     (
-        [(
-            header::SET_COOKIE,
-            auth::set_cookie(id, from_https(headers)),
-        )],
+        [(header::SET_COOKIE, set_cookie(id, from_https(headers)))],
         body,
     )
         .into_response()

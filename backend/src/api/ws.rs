@@ -24,15 +24,14 @@ use etcdeck_shared::ws::{
     ClientMessage, HEARTBEAT_SECS, MAX_CLIENT_FRAME, MAX_SUBSCRIPTIONS, SESSION_ENDED_CLOSE,
     ServerMessage, SubId,
 };
-use etcdeck_shared::{ApiError, ErrorCode};
 use futures::{SinkExt, Stream, StreamExt};
 use tokio::sync::watch;
 use tokio_stream::StreamMap;
 
+use super::extract::Reader;
 use super::{AppState, Failure};
-use crate::auth::Reader;
 use crate::etcd::EtcdSession;
-use crate::hub::Hub;
+use crate::hub::{Hub, Out, events_text};
 
 /// How often the backend sends a heartbeat (a text frame the page sees) and
 /// a ping, so that both ends notice a dead peer.
@@ -174,14 +173,11 @@ fn handle(
             if subscriptions.len() >= MAX_SUBSCRIPTIONS && !subscriptions.contains_key(&id) {
                 let refused = ServerMessage::Closed {
                     id,
-                    error: ApiError {
-                        code: ErrorCode::BadRequest,
-                        message: format!(
-                            "at most {MAX_SUBSCRIPTIONS} subscriptions per connection; \
-                             unsubscribe from one first"
-                        ),
-                        revision: None,
-                    },
+                    error: Failure::BadRequest(format!(
+                        "at most {MAX_SUBSCRIPTIONS} subscriptions per connection; \
+                         unsubscribe from one first"
+                    ))
+                    .into_api_error(),
                 };
                 return Some(serde_json::to_string(&refused).unwrap_or_default());
             }
@@ -189,7 +185,7 @@ fn handle(
             let frames =
                 futures::stream::unfold(subscription, move |mut subscription| async move {
                     let out = subscription.next(id).await?;
-                    Some((out.to_text(id, prev_kv), subscription))
+                    Some((frame(id, out, prev_kv), subscription))
                 });
             subscriptions.insert(id, Box::pin(frames));
         }
@@ -200,13 +196,23 @@ fn handle(
     None
 }
 
+/// The text frame of what subscription `id` has to say; the end of a
+/// subscription is worded by the API's one error mapping.
+fn frame(id: SubId, out: Out, prev_kv: bool) -> String {
+    let message = match out {
+        Out::Events(batches) => return events_text(id, &batches, prev_kv),
+        Out::Message(message) => message,
+        Out::Closed(why) => ServerMessage::Closed {
+            id,
+            error: Failure::from(why).into_api_error(),
+        },
+    };
+    serde_json::to_string(&message).unwrap_or_default()
+}
+
 fn bad_request(message: &str) -> String {
     let error = ServerMessage::Error {
-        error: ApiError {
-            code: ErrorCode::BadRequest,
-            message: message.to_owned(),
-            revision: None,
-        },
+        error: Failure::BadRequest(message.to_owned()).into_api_error(),
     };
     serde_json::to_string(&error).unwrap_or_default()
 }

@@ -227,11 +227,7 @@ impl Sessions {
         let etcd = match EtcdSession::login(config, stopped).await {
             Ok(etcd) => etcd,
             Err(EtcdError::AuthFailed(_)) => return Err(LoginError::Rejected),
-            Err(EtcdError::InvalidRequest(message))
-                if message.contains("authentication is not enabled") =>
-            {
-                return Err(LoginError::AuthDisabled);
-            }
+            Err(EtcdError::AuthNotEnabled(_)) => return Err(LoginError::AuthDisabled),
             Err(err) => return Err(LoginError::Etcd(err)),
         };
         let (can_write, reason) = if self.inner.config.read_only {

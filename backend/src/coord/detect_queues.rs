@@ -29,10 +29,10 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::queues::QueueTracker;
-use super::{range_end, with_slash};
+use super::with_slash;
 use crate::etcd::{EtcdError, EtcdSession};
 use crate::hub::Hub;
-use crate::tree::{self, LevelError};
+use crate::tree::{self, LevelError, range_end};
 
 /// How often a walk pass runs (the first one runs at start-up).
 pub const PASS_INTERVAL: Duration = Duration::from_secs(60);

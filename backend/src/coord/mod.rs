@@ -40,6 +40,7 @@ use tokio::time::Instant;
 use crate::config::CoordConfig;
 use crate::etcd::{EtcdError, EtcdSession, LeaseInfo};
 use crate::hub::Hub;
+use crate::tree::range_end;
 use detect::{Group, Hint};
 use hold::HoldTracker;
 use queues::{Item, QueueTracker};
@@ -86,12 +87,6 @@ fn range_error(err: EtcdError, what: &str, prefix: &[u8]) -> CoordError {
         )),
         other => CoordError::Etcd(other),
     }
-}
-
-/// The end of the range of every key starting with `prefix` (`\0` meaning
-/// "to the end of the keyspace", as etcd spells it).
-pub fn range_end(prefix: &[u8]) -> Vec<u8> {
-    crate::tree::prefix_end(prefix).unwrap_or_else(|| vec![0])
 }
 
 fn with_slash(prefix: &[u8]) -> Vec<u8> {
@@ -523,11 +518,5 @@ mod tests {
             lease_error(unavailable.clone()),
             CoordError::Etcd(e) if e == unavailable
         ));
-    }
-
-    #[test]
-    fn range_ends() {
-        assert_eq!(range_end(b"jobs/"), b"jobs0");
-        assert_eq!(range_end(b"\xff\xff"), [0]);
     }
 }

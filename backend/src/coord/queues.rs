@@ -17,13 +17,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use etcdeck_shared::coord::{DEPTH_SAMPLE_SECS, DepthSample, QueueKind};
-use etcdeck_shared::ws::{EventKind, ServerMessage, SubId, WatchRange};
+use etcdeck_shared::ws::{EventKind, SubId, WatchRange};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::range_end;
 use crate::etcd::EtcdSession;
 use crate::hub::{Hub, Out};
+use crate::tree::range_end;
 
 /// Depth samples kept: five minutes' worth.
 pub const HISTORY_SAMPLES: usize = (300 / DEPTH_SAMPLE_SECS) as usize;
@@ -261,8 +261,8 @@ impl QueueTracker {
                         }
                         self.record(enqueued, dequeued);
                     }
-                    Some(Out::Message(ServerMessage::Closed { error, .. })) => {
-                        tracing::warn!(queue = %String::from_utf8_lossy(&self.prefix), message = %error.message, "queue watch closed");
+                    Some(Out::Closed(why)) => {
+                        tracing::warn!(queue = %String::from_utf8_lossy(&self.prefix), reason = %why, "queue watch closed");
                         break;
                     }
                     Some(Out::Message(_)) => {}

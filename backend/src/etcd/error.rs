@@ -24,6 +24,12 @@ pub enum EtcdError {
     /// etcd refused the request as malformed.
     #[error("etcd refused the request: {0}")]
     InvalidRequest(String),
+    /// The revision asked for is after etcd's current revision.
+    #[error("etcd has not reached that revision yet: {0}")]
+    FutureRevision(String),
+    /// etcd has authentication disabled, so there is no one to log in as.
+    #[error("etcd has authentication disabled: {0}")]
+    AuthNotEnabled(String),
     /// TLS or connection settings that cannot work, said as one sentence
     /// that names the flag to change.
     #[error("{0}")]
@@ -60,10 +66,18 @@ impl From<ClientError> for EtcdError {
                     }
                     Code::PermissionDenied => EtcdError::PermissionDenied(message),
                     Code::OutOfRange if message.contains("compacted") => EtcdError::Compacted(0),
+                    Code::OutOfRange if message.contains("future revision") => {
+                        EtcdError::FutureRevision(message)
+                    }
                     Code::ResourceExhausted => EtcdError::TooLarge(message),
                     // tonic's own limit on a decoded answer.
                     Code::OutOfRange if message.contains("message length too large") => {
                         EtcdError::TooLarge(message)
+                    }
+                    Code::FailedPrecondition
+                        if message.contains("authentication is not enabled") =>
+                    {
+                        EtcdError::AuthNotEnabled(message)
                     }
                     Code::InvalidArgument | Code::FailedPrecondition => {
                         EtcdError::InvalidRequest(message)

@@ -254,18 +254,9 @@ impl EtcdSession {
     }
 }
 
-/// The end of the range of keys starting with `prefix`: the prefix with its
-/// last byte below 0xff incremented, or `\0` (every key) when there is none.
-pub(crate) fn range_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0]
-}
+/// The end of the range of keys starting with `prefix`: the one function
+/// for it, shared with the tree lister and the coordination views.
+pub(crate) use crate::tree::range_end;
 
 fn is_auth_reason(reason: &str) -> bool {
     [

@@ -36,9 +36,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use etcdeck_shared::Revision;
 use etcdeck_shared::ws::{WatchEvent, WatchRange};
 
-use crate::etcd::EtcdSession;
+use crate::etcd::{EtcdError, EtcdSession};
 
-pub use subscription::{Out, Subscription};
+pub use subscription::{Out, Subscription, events_text};
 use upstream::Joined;
 
 /// Whose permissions an upstream watch uses and which keys it covers.
@@ -47,6 +47,23 @@ pub struct UpstreamKey {
     /// The etcd user the watch is made as (`None` without auth).
     pub user: Option<String>,
     pub range: WatchRange,
+}
+
+/// Why the hub ended a subscription for good. The hub only says what
+/// happened; the API decides how a browser is told (`api/error.rs`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Ended {
+    /// etcd denies watching the range to the etcd `user`, even with a
+    /// freshly issued token.
+    #[error("etcd denies watching this range to the etcd user {user:?}: {reason}")]
+    WatchDenied {
+        user: Option<String>,
+        reason: String,
+    },
+    /// Reading the range (its start revision or a snapshot page) failed in
+    /// a way that retrying cannot fix.
+    #[error("reading the range failed: {0}")]
+    ReadFailed(EtcdError),
 }
 
 /// The hub. Cheap to clone.

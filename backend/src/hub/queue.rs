@@ -10,10 +10,10 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use etcdeck_shared::{ApiError, Revision};
+use etcdeck_shared::Revision;
 use tokio::sync::Notify;
 
-use super::Batch;
+use super::{Batch, Ended};
 
 /// Most items one subscriber may have waiting.
 pub const MAX_ITEMS: usize = 4_096;
@@ -42,7 +42,7 @@ pub enum Popped {
     /// The buffer overflowed and was emptied; resync.
     Lagged,
     /// The upstream ended for good.
-    Closed(ApiError),
+    Closed(Ended),
 }
 
 #[derive(Debug, Default)]
@@ -56,7 +56,7 @@ struct State {
     items: VecDeque<Item>,
     bytes: usize,
     lagged: bool,
-    closed: Option<ApiError>,
+    closed: Option<Ended>,
 }
 
 impl Queue {
@@ -87,10 +87,10 @@ impl Queue {
         self.notify.notify_one();
     }
 
-    /// Ends the queue: the subscriber gets `error` once it has read what is
+    /// Ends the queue: the subscriber learns why once it has read what is
     /// already waiting.
-    pub fn close(&self, error: ApiError) {
-        self.lock().closed = Some(error);
+    pub fn close(&self, why: Ended) {
+        self.lock().closed = Some(why);
         self.notify.notify_one();
     }
 
@@ -191,10 +191,9 @@ mod tests {
     async fn closed_after_waiting_items() {
         let queue = Queue::default();
         queue.push(Item::Progress(Revision(5)));
-        queue.close(ApiError {
-            code: etcdeck_shared::ErrorCode::PermissionDenied,
-            message: "no".into(),
-            revision: None,
+        queue.close(Ended::WatchDenied {
+            user: None,
+            reason: "no".into(),
         });
         assert!(matches!(queue.pop().await, Popped::Item(Item::Progress(_))));
         assert!(matches!(queue.pop().await, Popped::Closed(_)));

@@ -14,12 +14,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use etcdeck_shared::Revision;
 use etcdeck_shared::ws::{GapReason, ServerMessage, SubId, WatchRange};
-use etcdeck_shared::{ApiError, ErrorCode, Revision};
 
 use super::queue::{Item, Popped, Queue};
 use super::upstream::Upstream;
-use super::{Batch, Hub};
+use super::{Batch, Ended, Hub};
 use crate::etcd::{EtcdError, EtcdSession};
 
 /// Keys per snapshot page (fewer when values are large).
@@ -36,40 +36,24 @@ pub enum Out {
     Message(ServerMessage),
     /// Whole revisions, in order, all after what was told before.
     Events(Vec<Arc<Batch>>),
+    /// The subscription ended for good; nothing follows. How the browser is
+    /// told is the API's business.
+    Closed(Ended),
 }
 
-impl Out {
-    /// The JSON text frame for subscription `id`.
-    pub fn to_text(&self, id: SubId, prev_kv: bool) -> String {
-        match self {
-            Out::Message(message) => serde_json::to_string(message).unwrap_or_default(),
-            Out::Events(batches) => {
-                let mut text = format!(r#"{{"type":"events","id":{},"events":["#, id.0);
-                for (i, batch) in batches.iter().enumerate() {
-                    if i > 0 {
-                        text.push(',');
-                    }
-                    text.push_str(batch.json(prev_kv));
-                }
-                text.push_str("]}");
-                text
-            }
+/// The JSON text of an events message for subscription `id`, built from
+/// each batch's cached JSON instead of serialising the events again for
+/// every subscriber.
+pub fn events_text(id: SubId, batches: &[Arc<Batch>], prev_kv: bool) -> String {
+    let mut text = format!(r#"{{"type":"events","id":{},"events":["#, id.0);
+    for (i, batch) in batches.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
         }
+        text.push_str(batch.json(prev_kv));
     }
-
-    /// The message with its events, for callers that want values not text.
-    pub fn into_message(self, id: SubId) -> ServerMessage {
-        match self {
-            Out::Message(message) => message,
-            Out::Events(batches) => ServerMessage::Events {
-                id,
-                events: batches
-                    .iter()
-                    .flat_map(|b| b.events.iter().cloned())
-                    .collect(),
-            },
-        }
-    }
+    text.push_str("]}");
+    text
 }
 
 #[derive(Debug)]
@@ -204,12 +188,7 @@ impl Subscription {
         let item = match self.queue.pop().await {
             Popped::Item(item) => item,
             Popped::Lagged => return (Phase::Resync(GapReason::Lagged), None),
-            Popped::Closed(error) => {
-                return (
-                    Phase::Done,
-                    Some(Out::Message(ServerMessage::Closed { id, error })),
-                );
-            }
+            Popped::Closed(why) => return (Phase::Done, Some(Out::Closed(why))),
         };
         let out = match item {
             Item::Batch(first) => {
@@ -284,7 +263,7 @@ impl Subscription {
                 };
                 return self.unreachable(id, phase, err).await;
             }
-            Err(err) => return self.closed(id, err),
+            Err(err) => return Self::closed(err),
         };
         let live = self.say_live(id);
         if live.is_some() {
@@ -324,7 +303,7 @@ impl Subscription {
     ) -> (Phase, Option<Out>) {
         if !matches!(err, EtcdError::Unavailable(_)) {
             // Retrying cannot help: say why and stop.
-            return self.closed(id, err);
+            return Self::closed(err);
         }
         let out = (!self.reconnecting).then(|| {
             Out::Message(ServerMessage::Reconnecting {
@@ -347,28 +326,8 @@ impl Subscription {
         }
     }
 
-    fn closed(&mut self, id: SubId, err: EtcdError) -> (Phase, Option<Out>) {
-        let error = match err {
-            EtcdError::PermissionDenied(reason) => ApiError {
-                code: ErrorCode::PermissionDenied,
-                message: format!("etcd denies reading this range: {reason}"),
-                revision: None,
-            },
-            EtcdError::InvalidRequest(reason) => ApiError {
-                code: ErrorCode::BadRequest,
-                message: format!("etcd refused to watch this range: {reason}"),
-                revision: None,
-            },
-            other => ApiError {
-                code: ErrorCode::Internal,
-                message: other.to_string(),
-                revision: None,
-            },
-        };
-        (
-            Phase::Done,
-            Some(Out::Message(ServerMessage::Closed { id, error })),
-        )
+    fn closed(err: EtcdError) -> (Phase, Option<Out>) {
+        (Phase::Done, Some(Out::Closed(Ended::ReadFailed(err))))
     }
 }
 
@@ -408,9 +367,14 @@ mod tests {
             Arc::new(Batch::from_events(Revision(6), vec![event("c", 6, true)])),
         ];
         for prev_kv in [true, false] {
-            let out = Out::Events(batches.clone());
-            let text = out.to_text(SubId(3), prev_kv);
-            let mut message = Out::Events(batches.clone()).into_message(SubId(3));
+            let text = events_text(SubId(3), &batches, prev_kv);
+            let mut message = ServerMessage::Events {
+                id: SubId(3),
+                events: batches
+                    .iter()
+                    .flat_map(|b| b.events.iter().cloned())
+                    .collect(),
+            };
             if !prev_kv && let ServerMessage::Events { events, .. } = &mut message {
                 events.iter_mut().for_each(|e| e.prev = None);
             }

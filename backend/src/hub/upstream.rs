@@ -28,11 +28,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use etcdeck_shared::ws::{EventKind, WatchEvent};
-use etcdeck_shared::{ApiError, ErrorCode, LeaseId, Revision};
+use etcdeck_shared::{LeaseId, Revision};
 use tokio::sync::Notify;
 
 use super::queue::{Item, Queue};
-use super::{Batch, Hub, UpstreamKey};
+use super::{Batch, Ended, Hub, UpstreamKey};
 use crate::etcd::{EtcdSession, RangeWatch, WatchEnd, WatchMessage};
 
 /// How long an upstream without subscribers stays open, so that a browser
@@ -204,12 +204,12 @@ impl Upstream {
     }
 
     /// Ends for good, telling every subscriber why.
-    fn close(self: &Arc<Self>, error: ApiError) {
+    fn close(self: &Arc<Self>, why: Ended) {
         self.hub.remove(self);
         let mut state = self.lock();
         state.ended = true;
         for queue in state.subscribers.values() {
-            queue.close(error.clone());
+            queue.close(why.clone());
         }
     }
 
@@ -256,11 +256,11 @@ impl Upstream {
                         self.set_live();
                     }
                     Err(end) => {
-                        if let Some(error) = self
+                        if let Some(why) = self
                             .recover(&session, end, &mut fresh_token, &mut backoff)
                             .await
                         {
-                            self.close(error);
+                            self.close(why);
                             return;
                         }
                     }
@@ -326,11 +326,11 @@ impl Upstream {
                 }
                 WatchMessage::Ended(end) => {
                     watch = None;
-                    if let Some(error) = self
+                    if let Some(why) = self
                         .recover(&session, end, &mut fresh_token, &mut backoff)
                         .await
                     {
-                        self.close(error);
+                        self.close(why);
                         return;
                     }
                 }
@@ -339,29 +339,22 @@ impl Upstream {
     }
 
     /// Acts on the end of a watch so that the next attempt can succeed.
-    /// Returns the error to close with when the range is denied for real.
+    /// Returns why to close when the range is denied for real.
     async fn recover(
         &self,
         session: &crate::etcd::EtcdSession,
         end: WatchEnd,
         fresh_token: &mut bool,
         backoff: &mut Duration,
-    ) -> Option<ApiError> {
+    ) -> Option<Ended> {
+        let denied = end.is_permission_denied();
         match end {
             WatchEnd::Auth(reason) => {
-                if *fresh_token && end_is_denial(&reason) {
+                if *fresh_token && denied {
                     tracing::info!(range = ?self.key.range, %reason, "watch denied by etcd");
-                    return Some(ApiError {
-                        code: ErrorCode::PermissionDenied,
-                        message: format!(
-                            "etcd denies watching this range to the etcd user{}: {reason}",
-                            self.key
-                                .user
-                                .as_deref()
-                                .map(|u| format!(" '{u}'"))
-                                .unwrap_or_default()
-                        ),
-                        revision: None,
+                    return Some(Ended::WatchDenied {
+                        user: self.key.user.clone(),
+                        reason,
                     });
                 }
                 tracing::debug!(range = ?self.key.range, %reason, "watch needs a new token");
@@ -419,10 +412,6 @@ impl State {
             self.history_floor = oldest.revision;
         }
     }
-}
-
-fn end_is_denial(reason: &str) -> bool {
-    reason.contains("permission denied")
 }
 
 /// Which leases are gone, remembered for a while so that the keys of one
