@@ -69,12 +69,7 @@ pub async fn run(
     let coord = coord::Coord::start(session.clone(), hub.clone(), config.coord, stop_rx.clone());
     let sockets = TaskTracker::new();
     let server_config = Arc::new(config.server);
-    let sessions = auth::Sessions::start(
-        config.etcd,
-        session.clone(),
-        server_config.clone(),
-        stop_rx.clone(),
-    );
+    let sessions = auth::Sessions::start(session.clone(), server_config.clone(), stop_rx.clone());
     let app = api::router(api::AppState {
         hub,
         coord,

@@ -1,7 +1,9 @@
-// A real single-member etcd 3.4 for one test file: free loopback ports, a
-// temporary data directory and authentication enabled (user `root`). The
-// returned handle acts on it with etcdctl (as root) and can kill it and
-// start it again on the same ports and data, as an outage would. It also
+// A real etcd 3.4 for one test file, of one member or (`members: 3`) a
+// cluster on loopback: free loopback ports, a temporary data directory per
+// member and authentication enabled (user `root`). The returned handle acts
+// on it with etcdctl (as root, through every member's endpoint) and can kill
+// it, or one member, and start it again on the same ports and data, as an
+// outage would. It also
 // starts real coordination peers that no one here wrote: `etcdctl lock`,
 // `etcdctl elect` and `etcdctl lease keep-alive` run in the background.
 
@@ -13,33 +15,46 @@ import { waitFor } from './wait.mjs';
 const ETCD = process.env.ETCD_BIN ?? '/usr/bin/etcd';
 const ETCDCTL = process.env.ETCDCTL_BIN ?? '/usr/bin/etcdctl';
 
-/** Starts etcd, enables auth, and returns a handle to it. */
-export async function startEtcd() {
-  const dataDir = await tempDir('etcd');
-  const clientPort = await freePort();
-  const peerPort = await freePort();
-  const endpoint = `http://127.0.0.1:${clientPort}`;
-  const peer = `http://127.0.0.1:${peerPort}`;
+/** Starts etcd (`members` of them), enables auth, and returns a handle to it. */
+export async function startEtcd({ members: count = 1 } = {}) {
+  const baseDir = await tempDir('etcd');
+  const members = [];
+  for (let i = 0; i < count; i += 1) {
+    const clientPort = await freePort();
+    const peerPort = await freePort();
+    members.push({
+      name: count === 1 ? 'e2e' : `e2e-${i + 1}`,
+      dataDir: count === 1 ? baseDir : `${baseDir}/m${i + 1}`,
+      endpoint: `http://127.0.0.1:${clientPort}`,
+      peer: `http://127.0.0.1:${peerPort}`,
+      proc: null,
+    });
+  }
+  const endpoints = members.map((m) => m.endpoint);
+  const endpoint = endpoints.join(',');
+  const dataDir = baseDir;
+  const initialCluster = members.map((m) => `${m.name}=${m.peer}`).join(',');
   const user = 'root';
   const password = randomBytes(12).toString('hex');
-  let proc;
   // The last queue item's nanosecond name, so names stay unique and rising.
   let lastNanos = 0n;
 
-  const launch = () => {
-    proc = startProcess('etcd', ETCD, [
-      '--name', 'e2e',
-      '--data-dir', dataDir,
-      '--listen-client-urls', endpoint,
-      '--advertise-client-urls', endpoint,
-      '--listen-peer-urls', peer,
-      '--initial-advertise-peer-urls', peer,
-      '--initial-cluster', `e2e=${peer}`,
+  const launchMember = (m) => {
+    m.proc = startProcess(m.name, ETCD, [
+      '--name', m.name,
+      '--data-dir', m.dataDir,
+      '--listen-client-urls', m.endpoint,
+      '--advertise-client-urls', m.endpoint,
+      '--listen-peer-urls', m.peer,
+      '--initial-advertise-peer-urls', m.peer,
+      '--initial-cluster', initialCluster,
+      '--initial-cluster-token', `e2e-${baseDir}`,
       '--initial-cluster-state', 'new',
       '--log-level', 'warn',
       '--logger', 'zap',
     ]);
   };
+  const launch = () => members.forEach(launchMember);
 
   const etcdctl = (args, { input, auth = true } = {}) =>
     run(
@@ -80,26 +95,35 @@ export async function startEtcd() {
     };
   };
 
-  const waitHealthy = async (auth) => {
+  const waitHealthy = async (auth, only = members) => {
     await waitFor(
       async () => {
-        if (proc.hasExited()) {
-          throw new Error(`etcd exited early:\n${proc.output()}`);
+        const exited = only.find((m) => m.proc.hasExited());
+        if (exited) {
+          throw new Error(`etcd ${exited.name} exited early:\n${exited.proc.output()}`);
         }
-        await etcdctl(['endpoint', 'health'], { auth });
+        await run(
+          ETCDCTL,
+          ['--endpoints', only.map((m) => m.endpoint).join(','), '--dial-timeout', '2s',
+            '--command-timeout', '5s', ...(auth ? ['--user', `${user}:${password}`] : []),
+            'endpoint', 'health'],
+          { env: { ...process.env, ETCDCTL_API: '3' } },
+        );
         return true;
       },
-      { what: `etcd at ${endpoint} to be healthy`, timeout: 20_000, every: 200 },
+      { what: `etcd at ${only.map((m) => m.endpoint)} to be healthy`, timeout: 20_000, every: 200 },
     );
   };
 
   const handle = {
+    /** Every member's client URL, comma-separated (as `--endpoints` takes them). */
     endpoint,
+    endpoints,
     user,
     password,
     dataDir,
-    /** etcd's own log, for error messages. */
-    output: () => proc?.output() ?? '',
+    /** etcd's own log (every member's), for error messages. */
+    output: () => members.map((m) => m.proc?.output() ?? '').join('\n'),
 
     // act
     /** Writes a key; `value` is a string or a Buffer (sent on stdin, byte for byte). */
@@ -210,13 +234,23 @@ export async function startEtcd() {
     },
     /** Kills etcd abruptly (SIGKILL), as a crash or a lost machine would. */
     async kill() {
-      await proc.kill('SIGKILL');
+      await Promise.all(members.map((m) => m.proc.kill('SIGKILL')));
     },
     /** Starts etcd again with the same ports and data directory. */
     async restart() {
-      if (!proc.hasExited()) throw new Error('etcd is still running');
+      if (members.some((m) => !m.proc.hasExited())) throw new Error('etcd is still running');
       launch();
       await waitHealthy(true);
+    },
+    /** Kills member `i` (0-based) abruptly; the others keep quorum. */
+    async killMember(i) {
+      await members[i].proc.kill('SIGKILL');
+    },
+    /** Starts member `i` again with its ports and data. */
+    async restartMember(i) {
+      if (!members[i].proc.hasExited()) throw new Error(`etcd ${members[i].name} is still running`);
+      launchMember(members[i]);
+      await waitHealthy(true, [members[i]]);
     },
 
     // find
@@ -238,7 +272,7 @@ export async function startEtcd() {
     /** Kills etcd (and the background etcdctl peers) and removes its data. Safe to call twice. */
     async stop() {
       await Promise.all([...peers].map((p) => p.kill('SIGKILL')));
-      await proc?.kill('SIGKILL');
+      await Promise.all(members.map((m) => m.proc?.kill('SIGKILL')));
       await removeDir(dataDir);
     },
   };

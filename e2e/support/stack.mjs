@@ -9,10 +9,10 @@ import { startEtcd } from './etcd.mjs';
 import { requireBuilds, startEtcdeck } from './etcdeck.mjs';
 
 /**
- * Starts etcd, etcdeck (with more flags `etcdeckArgs`) and Chromium; stops
- * what did start if one fails.
+ * Starts etcd (of `members` members), etcdeck (with more flags
+ * `etcdeckArgs`) and Chromium; stops what did start if one fails.
  */
-export async function startStack({ etcdeckArgs = [] } = {}) {
+export async function startStack({ etcdeckArgs = [], members = 1 } = {}) {
   requireBuilds();
   const stack = { etcd: null, app: null, browser: null };
   stack.stop = async () => {
@@ -21,7 +21,7 @@ export async function startStack({ etcdeckArgs = [] } = {}) {
     await stack.etcd?.stop();
   };
   try {
-    stack.etcd = await startEtcd();
+    stack.etcd = await startEtcd({ members });
     stack.app = await startEtcdeck(stack.etcd, undefined, { args: etcdeckArgs });
     stack.browser = await startBrowser();
     stack.page = stack.browser.page;
@@ -38,10 +38,10 @@ const tail = (text, lines = 40) => text.trim().split('\n').slice(-lines).join('\
  * One stack for the whole test file: started before the first test, stopped
  * after the last. Returns `user`, which wraps a test body in `journey`.
  */
-export function stackPerFile() {
+export function stackPerFile(options = {}) {
   let stack;
   before(async () => {
-    stack = await startStack();
+    stack = await startStack(options);
   }, { timeout: 90_000 });
   after(async () => {
     await stack?.stop();

@@ -102,18 +102,43 @@ pub struct Status {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Connection {
-    /// etcd answered the last health check.
+    /// etcd answers and has a leader: requests are served. Members listed
+    /// in `unreachable` are down or hang; requests go to the others
+    /// meanwhile (degraded, not disconnected).
     Connected {
         /// The etcd server version reported by the member that answered.
         etcd_version: String,
+        /// Endpoints that do not answer now, in the order etcdeck was given
+        /// them; empty when every member answers.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        unreachable: Vec<UnreachableMember>,
     },
-    /// etcd is not reachable now; the backend keeps retrying with backoff.
+    /// etcd is not reachable now, or no member that answers has a leader;
+    /// the backend keeps retrying.
     Disconnected {
         /// Why the last attempt failed, in words for a person.
         reason: String,
         /// Seconds until the next attempt.
         retry_in_secs: u64,
     },
+}
+
+impl Connection {
+    /// Whether etcd answers but some of its endpoints do not.
+    pub fn is_degraded(&self) -> bool {
+        matches!(self, Connection::Connected { unreachable, .. } if !unreachable.is_empty())
+    }
+}
+
+/// One etcd endpoint that does not answer while others do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreachableMember {
+    /// The client URL etcdeck was given.
+    pub endpoint: String,
+    /// The member's name, when etcd's member list names this URL.
+    pub name: Option<String>,
+    /// What reaching it last said, in words for a person.
+    pub error: String,
 }
 
 /// `GET /api/v1/level?prefix=P&after=C&limit=N`: one page of the direct

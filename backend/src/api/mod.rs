@@ -147,7 +147,8 @@ fn frontend(dist: &Path) -> Router {
     Router::new().fallback_service(ServeDir::new(dist).fallback(ServeFile::new(index)))
 }
 
-/// `GET /healthz`: 200 when etcd answers now, 503 otherwise.
+/// `GET /healthz`: 200 when etcd answers now (some members may be down:
+/// the body names them), 503 otherwise.
 async fn healthz(State(state): State<AppState>) -> Response {
     let connection = state.session.check().await;
     let code = match connection {

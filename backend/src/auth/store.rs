@@ -20,7 +20,7 @@ use etcdeck_shared::edit::{SessionInfo, SessionKind};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
-use crate::config::{Credentials, EtcdConfig, Password, ServerConfig};
+use crate::config::{Credentials, Password, ServerConfig};
 use crate::etcd::{EtcdError, EtcdSession};
 
 /// Most sessions kept at once; past it the least recently used one ends.
@@ -45,8 +45,6 @@ pub struct BrowserSession {
     last_used: Mutex<Instant>,
     /// Turns `true` when the session ends; open WebSockets close then.
     ended: watch::Sender<bool>,
-    /// Dropped when the session ends: stops its own etcd session's upkeep.
-    _etcd_stop: Option<watch::Sender<bool>>,
 }
 
 impl BrowserSession {
@@ -114,9 +112,8 @@ pub struct Sessions {
 
 #[derive(Debug)]
 struct Inner {
-    /// Endpoints and TLS settings for login sessions.
-    etcd: EtcdConfig,
-    /// etcdeck's own session (wall screens, etcd without auth).
+    /// etcdeck's own session (wall screens, etcd without auth); logins
+    /// are made from it, sharing its view of which members answer.
     server: EtcdSession,
     config: Arc<ServerConfig>,
     by_id: Mutex<HashMap<String, Arc<BrowserSession>>>,
@@ -144,14 +141,12 @@ pub enum LoginError {
 impl Sessions {
     /// The store, with a sweeper that runs until `shutdown`.
     pub fn start(
-        etcd: EtcdConfig,
         server: EtcdSession,
         config: Arc<ServerConfig>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Self {
         let sessions = Sessions {
             inner: Arc::new(Inner {
-                etcd,
                 server,
                 config,
                 by_id: Mutex::new(HashMap::new()),
@@ -218,13 +213,11 @@ impl Sessions {
         user: &str,
         password: &str,
     ) -> Result<(String, Arc<BrowserSession>), LoginError> {
-        let mut config = self.inner.etcd.clone();
-        config.credentials = Some(Credentials {
+        let credentials = Credentials {
             user: user.to_owned(),
             password: Password::new(password),
-        });
-        let (stop, stopped) = watch::channel(false);
-        let etcd = match EtcdSession::login(config, stopped).await {
+        };
+        let etcd = match self.inner.server.login(credentials).await {
             Ok(etcd) => etcd,
             Err(EtcdError::AuthFailed(_)) => return Err(LoginError::Rejected),
             Err(EtcdError::AuthNotEnabled(_)) => return Err(LoginError::AuthDisabled),
@@ -241,7 +234,6 @@ impl Sessions {
             etcd,
             can_write,
             reason,
-            Some(stop),
         ))
     }
 
@@ -285,7 +277,6 @@ impl Sessions {
             server,
             false,
             Some("a wall screen's access token only reads".to_owned()),
-            None,
         )
     }
 
@@ -312,7 +303,6 @@ impl Sessions {
             server,
             can_write,
             reason,
-            None,
         )
     }
 
@@ -355,22 +345,12 @@ impl Sessions {
         etcd: EtcdSession,
         can_write: bool,
         read_only_reason: Option<String>,
-        etcd_stop: Option<watch::Sender<bool>>,
     ) -> (String, Arc<BrowserSession>) {
         let id = random_token();
-        let session = self.insert_as(
-            id.clone(),
-            kind,
-            user,
-            etcd,
-            can_write,
-            read_only_reason,
-            etcd_stop,
-        );
+        let session = self.insert_as(id.clone(), kind, user, etcd, can_write, read_only_reason);
         (id, session)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn insert_as(
         &self,
         id: String,
@@ -379,7 +359,6 @@ impl Sessions {
         etcd: EtcdSession,
         can_write: bool,
         read_only_reason: Option<String>,
-        etcd_stop: Option<watch::Sender<bool>>,
     ) -> Arc<BrowserSession> {
         let (ended, _) = watch::channel(false);
         let session = Arc::new(BrowserSession {
@@ -391,7 +370,6 @@ impl Sessions {
             read_only_reason,
             last_used: Mutex::new(Instant::now()),
             ended,
-            _etcd_stop: etcd_stop,
         });
         let mut by_id = lock(&self.inner.by_id);
         if by_id.len() >= MAX_SESSIONS {

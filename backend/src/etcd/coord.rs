@@ -6,7 +6,7 @@
 use etcd_client::{GetOptions, LeaseTimeToLiveOptions};
 use futures::{StreamExt, stream};
 
-use super::{EtcdError, EtcdSession, REQUEST_TIMEOUT, with_timeout};
+use super::{EtcdError, EtcdSession, Retry};
 
 /// Lease reads in flight at once while reading every lease.
 const LEASE_READS_IN_FLIGHT: usize = 16;
@@ -48,8 +48,12 @@ pub struct RangeKvs {
 impl EtcdSession {
     /// The ids of every lease (`LeaseLeases`) and the revision etcd answered at.
     pub async fn lease_ids(&self) -> Result<(i64, Vec<i64>), EtcdError> {
-        let mut client = self.client().await?;
-        let response = with_timeout(REQUEST_TIMEOUT, client.leases()).await?;
+        let response = self
+            .call(
+                Retry::Always,
+                |mut client| async move { client.leases().await },
+            )
+            .await?;
         let revision = response.header().map_or(0, |h| h.revision());
         let mut ids: Vec<i64> = response.leases().iter().map(|l| l.id()).collect();
         ids.sort_unstable();
@@ -59,18 +63,18 @@ impl EtcdSession {
     /// One lease's TTL (`LeaseTimeToLive`), with its attached keys when
     /// `keys`. A lease that ended meanwhile is `ttl: None`, not an error.
     pub async fn lease_info(&self, id: i64, keys: bool) -> Result<LeaseInfo, EtcdError> {
-        let mut client = self.client().await?;
         let options = if keys {
             LeaseTimeToLiveOptions::new().with_keys()
         } else {
             LeaseTimeToLiveOptions::new()
         };
-        match with_timeout(
-            REQUEST_TIMEOUT,
-            client.lease_time_to_live(id, Some(options)),
-        )
-        .await
-        {
+        let options = &options;
+        let read = self
+            .call(Retry::Always, |mut client| async move {
+                client.lease_time_to_live(id, Some(options.clone())).await
+            })
+            .await;
+        match read {
             // etcd answers TTL -1 for a lease it does not know (any more).
             Ok(response) => Ok(LeaseInfo {
                 id,
@@ -79,15 +83,13 @@ impl EtcdSession {
                 keys: response.keys().to_vec(),
                 keys_denied: false,
             }),
-            Err(EtcdError::Other(message)) if message.contains("lease not found") => {
-                Ok(LeaseInfo {
-                    id,
-                    granted_ttl: 0,
-                    ttl: None,
-                    keys: Vec::new(),
-                    keys_denied: false,
-                })
-            }
+            Err(err) if err.is_lease_not_found() => Ok(LeaseInfo {
+                id,
+                granted_ttl: 0,
+                ttl: None,
+                keys: Vec::new(),
+                keys_denied: false,
+            }),
             Err(EtcdError::PermissionDenied(_)) if keys => {
                 let mut info = Box::pin(self.lease_info(id, false)).await?;
                 info.keys_denied = true;
@@ -120,15 +122,13 @@ impl EtcdSession {
         limit: usize,
         revision: Option<i64>,
     ) -> Result<RangeKvs, EtcdError> {
-        let mut client = self.client().await?;
         let mut options = GetOptions::new()
             .with_range(end.to_vec())
             .with_limit(limit as i64);
         if let Some(revision) = revision {
             options = options.with_revision(revision);
         }
-        let response =
-            with_timeout(REQUEST_TIMEOUT, client.get(start.to_vec(), Some(options))).await?;
+        let response = self.get(start.to_vec(), Some(options)).await?;
         let kvs: Vec<RangeKv> = response
             .kvs()
             .iter()
@@ -154,7 +154,6 @@ impl EtcdSession {
         end: &[u8],
         revision: Option<i64>,
     ) -> Result<(i64, Option<Vec<u8>>), EtcdError> {
-        let mut client = self.client().await?;
         let mut options = GetOptions::new()
             .with_keys_only()
             .with_range(end.to_vec())
@@ -162,8 +161,7 @@ impl EtcdSession {
         if let Some(revision) = revision {
             options = options.with_revision(revision);
         }
-        let response =
-            with_timeout(REQUEST_TIMEOUT, client.get(start.to_vec(), Some(options))).await?;
+        let response = self.get(start.to_vec(), Some(options)).await?;
         Ok((
             response.header().map_or(0, |h| h.revision()),
             response.kvs().first().map(|kv| kv.key().to_vec()),
@@ -178,13 +176,11 @@ impl EtcdSession {
         end: &[u8],
         revision: Option<i64>,
     ) -> Result<(i64, u64), EtcdError> {
-        let mut client = self.client().await?;
         let mut options = GetOptions::new().with_count_only().with_range(end.to_vec());
         if let Some(revision) = revision {
             options = options.with_revision(revision);
         }
-        let response =
-            with_timeout(REQUEST_TIMEOUT, client.get(start.to_vec(), Some(options))).await?;
+        let response = self.get(start.to_vec(), Some(options)).await?;
         Ok((
             response.header().map_or(0, |h| h.revision()),
             response.count().max(0) as u64,

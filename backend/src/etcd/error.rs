@@ -50,6 +50,39 @@ impl EtcdError {
     pub fn is_fatal_at_start(&self) -> bool {
         matches!(self, EtcdError::AuthFailed(_) | EtcdError::Config(_))
     }
+
+    /// The endpoint asked could not be reached, did not answer in time, or
+    /// answered that it cannot serve now (no leader, a timed-out proposal):
+    /// another member may answer.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, EtcdError::Unavailable(_))
+    }
+
+    /// The connection could not even be made, so the request never reached
+    /// etcd: repeating it elsewhere cannot apply it twice.
+    pub(super) fn is_connect_failure(&self) -> bool {
+        const NOT_SENT: [&str; 4] = [
+            "tcp connect error",
+            "Connection refused",
+            "error trying to connect",
+            "dns error",
+        ];
+        matches!(self, EtcdError::Unavailable(message)
+            if NOT_SENT.iter().any(|text| message.contains(text)))
+    }
+
+    /// etcd refused a request because the lease it names does not exist
+    /// (it expired or was revoked).
+    pub fn is_lease_not_found(&self) -> bool {
+        matches!(self, EtcdError::Other(message) | EtcdError::InvalidRequest(message)
+            if message.contains("lease not found"))
+    }
+
+    /// etcd with authentication on refused a request sent without a user.
+    pub(super) fn is_anonymous_refusal(&self) -> bool {
+        matches!(self, EtcdError::InvalidRequest(message) | EtcdError::Other(message)
+            if message.contains("user name is empty") || message.contains("token"))
+    }
 }
 
 impl From<ClientError> for EtcdError {

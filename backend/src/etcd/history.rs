@@ -5,13 +5,12 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use etcd_client::GetOptions;
 use etcdeck_shared::edit::{MAX_HISTORY_VERSIONS, Version};
 use etcdeck_shared::ws::{EventKind, WatchRange};
-use etcdeck_shared::{Bytes, KeyValue, Revision};
+use etcdeck_shared::{KeyValue, Revision};
 
 use super::watches::{WatchEnd, WatchMessage};
-use super::{EtcdError, EtcdSession, KeyRead, REQUEST_TIMEOUT, convert, with_timeout};
+use super::{EtcdError, EtcdSession};
 
 /// How long collecting one key's history may take in all.
 pub const HISTORY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -44,35 +43,6 @@ pub struct KeyHistory {
 }
 
 impl EtcdSession {
-    /// One key with its lease at `revision` (`None`: now). A compacted
-    /// revision is [`EtcdError::Compacted`].
-    pub async fn get_key_at(
-        &self,
-        key: &Bytes,
-        revision: Option<Revision>,
-    ) -> Result<KeyRead, EtcdError> {
-        let Some(at) = revision else {
-            return self.get_key(key).await;
-        };
-        let mut client = self.client().await?;
-        let options = GetOptions::new().with_revision(at.0);
-        let response =
-            with_timeout(REQUEST_TIMEOUT, client.get(key.0.clone(), Some(options))).await?;
-        let Some(kv) = response.kvs().first() else {
-            return Ok(KeyRead::Missing { revision: at });
-        };
-        let lease = match kv.lease() {
-            0 => None,
-            id => Some(
-                match with_timeout(REQUEST_TIMEOUT, client.lease_time_to_live(id, None)).await {
-                    Ok(ttl) => convert::lease(id, &ttl),
-                    Err(_) => convert::unknown_lease(id),
-                },
-            ),
-        };
-        Ok(KeyRead::Found(convert::key_value(kv, lease, at.0)))
-    }
-
     /// The versions of `current` (the key as read) from its
     /// `create_revision` up to its `mod_revision`, by a watch that replays
     /// them; the newest [`MAX_HISTORY_VERSIONS`] are kept.
@@ -109,9 +79,7 @@ impl EtcdSession {
                     start = at;
                     continue;
                 }
-                Err(WatchEnd::Auth(reason))
-                    if attempts == 1 && !reason.contains("permission denied") =>
-                {
+                Err(end @ WatchEnd::Auth(_)) if attempts == 1 && !end.is_permission_denied() => {
                     // A stale token: renew it and try once more.
                     self.refresh_token().await?;
                     continue;

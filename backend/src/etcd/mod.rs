@@ -1,18 +1,26 @@
 //! The etcd session: the only module that names `etcd_client` types.
 //!
-//! [`EtcdSession`] owns one authenticated etcd client for the whole backend,
-//! shared by every request. It connects at start-up, tells a fatal
-//! configuration problem (wrong password, unreadable certificate) apart from
-//! an etcd that is merely unreachable, and in the second case keeps retrying
-//! with capped exponential backoff in the background while the UI shows
-//! "disconnected". Once connected, a health loop keeps [`Connection`] current;
-//! the client itself reconnects to any of the endpoints, and expired auth tokens
-//! on reads are renewed by etcd-client's automatic token refresh.
+//! An [`EtcdSession`] is one etcd user's way to etcd: etcdeck's own (made at
+//! start-up from `--user`) or one person's login. It holds one
+//! authenticated client per endpoint, connected when first needed, and
+//! sends every request through [`EtcdSession::call`], which tries the
+//! endpoints in the order [`endpoints::Endpoints`] gives (members that
+//! answer first) and moves on to the next within the request's deadline
+//! when one cannot be reached. Which members answer is known from a prober
+//! shared by every session of the cluster, so a member that died or hangs
+//! is left out before a request meets it. Expired auth tokens on ordinary
+//! requests are renewed by etcd-client's automatic token refresh; watches
+//! renew them through [`EtcdSession::refresh_token`].
+//!
+//! Start-up tells a fatal configuration problem (wrong password, bad TLS
+//! settings) apart from an etcd that is merely unreachable, which is
+//! retried: the prober keeps asking, and the next request connects.
 //!
 //! Conversions from etcd types to wire types live in [`convert`].
 
 mod convert;
 mod coord;
+mod endpoints;
 mod error;
 mod history;
 mod source;
@@ -21,13 +29,16 @@ mod watches;
 mod writes;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use etcd_client::{Certificate, Client, ConnectOptions, GetOptions, Identity, TlsOptions};
 use etcdeck_shared::{Bytes, Connection, KeyValue, Revision};
-use tokio::sync::{Mutex, RwLock, watch};
+use futures::future::join_all;
+use tokio::sync::{Mutex, watch};
 
 use crate::config::{Credentials, EtcdConfig};
+use endpoints::{Endpoints, went_down};
 
 pub use coord::{LeaseInfo, RangeKv, RangeKvs};
 pub use error::{EtcdError, StartError};
@@ -37,14 +48,10 @@ pub use writes::{
     CopyOutcome, CopyPlan, Guarded, MAX_TXN_OPS, SourceKv, Sources, is_lease_not_found,
 };
 
-/// How long one attempt to connect may take.
+/// How long one attempt to connect to one endpoint may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long any one request to etcd may take.
+/// How long any one request to etcd may take, over every endpoint it tries.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Backoff between connection attempts: doubles from the first to the last.
-const BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));
-/// How often a connected session checks that etcd still answers.
-const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
 
 /// What reading one key found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,7 +63,40 @@ pub enum KeyRead {
     },
 }
 
-/// The backend's one session with etcd. Cheap to clone.
+/// When a request that failed on one endpoint may be sent to another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Retry {
+    /// Reads, and writes whose repetition is harmless or recognised (a
+    /// guarded write that finds its own value): after any failure to reach
+    /// the endpoint, answer lost or not.
+    Always,
+    /// Writes that must not happen twice (a lease grant, a copy): only when
+    /// the request certainly did not reach etcd (the connection could not
+    /// be made).
+    IfNotSent,
+}
+
+/// Which clients a request uses.
+#[derive(Clone, Copy, Debug)]
+enum Via<'a> {
+    /// The session's own, authenticated as its etcd user.
+    Session,
+    /// Clients made for this request with these options (no credentials).
+    Fresh(&'a ConnectOptions),
+}
+
+/// A request's answer, and how it was had.
+#[derive(Debug)]
+struct Answered<T> {
+    value: T,
+    /// The endpoint that answered.
+    endpoint: usize,
+    /// An earlier attempt may have reached etcd without its answer coming
+    /// back: a write may have been applied before this attempt.
+    after_lost_answer: bool,
+}
+
+/// One etcd user's session with etcd. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct EtcdSession {
     inner: Arc<Inner>,
@@ -64,8 +104,15 @@ pub struct EtcdSession {
 
 struct Inner {
     config: EtcdConfig,
-    client: RwLock<Option<Client>>,
-    connection: watch::Sender<Connection>,
+    options: ConnectOptions,
+    endpoints: Endpoints,
+    /// This session's authenticated client per endpoint, connected when
+    /// first needed and dropped when the endpoint failed, so that the next
+    /// use connects (and authenticates) afresh.
+    clients: Vec<Mutex<Option<Client>>>,
+    /// The endpoint that answered last: tried first among equals, so a
+    /// session keeps to one member while it answers.
+    preferred: AtomicUsize,
     /// When the auth token was last renewed; held while renewing, so that
     /// many watches failing at once renew it once.
     token_renewed: Mutex<Option<Instant>>,
@@ -80,83 +127,79 @@ impl std::fmt::Debug for Inner {
 }
 
 impl EtcdSession {
-    /// Connects to etcd. Fails only on what retrying cannot fix: bad TLS
-    /// files, or credentials etcd rejects. An unreachable etcd gives a
-    /// session that reports itself disconnected and keeps trying.
+    /// etcdeck's own session, and the prober of the cluster's endpoints,
+    /// which runs until `shutdown`. Fails only on what retrying cannot fix:
+    /// bad TLS files, or credentials etcd rejects. An unreachable etcd gives
+    /// a session that reports itself disconnected until a member answers.
     pub async fn start(
         config: EtcdConfig,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Self, StartError> {
         let options = connect_options(&config)?;
-        let session = EtcdSession::unconnected(config);
-        match session.try_connect(&options).await {
+        let mut anonymous = config.clone();
+        anonymous.credentials = None;
+        let endpoints = Endpoints::new(config.endpoints.clone(), connect_options(&anonymous)?);
+        let session = EtcdSession::new(config, options, endpoints.clone());
+        endpoints.probe_all().await;
+        tokio::spawn(endpoints.run(shutdown));
+        match session.connect_any().await {
             Ok(()) => {}
             Err(err) if err.is_fatal_at_start() => {
                 return Err(StartError::Rejected(err.to_string()));
             }
             Err(err) => {
                 tracing::warn!(error = %err, "etcd is not reachable yet; retrying in the background");
-                session.set_disconnected(&err, BACKOFF.0);
             }
         }
-        tokio::spawn(session.clone().maintain(options, shutdown));
         Ok(session)
     }
 
-    /// A session for one person's login: unlike [`EtcdSession::start`] it
-    /// must connect and authenticate now, so that a wrong password or an
-    /// unreachable etcd is the answer to the login. It then keeps itself
-    /// current like the server's session, until `shutdown` turns `true` or
-    /// its sender is dropped.
-    pub async fn login(
-        config: EtcdConfig,
-        shutdown: watch::Receiver<bool>,
-    ) -> Result<Self, EtcdError> {
+    /// A session for one person's login, sharing this session's knowledge
+    /// of which endpoints answer. It must authenticate now, so that a wrong
+    /// password or an unreachable etcd is the answer to the login.
+    pub async fn login(&self, credentials: Credentials) -> Result<Self, EtcdError> {
+        let mut config = self.inner.config.clone();
+        config.credentials = Some(credentials);
         let options = connect_options(&config).map_err(|err| EtcdError::Config(err.to_string()))?;
-        let session = EtcdSession::unconnected(config);
-        session.try_connect(&options).await?;
-        tokio::spawn(session.clone().maintain(options, shutdown));
+        let session = EtcdSession::new(config, options, self.inner.endpoints.clone());
+        session.connect_any().await?;
         Ok(session)
+    }
+
+    fn new(config: EtcdConfig, options: ConnectOptions, endpoints: Endpoints) -> Self {
+        let clients = endpoints.urls().iter().map(|_| Mutex::new(None)).collect();
+        EtcdSession {
+            inner: Arc::new(Inner {
+                config,
+                options,
+                endpoints,
+                clients,
+                preferred: AtomicUsize::new(0),
+                token_renewed: Mutex::new(None),
+            }),
+        }
     }
 
     /// Whether etcd has authentication enabled, asked without credentials:
     /// etcd with auth on refuses an anonymous read.
     pub async fn auth_enabled(&self) -> Result<bool, EtcdError> {
-        let mut anonymous = self.inner.config.clone();
-        anonymous.credentials = None;
-        let options =
-            connect_options(&anonymous).map_err(|err| EtcdError::Config(err.to_string()))?;
-        let connect = Client::connect(&anonymous.endpoints, Some(options));
-        let mut client = with_timeout(CONNECT_TIMEOUT, connect).await?;
-        let probe = client.get(
-            vec![0],
-            Some(GetOptions::new().with_count_only().with_limit(1)),
-        );
-        match with_timeout(CONNECT_TIMEOUT, probe).await {
+        let anonymous = self.inner.endpoints.anonymous_options().clone();
+        let probe = self
+            .attempts(
+                Via::Fresh(&anonymous),
+                Retry::Always,
+                CONNECT_TIMEOUT,
+                |mut client| async move {
+                    let options = GetOptions::new().with_count_only().with_limit(1);
+                    client.get(vec![0], Some(options)).await
+                },
+            )
+            .await;
+        match probe {
             Ok(_) => Ok(false),
             Err(EtcdError::PermissionDenied(_) | EtcdError::AuthFailed(_)) => Ok(true),
-            Err(EtcdError::InvalidRequest(message) | EtcdError::Other(message))
-                if message.contains("user name is empty") || message.contains("token") =>
-            {
-                Ok(true)
-            }
+            Err(err) if err.is_anonymous_refusal() => Ok(true),
             Err(err) => Err(err),
-        }
-    }
-
-    /// A session that has not connected yet.
-    fn unconnected(config: EtcdConfig) -> Self {
-        let (connection, _) = watch::channel(Connection::Disconnected {
-            reason: "connecting".into(),
-            retry_in_secs: 0,
-        });
-        EtcdSession {
-            inner: Arc::new(Inner {
-                config,
-                client: RwLock::new(None),
-                connection,
-                token_renewed: Mutex::new(None),
-            }),
         }
     }
 
@@ -172,38 +215,56 @@ impl EtcdSession {
             .map(|c| c.user.as_str())
     }
 
-    /// The connection state as last seen.
+    /// The connection state as last seen: connected (perhaps with members
+    /// that do not answer), or disconnected with the reason.
     pub fn connection(&self) -> Connection {
-        self.inner.connection.borrow().clone()
+        self.inner.endpoints.connection()
     }
 
-    /// Asks etcd now whether it answers, and records the answer.
+    /// Asks the endpoints now whether they answer (those known to be down
+    /// are left to the prober), and answers the state that follows.
     pub async fn check(&self) -> Connection {
-        let result = match self.client().await {
-            Ok(mut client) => with_timeout(CONNECT_TIMEOUT, client.status()).await,
-            Err(err) => Err(err),
-        };
-        match result {
-            Ok(status) => self.set_connected(status.version().to_owned()),
-            Err(err) => self.set_disconnected(&err, HEALTH_INTERVAL),
-        }
-        self.connection()
+        self.inner.endpoints.probe_live().await
     }
 
     /// One key with its lease, or the revision at which it does not exist.
     pub async fn get_key(&self, key: &Bytes) -> Result<KeyRead, EtcdError> {
-        let mut client = self.client().await?;
-        let response = with_timeout(REQUEST_TIMEOUT, client.get(key.0.clone(), None)).await?;
-        let revision = response.header().map_or(0, |h| h.revision());
+        self.get_key_at(key, None).await
+    }
+
+    /// One key with its lease at `revision` (`None`: now). A compacted
+    /// revision is [`EtcdError::Compacted`].
+    pub async fn get_key_at(
+        &self,
+        key: &Bytes,
+        revision: Option<Revision>,
+    ) -> Result<KeyRead, EtcdError> {
+        let options = revision.map(|at| GetOptions::new().with_revision(at.0));
+        let response = self.get(key.0.clone(), options).await?;
+        let read_at = match revision {
+            Some(at) => at.0,
+            None => response.header().map_or(0, |h| h.revision()),
+        };
         let Some(kv) = response.kvs().first() else {
             return Ok(KeyRead::Missing {
-                revision: Revision(revision),
+                revision: Revision(read_at),
             });
         };
+        Ok(KeyRead::Found(self.with_lease(kv, read_at).await))
+    }
+
+    /// `kv` as read at `revision`, with its lease's TTL read now when it
+    /// has one: the one place a key is read with its lease.
+    async fn with_lease(&self, kv: &etcd_client::KeyValue, revision: i64) -> KeyValue {
         let lease = match kv.lease() {
             0 => None,
             id => Some(
-                match with_timeout(REQUEST_TIMEOUT, client.lease_time_to_live(id, None)).await {
+                match self
+                    .call(Retry::Always, |mut client| async move {
+                        client.lease_time_to_live(id, None).await
+                    })
+                    .await
+                {
                     Ok(ttl) => convert::lease(id, &ttl),
                     // The key is still worth showing when its lease cannot be read.
                     Err(err) => {
@@ -213,106 +274,234 @@ impl EtcdSession {
                 },
             ),
         };
-        Ok(KeyRead::Found(convert::key_value(kv, lease, revision)))
+        convert::key_value(kv, lease, revision)
     }
 
-    async fn client(&self) -> Result<Client, EtcdError> {
-        self.inner.client.read().await.clone().ok_or_else(|| {
-            match &*self.inner.connection.borrow() {
-                Connection::Disconnected { reason, .. } => EtcdError::Unavailable(reason.clone()),
-                Connection::Connected { .. } => EtcdError::Unavailable("not connected".into()),
-            }
+    /// A range read (`Get`), from whichever member answers.
+    async fn get(
+        &self,
+        key: Vec<u8>,
+        options: Option<GetOptions>,
+    ) -> Result<etcd_client::GetResponse, EtcdError> {
+        let (key, options) = (&key, &options);
+        self.call(Retry::Always, |mut client| async move {
+            client.get(key.clone(), options.clone()).await
         })
+        .await
     }
 
-    /// One attempt to connect. A failure over TLS is checked by a handshake
-    /// of our own, so a certificate problem is said as such (and is fatal
-    /// at start) instead of as an opaque transport error.
-    async fn try_connect(&self, options: &ConnectOptions) -> Result<(), EtcdError> {
-        match self.connect_once(options).await {
-            Err(EtcdError::Unavailable(reason)) => {
-                let config = &self.inner.config;
-                match tls_check::diagnose(&config.endpoints, config.tls.as_ref()).await {
-                    Some(problem) => {
-                        tracing::debug!(%reason, "connecting to etcd failed over TLS");
-                        Err(EtcdError::Config(problem))
-                    }
-                    None => Err(EtcdError::Unavailable(reason)),
-                }
+    /// Runs `op` on a client of an endpoint that answers, trying the next
+    /// endpoint when one cannot be reached, until [`REQUEST_TIMEOUT`].
+    async fn call<T, F: Future<Output = Result<T, etcd_client::Error>>>(
+        &self,
+        retry: Retry,
+        op: impl Fn(Client) -> F,
+    ) -> Result<T, EtcdError> {
+        self.call_reporting(retry, REQUEST_TIMEOUT, op)
+            .await
+            .map(|answered| answered.value)
+    }
+
+    /// [`Self::call`] within `limit`, saying which endpoint answered and
+    /// whether an earlier attempt's answer was lost.
+    async fn call_reporting<T, F: Future<Output = Result<T, etcd_client::Error>>>(
+        &self,
+        retry: Retry,
+        limit: Duration,
+        op: impl Fn(Client) -> F,
+    ) -> Result<Answered<T>, EtcdError> {
+        self.attempts(Via::Session, retry, limit, op).await
+    }
+
+    async fn attempts<T, F: Future<Output = Result<T, etcd_client::Error>>>(
+        &self,
+        via: Via<'_>,
+        retry: Retry,
+        limit: Duration,
+        op: impl Fn(Client) -> F,
+    ) -> Result<Answered<T>, EtcdError> {
+        let deadline = Instant::now() + limit;
+        let endpoints = &self.inner.endpoints;
+        let mut after_lost_answer = false;
+        let mut last = None;
+        for endpoint in endpoints.order(self.inner.preferred.load(Ordering::Relaxed)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
             }
-            other => other,
-        }
-    }
-
-    async fn connect_once(&self, options: &ConnectOptions) -> Result<(), EtcdError> {
-        let connect = Client::connect(&self.inner.config.endpoints, Some(options.clone()));
-        let mut client = with_timeout(CONNECT_TIMEOUT, connect).await?;
-        let status = with_timeout(CONNECT_TIMEOUT, client.status()).await?;
-        *self.inner.client.write().await = Some(client);
-        self.set_connected(status.version().to_owned());
-        tracing::info!(endpoints = ?self.inner.config.endpoints, version = status.version(), "connected to etcd");
-        Ok(())
-    }
-
-    /// Connects with backoff until connected, then checks health; runs until
-    /// shutdown.
-    async fn maintain(self, options: ConnectOptions, mut shutdown: watch::Receiver<bool>) {
-        let mut backoff = BACKOFF.0;
-        loop {
-            let connected = self.inner.client.read().await.is_some();
-            let wait = if connected {
-                HEALTH_INTERVAL
-            } else {
-                match self.try_connect(&options).await {
-                    Ok(()) => {
-                        backoff = BACKOFF.0;
-                        HEALTH_INTERVAL
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %err, retry_in = ?backoff, "cannot connect to etcd");
-                        self.set_disconnected(&err, backoff);
-                        let wait = backoff;
-                        backoff = (backoff * 2).min(BACKOFF.1);
-                        wait
-                    }
+            let client = match via {
+                Via::Session => self.client(endpoint, left).await,
+                Via::Fresh(options) => connect(endpoints.url(endpoint), options, left).await,
+            };
+            let client = match client {
+                Ok(client) => client,
+                Err(err) if err.is_unreachable() => {
+                    self.failed(endpoint, &err).await;
+                    last = Some(err);
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
+            let mut health = endpoints.watch(endpoint);
+            // A write that must not be repeated waits for its answer: the
+            // endpoint counting as down says nothing of whether it applied.
+            let down = async {
+                match retry {
+                    Retry::Always => went_down(&mut health).await,
+                    Retry::IfNotSent => std::future::pending().await,
                 }
             };
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => return,
+            let outcome = tokio::select! {
+                answer = tokio::time::timeout(left, op(client)) => match answer {
+                    Ok(Ok(value)) => Ok(value),
+                    Ok(Err(err)) => Err(EtcdError::from(err)),
+                    Err(_) => Err(EtcdError::Unavailable(format!(
+                        "{} did not answer within {} s",
+                        endpoints.url(endpoint),
+                        limit.as_secs_f64().ceil()
+                    ))),
+                },
+                error = down => Err(EtcdError::Unavailable(format!(
+                    "{} stopped answering: {error}",
+                    endpoints.url(endpoint)
+                ))),
+            };
+            match outcome {
+                Ok(value) => {
+                    endpoints.mark_up(endpoint);
+                    self.inner.preferred.store(endpoint, Ordering::Relaxed);
+                    return Ok(Answered {
+                        value,
+                        endpoint,
+                        after_lost_answer,
+                    });
+                }
+                Err(err) if err.is_unreachable() => {
+                    let not_sent = err.is_connect_failure();
+                    self.failed(endpoint, &err).await;
+                    if retry == Retry::IfNotSent && !not_sent {
+                        return Err(err);
+                    }
+                    after_lost_answer |= !not_sent;
+                    last = Some(err);
+                }
+                Err(err) => return Err(err),
             }
-            if connected {
-                self.check().await;
+        }
+        Err(last.unwrap_or_else(|| {
+            EtcdError::Unavailable(format!(
+                "no etcd endpoint answered within {} s",
+                limit.as_secs()
+            ))
+        }))
+    }
+
+    /// `endpoint` could not be reached: requests leave it until the prober
+    /// sees it answer, and this session connects to it afresh next time.
+    async fn failed(&self, endpoint: usize, err: &EtcdError) {
+        tracing::debug!(endpoint = self.inner.endpoints.url(endpoint), error = %err, "etcd request failed over");
+        self.inner.endpoints.mark_down(endpoint, err);
+        *self.inner.clients[endpoint].lock().await = None;
+    }
+
+    /// This session's client for `endpoint`, connecting (and
+    /// authenticating) first if it has none.
+    async fn client(&self, endpoint: usize, limit: Duration) -> Result<Client, EtcdError> {
+        let mut slot = self.inner.clients[endpoint].lock().await;
+        if let Some(client) = slot.as_ref() {
+            return Ok(client.clone());
+        }
+        let url = self.inner.endpoints.url(endpoint);
+        let client = connect(url, &self.inner.options, limit).await?;
+        *slot = Some(client.clone());
+        Ok(client)
+    }
+
+    /// Connects to some endpoint that answers. A failure over TLS is checked
+    /// by a handshake of our own, so a certificate problem is said as such
+    /// (and is fatal at start) instead of as an opaque transport error.
+    async fn connect_any(&self) -> Result<(), EtcdError> {
+        let mut last = None;
+        let order = self
+            .inner
+            .endpoints
+            .order(self.inner.preferred.load(Ordering::Relaxed));
+        for endpoint in order {
+            match self.client(endpoint, CONNECT_TIMEOUT).await {
+                Ok(_) => {
+                    self.inner.preferred.store(endpoint, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Err(err) if err.is_unreachable() => {
+                    self.inner.endpoints.mark_down(endpoint, &err);
+                    last = Some(err);
+                }
+                Err(err) => return Err(err),
             }
+        }
+        let reason = last.map_or_else(|| "no endpoints".to_owned(), |err| err.to_string());
+        let config = &self.inner.config;
+        match tls_check::diagnose(&config.endpoints, config.tls.as_ref()).await {
+            Some(problem) => {
+                tracing::debug!(%reason, "connecting to etcd failed over TLS");
+                Err(EtcdError::Config(problem))
+            }
+            None => Err(EtcdError::Unavailable(reason)),
         }
     }
 
-    fn set_connected(&self, etcd_version: String) {
-        let now = Connection::Connected { etcd_version };
-        self.inner.connection.send_if_modified(|old| {
-            let changed = *old != now;
-            if changed && matches!(old, Connection::Disconnected { .. }) {
-                tracing::info!("etcd answers again");
+    /// Authenticates again on every endpoint this session is connected to,
+    /// replacing the token its requests carry. Callers that fail together
+    /// renew once: a renewal that finished after this call began already
+    /// gave them a fresh token. An endpoint whose renewal fails is
+    /// connected afresh (and so authenticated) when next used.
+    pub async fn refresh_token(&self) -> Result<(), EtcdError> {
+        let asked = Instant::now();
+        let mut renewed = self.inner.token_renewed.lock().await;
+        if renewed.is_some_and(|at| at >= asked) {
+            return Ok(());
+        }
+        let mut connected = Vec::new();
+        for (endpoint, slot) in self.inner.clients.iter().enumerate() {
+            if let Some(client) = slot.lock().await.clone() {
+                connected.push((endpoint, client));
             }
-            *old = now;
-            changed
-        });
+        }
+        let results = join_all(connected.into_iter().map(|(endpoint, client)| async move {
+            (
+                endpoint,
+                with_timeout(CONNECT_TIMEOUT, client.refresh_token()).await,
+            )
+        }))
+        .await;
+        // Only a refused password is final; an endpoint that did not
+        // answer is connected afresh, and so authenticated, when next used.
+        let mut refused = None;
+        for (endpoint, result) in results {
+            match result {
+                Ok(()) => {}
+                Err(err) => {
+                    *self.inner.clients[endpoint].lock().await = None;
+                    if matches!(err, EtcdError::AuthFailed(_)) {
+                        refused = Some(err);
+                    }
+                }
+            }
+        }
+        *renewed = Some(Instant::now());
+        refused.map_or(Ok(()), Err)
     }
+}
 
-    fn set_disconnected(&self, err: &EtcdError, retry_in: Duration) {
-        let now = Connection::Disconnected {
-            reason: err.to_string(),
-            retry_in_secs: retry_in.as_secs().max(1),
-        };
-        self.inner.connection.send_if_modified(|old| {
-            if matches!(old, Connection::Connected { .. }) {
-                tracing::warn!(error = %err, "lost etcd");
-            }
-            let changed = *old != now;
-            *old = now;
-            changed
-        });
-    }
+/// A client of one endpoint; with credentials in `options`, authenticated
+/// on that endpoint now.
+async fn connect(
+    url: &str,
+    options: &ConnectOptions,
+    limit: Duration,
+) -> Result<Client, EtcdError> {
+    let connect = Client::connect([url], Some(options.clone()));
+    with_timeout(limit.min(CONNECT_TIMEOUT), connect).await
 }
 
 fn connect_options(config: &EtcdConfig) -> Result<ConnectOptions, StartError> {

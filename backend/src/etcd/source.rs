@@ -3,7 +3,7 @@
 
 use etcd_client::{GetOptions, Txn, TxnOp, TxnOpResponse};
 
-use super::{EtcdError, EtcdSession, REQUEST_TIMEOUT, with_timeout};
+use super::{EtcdError, EtcdSession, Retry};
 use crate::tree::{End, KeySource, RangeKeys, RangeRead};
 
 /// etcd's default `--max-txn-ops`: the most reads one transaction may hold.
@@ -13,9 +13,8 @@ impl KeySource for EtcdSession {
     type Error = EtcdError;
 
     async fn range_keys(&self, read: RangeRead) -> Result<RangeKeys, EtcdError> {
-        let mut client = self.client().await?;
         let options = EtcdSession::range_options(&read.end, Some(read.limit), read.revision);
-        let response = with_timeout(REQUEST_TIMEOUT, client.get(read.start, Some(options))).await?;
+        let response = self.get(read.start, Some(options)).await?;
         Ok(RangeKeys {
             revision: response.header().map_or(0, |h| h.revision()),
             more: response.more(),
@@ -28,7 +27,6 @@ impl KeySource for EtcdSession {
         ranges: Vec<(Vec<u8>, End)>,
         revision: i64,
     ) -> Result<Vec<u64>, EtcdError> {
-        let mut client = self.client().await?;
         let mut counts = Vec::with_capacity(ranges.len());
         for chunk in ranges.chunks(MAX_TXN_OPS) {
             let ops = chunk
@@ -41,8 +39,13 @@ impl KeySource for EtcdSession {
                     TxnOp::get(start.clone(), Some(options))
                 })
                 .collect::<Vec<_>>();
-            let response =
-                with_timeout(REQUEST_TIMEOUT, client.txn(Txn::new().and_then(ops))).await?;
+            let txn = Txn::new().and_then(ops);
+            let txn = &txn;
+            let response = self
+                .call(Retry::Always, |mut client| async move {
+                    client.txn(txn.clone()).await
+                })
+                .await?;
             for op in response.op_responses() {
                 match op {
                     TxnOpResponse::Get(get) => counts.push(get.count().max(0) as u64),

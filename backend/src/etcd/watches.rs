@@ -11,13 +11,16 @@
 //! (`crate::hub`); this module only says what happened.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use etcd_client::{EventType, GetOptions, WatchOptions, WatchStream};
 use etcdeck_shared::ws::{EventKind, WatchEvent, WatchKv, WatchRange};
 use etcdeck_shared::{Bytes, LeaseId, Revision};
 
-use super::{EtcdError, EtcdSession, REQUEST_TIMEOUT, with_timeout};
+use tokio::sync::watch;
+
+use super::endpoints::{Health, went_down};
+use super::{EtcdError, EtcdSession, Retry};
 
 /// How long etcd may take to answer a watch create request.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -77,13 +80,27 @@ pub struct RangeWatch {
     stream: WatchStream,
     /// etcd's revision when the watch was created.
     pub created_at: Revision,
+    /// The health of the endpoint the watch is open on: a watch on a member
+    /// that hangs would wait for HTTP/2 keep-alives to notice, so it ends
+    /// as soon as the prober finds the member away.
+    health: watch::Receiver<Health>,
+    endpoint: String,
 }
 
 impl RangeWatch {
     /// The next thing etcd says about this watch.
     pub async fn next(&mut self) -> WatchMessage {
         loop {
-            let response = match self.stream.message().await {
+            let message = tokio::select! {
+                message = self.stream.message() => message,
+                error = went_down(&mut self.health) => {
+                    return WatchMessage::Ended(WatchEnd::Unavailable(format!(
+                        "{} stopped answering: {error}",
+                        self.endpoint
+                    )));
+                }
+            };
+            let response = match message {
                 Ok(Some(response)) => response,
                 Ok(None) => {
                     return WatchMessage::Ended(WatchEnd::Unavailable(
@@ -124,11 +141,6 @@ impl EtcdSession {
         range: &WatchRange,
         start: Revision,
     ) -> Result<RangeWatch, WatchEnd> {
-        let mut client = self
-            .client()
-            .await?
-            .watch_client()
-            .max_decoding_message_size(MAX_WATCH_RESPONSE);
         let mut options = WatchOptions::new()
             .with_prev_key()
             .with_progress_notify()
@@ -136,23 +148,21 @@ impl EtcdSession {
         if range.prefix {
             options = options.with_range(range_end(&range.key.0));
         }
-        let open = async {
-            let mut stream = client
-                .watch(range.key.0.clone(), Some(options))
-                .await
-                .map_err(EtcdError::from)?;
-            let created = stream.message().await.map_err(EtcdError::from)?;
-            Ok::<_, EtcdError>((stream, created))
-        };
-        let (stream, created) = match tokio::time::timeout(CREATE_TIMEOUT, open).await {
-            Ok(result) => result?,
-            Err(_) => {
-                return Err(WatchEnd::Unavailable(format!(
-                    "etcd did not answer a watch request within {} s",
-                    CREATE_TIMEOUT.as_secs()
-                )));
-            }
-        };
+        let options = &options;
+        let opened = self
+            .call_reporting(Retry::Always, CREATE_TIMEOUT, |client| async move {
+                let mut watches = client
+                    .watch_client()
+                    .max_decoding_message_size(MAX_WATCH_RESPONSE);
+                let mut stream = watches
+                    .watch(range.key.0.clone(), Some(options.clone()))
+                    .await?;
+                let created = stream.message().await?;
+                Ok((stream, created))
+            })
+            .await?;
+        let endpoint = opened.endpoint;
+        let (stream, created) = opened.value;
         let Some(created) = created else {
             return Err(WatchEnd::Unavailable("the watch stream ended".into()));
         };
@@ -162,29 +172,15 @@ impl EtcdSession {
         Ok(RangeWatch {
             stream,
             created_at: Revision(created.header().map_or(0, |h| h.revision())),
+            health: self.inner.endpoints.watch(endpoint),
+            endpoint: self.inner.endpoints.url(endpoint).to_owned(),
         })
-    }
-
-    /// Authenticates again, replacing the token every request carries.
-    /// Callers that fail together renew once: a renewal that finished after
-    /// this call began already gave them a fresh token.
-    pub async fn refresh_token(&self) -> Result<(), EtcdError> {
-        let asked = Instant::now();
-        let mut renewed = self.inner.token_renewed.lock().await;
-        if renewed.is_some_and(|at| at >= asked) {
-            return Ok(());
-        }
-        let client = self.client().await?;
-        with_timeout(REQUEST_TIMEOUT, client.refresh_token()).await?;
-        *renewed = Some(Instant::now());
-        Ok(())
     }
 
     /// etcd's current revision, read in a way that also checks that the
     /// user may read `range` (a get of the range's first key only, which
     /// costs nothing however large the range): `PermissionDenied` if not.
     pub async fn readable_revision(&self, range: &WatchRange) -> Result<Revision, EtcdError> {
-        let mut client = self.client().await?;
         let options = GetOptions::new().with_keys_only().with_limit(1);
         // etcd refuses an empty key; the whole keyspace starts at `\0`.
         let first = if range.key.0.is_empty() {
@@ -192,14 +188,18 @@ impl EtcdSession {
         } else {
             range.key.0.clone()
         };
-        let response = with_timeout(REQUEST_TIMEOUT, client.get(first, Some(options))).await?;
+        let response = self.get(first, Some(options)).await?;
         Ok(Revision(response.header().map_or(0, |h| h.revision())))
     }
 
     /// etcd's current revision.
     pub async fn current_revision(&self) -> Result<Revision, EtcdError> {
-        let mut client = self.client().await?;
-        let status = with_timeout(REQUEST_TIMEOUT, client.status()).await?;
+        let status = self
+            .call(
+                Retry::Always,
+                |mut client| async move { client.status().await },
+            )
+            .await?;
         Ok(Revision(status.header().map_or(0, |h| h.revision())))
     }
 
@@ -213,7 +213,6 @@ impl EtcdSession {
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<(Revision, Vec<WatchKv>, bool), EtcdError> {
-        let mut client = self.client().await?;
         let start = match after {
             Some(after) => {
                 let mut next = after.to_vec();
@@ -232,7 +231,7 @@ impl EtcdSession {
         if let Some(revision) = revision {
             options = options.with_revision(revision.0);
         }
-        let response = with_timeout(REQUEST_TIMEOUT, client.get(start, Some(options))).await?;
+        let response = self.get(start, Some(options)).await?;
         let read_at = Revision(response.header().map_or(0, |h| h.revision()));
         let kvs = response.kvs().iter().map(watch_kv).collect();
         Ok((revision.unwrap_or(read_at), kvs, response.more()))
@@ -241,10 +240,12 @@ impl EtcdSession {
     /// Whether a lease no longer exists (expired or revoked). `false` when
     /// that cannot be found out.
     pub async fn lease_gone(&self, lease: LeaseId) -> bool {
-        let Ok(mut client) = self.client().await else {
-            return false;
-        };
-        match with_timeout(REQUEST_TIMEOUT, client.lease_time_to_live(lease.0, None)).await {
+        let read = self
+            .call(Retry::Always, |mut client| async move {
+                client.lease_time_to_live(lease.0, None).await
+            })
+            .await;
+        match read {
             Ok(ttl) => ttl.ttl() < 0,
             Err(err) => {
                 tracing::debug!(error = %err, %lease, "lease time-to-live unavailable");

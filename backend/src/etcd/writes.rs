@@ -8,13 +8,13 @@
 //! turns them into wire bodies and audit entries.
 
 use etcd_client::{
-    Client, Compare, CompareOp, DeleteOptions, GetOptions, PutOptions, Txn, TxnOp, TxnOpResponse,
+    Compare, CompareOp, DeleteOptions, GetOptions, PutOptions, Txn, TxnOp, TxnOpResponse,
 };
 use etcdeck_shared::edit::{LeaseChoice, PREVIEW_KEYS, PrefixPreview};
 use etcdeck_shared::{Bytes, KeyValue, Revision};
 
 use super::watches::range_end;
-use super::{EtcdError, EtcdSession, REQUEST_TIMEOUT, convert, with_timeout};
+use super::{EtcdError, EtcdSession, REQUEST_TIMEOUT, Retry};
 
 /// What a guarded write of one key did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,7 +95,16 @@ impl EtcdSession {
                 TxnOp::get(key.0.clone(), None),
             ])
             .or_else([TxnOp::get(key.0.clone(), None)]);
-        self.guarded(txn, true).await
+        let mine = |current: &KeyValue| {
+            current.value == *value
+                && match lease {
+                    LeaseChoice::Keep => true,
+                    LeaseChoice::Detach => current.lease.is_none(),
+                    LeaseChoice::Attach { id } => current.lease.as_ref().map(|l| l.id) == Some(id),
+                }
+        };
+        self.guarded(txn, true, |current| current.is_some_and(mine))
+            .await
     }
 
     /// Deletes `key` if its `mod_revision` is still `expect`.
@@ -112,51 +121,73 @@ impl EtcdSession {
             )])
             .and_then([TxnOp::delete(key.0.clone(), None)])
             .or_else([TxnOp::get(key.0.clone(), None)]);
-        self.guarded(txn, false).await
+        self.guarded(txn, false, |current| current.is_none()).await
     }
 
-    async fn guarded(&self, txn: Txn, read_back: bool) -> Result<Guarded, EtcdError> {
-        let mut client = self.client().await?;
-        let response = with_timeout(REQUEST_TIMEOUT, client.txn(txn)).await?;
+    /// Runs a guarded transaction whose failure branch (and, when
+    /// `read_back`, success branch) reads the key. It is sent to another
+    /// member when one does not answer; when an earlier attempt's answer was
+    /// lost, that attempt may have been applied, so a refusal that finds
+    /// the key as this write leaves it (`applied`) is this write's own
+    /// success, not a conflict.
+    async fn guarded(
+        &self,
+        txn: Txn,
+        read_back: bool,
+        applied: impl Fn(Option<&KeyValue>) -> bool,
+    ) -> Result<Guarded, EtcdError> {
+        let txn = &txn;
+        let answered = self
+            .call_reporting(Retry::Always, REQUEST_TIMEOUT, |mut client| async move {
+                client.txn(txn.clone()).await
+            })
+            .await?;
+        let response = answered.value;
         let revision = response.header().map_or(0, |h| h.revision());
         let got = response.op_responses().into_iter().find_map(|op| match op {
             TxnOpResponse::Get(get) => Some(get),
             _ => None,
         });
         let kv = match got.as_ref().and_then(|get| get.kvs().first()) {
-            Some(kv) => Some(with_lease(&mut client, kv, revision).await),
+            Some(kv) => Some(self.with_lease(kv, revision).await),
             None => None,
         };
-        Ok(if response.succeeded() {
-            Guarded::Done {
+        if response.succeeded() {
+            return Ok(Guarded::Done {
                 revision: Revision(revision),
                 kv: kv.filter(|_| read_back),
-            }
-        } else {
-            Guarded::Refused {
-                current: kv,
-                revision: Revision(revision),
-            }
+            });
+        }
+        if answered.after_lost_answer && applied(kv.as_ref()) {
+            tracing::info!(
+                endpoint = self.inner.endpoints.url(answered.endpoint),
+                "a write whose answer was lost had been applied; reporting it as done"
+            );
+            let written = kv.as_ref().map_or(revision, |kv| kv.mod_revision.0);
+            return Ok(Guarded::Done {
+                revision: Revision(written),
+                kv: kv.filter(|_| read_back),
+            });
+        }
+        Ok(Guarded::Refused {
+            current: kv,
+            revision: Revision(revision),
         })
     }
 
     /// How many keys lie under `prefix` (counted by etcd) and the first
     /// [`PREVIEW_KEYS`] of them, both at one revision.
     pub async fn prefix_preview(&self, prefix: &Bytes) -> Result<PrefixPreview, EtcdError> {
-        let mut client = self.client().await?;
         let end = range_end(&prefix.0);
-        let count = with_timeout(
-            REQUEST_TIMEOUT,
-            client.get(
+        let count = self
+            .get(
                 prefix.0.clone(),
                 Some(GetOptions::new().with_count_only().with_range(end.clone())),
-            ),
-        )
-        .await?;
+            )
+            .await?;
         let revision = count.header().map_or(0, |h| h.revision());
-        let keys = with_timeout(
-            REQUEST_TIMEOUT,
-            client.get(
+        let keys = self
+            .get(
                 prefix.0.clone(),
                 Some(
                     GetOptions::new()
@@ -165,9 +196,8 @@ impl EtcdSession {
                         .with_limit(PREVIEW_KEYS as i64)
                         .with_revision(revision),
                 ),
-            ),
-        )
-        .await?;
+            )
+            .await?;
         Ok(PrefixPreview {
             prefix: prefix.clone(),
             count: count.count().max(0) as u64,
@@ -187,15 +217,13 @@ impl EtcdSession {
         prefix: &Bytes,
         revision: Option<Revision>,
     ) -> Result<(u64, Revision), EtcdError> {
-        let mut client = self.client().await?;
         let mut options = GetOptions::new()
             .with_count_only()
             .with_range(range_end(&prefix.0));
         if let Some(revision) = revision {
             options = options.with_revision(revision.0);
         }
-        let response =
-            with_timeout(REQUEST_TIMEOUT, client.get(prefix.0.clone(), Some(options))).await?;
+        let response = self.get(prefix.0.clone(), Some(options)).await?;
         Ok((
             response.count().max(0) as u64,
             Revision(response.header().map_or(0, |h| h.revision())),
@@ -210,7 +238,6 @@ impl EtcdSession {
         prefix: &Bytes,
         seen: Revision,
     ) -> Result<Option<(Revision, u64)>, EtcdError> {
-        let mut client = self.client().await?;
         let end = range_end(&prefix.0);
         let txn = Txn::new()
             .when([
@@ -221,7 +248,14 @@ impl EtcdSession {
                 prefix.0.clone(),
                 Some(DeleteOptions::new().with_range(end)),
             )]);
-        let response = with_timeout(REQUEST_TIMEOUT, client.txn(txn)).await?;
+        // A repeat of a delete that was applied would be refused (the keys
+        // changed): send it again only if it never reached etcd.
+        let txn = &txn;
+        let response = self
+            .call(Retry::IfNotSent, |mut client| async move {
+                client.txn(txn.clone()).await
+            })
+            .await?;
         if !response.succeeded() {
             return Ok(None);
         }
@@ -245,13 +279,11 @@ impl EtcdSession {
         prefix: bool,
         limit: usize,
     ) -> Result<Sources, EtcdError> {
-        let mut client = self.client().await?;
         let mut options = GetOptions::new().with_limit(limit as i64);
         if prefix {
             options = options.with_range(range_end(&from.0));
         }
-        let response =
-            with_timeout(REQUEST_TIMEOUT, client.get(from.0.clone(), Some(options))).await?;
+        let response = self.get(from.0.clone(), Some(options)).await?;
         Ok(Sources {
             revision: Revision(response.header().map_or(0, |h| h.revision())),
             count: response.count().max(0) as u64,
@@ -273,7 +305,6 @@ impl EtcdSession {
     /// for a rename, the deletes. `None` when refused, with which targets
     /// exist now; else the revision written.
     pub async fn copy_guarded(&self, plan: &CopyPlan) -> Result<CopyOutcome, EtcdError> {
-        let mut client = self.client().await?;
         let mut compares = Vec::new();
         let mut puts = Vec::new();
         let mut deletes = Vec::new();
@@ -310,7 +341,13 @@ impl EtcdSession {
         }
         puts.extend(deletes);
         let txn = Txn::new().when(compares).and_then(puts).or_else(checks);
-        let response = with_timeout(REQUEST_TIMEOUT, client.txn(txn)).await?;
+        // A repeat of a copy that was applied would find its targets there.
+        let txn = &txn;
+        let response = self
+            .call(Retry::IfNotSent, |mut client| async move {
+                client.txn(txn.clone()).await
+            })
+            .await?;
         let revision = Revision(response.header().map_or(0, |h| h.revision()));
         if response.succeeded() {
             return Ok(CopyOutcome::Done { revision });
@@ -328,30 +365,45 @@ impl EtcdSession {
 
     /// Grants a lease of `ttl` seconds: its id and the TTL etcd granted.
     pub async fn lease_grant(&self, ttl: i64) -> Result<(i64, i64), EtcdError> {
-        let mut client = self.client().await?;
-        let response = with_timeout(REQUEST_TIMEOUT, client.lease_grant(ttl, None)).await?;
+        // A repeat would grant a second lease.
+        let response = self
+            .call(Retry::IfNotSent, |mut client| async move {
+                client.lease_grant(ttl, None).await
+            })
+            .await?;
         Ok((response.id(), response.ttl()))
     }
 
     /// Revokes a lease (its keys are deleted); the revision of the revoke.
     pub async fn lease_revoke(&self, id: i64) -> Result<Revision, EtcdError> {
-        let mut client = self.client().await?;
-        let response = with_timeout(REQUEST_TIMEOUT, client.lease_revoke(id)).await?;
+        // A repeat of a revoke that was applied would say the lease is unknown.
+        let response = self
+            .call(Retry::IfNotSent, |mut client| async move {
+                client.lease_revoke(id).await
+            })
+            .await?;
         Ok(Revision(response.header().map_or(0, |h| h.revision())))
     }
 
     /// Renews a lease once. `None` when it does not exist (expired or
     /// revoked); else the seconds it has left.
     pub async fn lease_keep_alive_once(&self, id: i64) -> Result<Option<i64>, EtcdError> {
-        let mut client = self.client().await?;
-        match with_timeout(REQUEST_TIMEOUT, client.lease_keep_alive(id)).await {
-            Ok(_) => {}
-            Err(EtcdError::Other(message)) if message.contains("lease not found") => {
-                return Ok(None);
-            }
+        // Renewing twice is harmless.
+        let renewed = self
+            .call(Retry::Always, |mut client| async move {
+                client.lease_keep_alive(id).await.map(|_| ())
+            })
+            .await;
+        match renewed {
+            Ok(()) => {}
+            Err(err) if err.is_lease_not_found() => return Ok(None),
             Err(err) => return Err(err),
         }
-        let ttl = with_timeout(REQUEST_TIMEOUT, client.lease_time_to_live(id, None)).await?;
+        let ttl = self
+            .call(Retry::Always, |mut client| async move {
+                client.lease_time_to_live(id, None).await
+            })
+            .await?;
         Ok((ttl.ttl() > 0).then_some(ttl.ttl()))
     }
 }
@@ -372,23 +424,5 @@ pub enum CopyOutcome {
 
 /// Whether etcd refused a write because the lease named does not exist.
 pub fn is_lease_not_found(err: &EtcdError) -> bool {
-    matches!(err, EtcdError::Other(message) | EtcdError::InvalidRequest(message)
-        if message.contains("lease not found"))
-}
-
-/// A key read in a transaction, with its lease's TTL when it has one.
-async fn with_lease(client: &mut Client, kv: &etcd_client::KeyValue, revision: i64) -> KeyValue {
-    let lease = match kv.lease() {
-        0 => None,
-        id => Some(
-            match with_timeout(REQUEST_TIMEOUT, client.lease_time_to_live(id, None)).await {
-                Ok(ttl) => convert::lease(id, &ttl),
-                Err(err) => {
-                    tracing::debug!(error = %err, lease = id, "lease time-to-live unavailable");
-                    convert::unknown_lease(id)
-                }
-            },
-        ),
-    };
-    convert::key_value(kv, lease, revision)
+    err.is_lease_not_found()
 }

@@ -5,6 +5,7 @@
 
 pub mod certs;
 pub mod live;
+pub mod proxy;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -54,7 +54,7 @@ pub fn ConnectionIndicator(state: ConnectionState) -> impl IntoView {
             // The backend itself did not answer: it is retried at the next poll.
             let retry = POLL_EVERY.as_secs().saturating_sub(since).max(1);
             return (
-                false,
+                Health::Down,
                 format!("disconnected — retrying in {retry}s"),
                 failure.to_string(),
             );
@@ -63,39 +63,19 @@ pub fn ConnectionIndicator(state: ConnectionState) -> impl IntoView {
             .status
             .with(|s| s.as_ref().map(|s| s.connection.clone()))
         {
-            None => (false, "connecting…".to_owned(), String::new()),
-            Some(Connection::Connected { etcd_version }) => (
-                true,
-                format!("connected · etcd {etcd_version}"),
-                String::new(),
-            ),
-            Some(Connection::Disconnected {
-                reason,
-                retry_in_secs,
-            }) => {
-                let retry = retry_in_secs.saturating_sub(since);
-                (
-                    false,
-                    format!("disconnected — retrying in {retry}s"),
-                    reason,
-                )
-            }
+            None => (Health::Down, "connecting…".to_owned(), String::new()),
+            Some(connection) => describe(&connection, since),
         }
     };
-    let ok = move || summary().0;
-    let tone = move || {
-        if ok() {
-            "flex min-w-0 items-center gap-2 text-sm text-emerald-800 dark:text-emerald-300"
-        } else {
-            "flex min-w-0 items-center gap-2 text-sm text-red-700 dark:text-red-300"
-        }
+    let tone = move || match summary().0 {
+        Health::Ok => "flex min-w-0 items-center gap-2 text-sm text-emerald-800 dark:text-emerald-300",
+        Health::Degraded => "flex min-w-0 items-center gap-2 text-sm text-amber-800 dark:text-amber-300",
+        Health::Down => "flex min-w-0 items-center gap-2 text-sm text-red-700 dark:text-red-300",
     };
-    let dot = move || {
-        if ok() {
-            "inline-block h-2.5 w-2.5 shrink-0 rounded-full bg-emerald-500"
-        } else {
-            "inline-block h-2.5 w-2.5 shrink-0 rounded-full bg-red-500"
-        }
+    let dot = move || match summary().0 {
+        Health::Ok => "inline-block h-2.5 w-2.5 shrink-0 rounded-full bg-emerald-500",
+        Health::Degraded => "inline-block h-2.5 w-2.5 shrink-0 rounded-full bg-amber-500",
+        Health::Down => "inline-block h-2.5 w-2.5 shrink-0 rounded-full bg-red-500",
     };
     view! {
         <div data-testid="connection" role="status" aria-live="polite" class=tone>
@@ -123,6 +103,69 @@ pub fn ConnectionIndicator(state: ConnectionState) -> impl IntoView {
 /// Browse and Events, each carrying the prefix of the page the user is on,
 /// so "Events" shows the changes of the level being browsed and back; then
 /// one link per coordination page.
+
+/// How the etcd connection looks in the header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Health {
+    /// etcd answers, every member with it.
+    Ok,
+    /// etcd answers, but some members do not: requests go to the others.
+    Degraded,
+    /// etcd (or etcdeck) does not answer.
+    Down,
+}
+
+/// The header's words for `connection`, `since` seconds after it was read:
+/// its health, the short text and the longer reason (empty when none).
+pub fn describe(connection: &Connection, since: u64) -> (Health, String, String) {
+    match connection {
+        Connection::Connected {
+            etcd_version,
+            unreachable,
+        } if unreachable.is_empty() => (
+            Health::Ok,
+            format!("connected · etcd {etcd_version}"),
+            String::new(),
+        ),
+        Connection::Connected {
+            etcd_version,
+            unreachable,
+        } => {
+            let names: Vec<String> = unreachable
+                .iter()
+                .map(|m| match &m.name {
+                    Some(name) => format!("{name} ({})", m.endpoint),
+                    None => m.endpoint.clone(),
+                })
+                .collect();
+            let members = if unreachable.len() == 1 {
+                "1 member".to_owned()
+            } else {
+                format!("{} members", unreachable.len())
+            };
+            (
+                Health::Degraded,
+                format!("degraded · etcd {etcd_version} · {members} down"),
+                format!(
+                    "not answering: {}; requests go to the other members",
+                    names.join(", ")
+                ),
+            )
+        }
+        Connection::Disconnected {
+            reason,
+            retry_in_secs,
+        } => (
+            Health::Down,
+            format!(
+                "disconnected — retrying in {}s",
+                retry_in_secs.saturating_sub(since)
+            ),
+            reason.clone(),
+        ),
+    }
+}
+
 #[component]
 fn PageLinks() -> impl IntoView {
     let location = use_location();
