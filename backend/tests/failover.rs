@@ -212,7 +212,10 @@ async fn requests_keep_answering_while_each_member_in_turn_is_killed() {
             let before = authentications(&endpoint).await;
             assert!(server.log_in("root", ROOT_PASSWORD).await.is_some());
             let after = authentications(&endpoint).await;
-            assert!(after > before, "the returned member is used again ({before} -> {after})");
+            assert!(
+                after > before,
+                "the returned member is used again ({before} -> {after})"
+            );
         }
     }
 

@@ -139,6 +139,25 @@ impl From<ClientError> for EtcdError {
     }
 }
 
+/// Whether a watch's cancel reason (or an error's text) is about the token
+/// or the user's permissions: renew the token and try once more to tell
+/// which.
+pub(super) fn is_auth_reason(reason: &str) -> bool {
+    [
+        "invalid auth token",
+        "auth store is old",
+        "permission denied",
+        "user name is empty",
+    ]
+    .iter()
+    .any(|needle| reason.contains(needle))
+}
+
+/// Whether etcd's words are "permission denied".
+pub(super) fn says_permission_denied(reason: &str) -> bool {
+    reason.contains("permission denied")
+}
+
 fn transport_reason(message: &str) -> String {
     if message.is_empty() {
         "no answer".into()

@@ -20,7 +20,7 @@ use etcdeck_shared::{Bytes, LeaseId, Revision};
 use tokio::sync::watch;
 
 use super::endpoints::{Health, went_down};
-use super::{EtcdError, EtcdSession, Retry};
+use super::{EtcdError, EtcdSession, Retry, error};
 
 /// How long etcd may take to answer a watch create request.
 const CREATE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,7 +47,7 @@ pub enum WatchEnd {
 impl WatchEnd {
     /// Whether the reason is etcd saying "permission denied".
     pub fn is_permission_denied(&self) -> bool {
-        matches!(self, WatchEnd::Auth(reason) if reason.contains("permission denied"))
+        matches!(self, WatchEnd::Auth(reason) if error::says_permission_denied(reason))
     }
 }
 
@@ -55,7 +55,7 @@ impl From<EtcdError> for WatchEnd {
     fn from(err: EtcdError) -> Self {
         match err {
             EtcdError::PermissionDenied(message) => WatchEnd::Auth(message),
-            EtcdError::Other(message) if is_auth_reason(&message) => WatchEnd::Auth(message),
+            EtcdError::Other(message) if error::is_auth_reason(&message) => WatchEnd::Auth(message),
             EtcdError::Compacted(rev) => WatchEnd::Compacted(Revision(rev)),
             other => WatchEnd::Unavailable(other.to_string()),
         }
@@ -259,23 +259,12 @@ impl EtcdSession {
 /// for it, shared with the tree lister and the coordination views.
 pub(crate) use crate::tree::range_end;
 
-fn is_auth_reason(reason: &str) -> bool {
-    [
-        "invalid auth token",
-        "auth store is old",
-        "permission denied",
-        "user name is empty",
-    ]
-    .iter()
-    .any(|needle| reason.contains(needle))
-}
-
 fn cancel_reason(response: &etcd_client::WatchResponse) -> WatchEnd {
     if response.compact_revision() > 0 {
         return WatchEnd::Compacted(Revision(response.compact_revision()));
     }
     let reason = response.cancel_reason();
-    if is_auth_reason(reason) {
+    if error::is_auth_reason(reason) {
         WatchEnd::Auth(reason.to_owned())
     } else if reason.is_empty() {
         WatchEnd::Unavailable("etcd cancelled the watch".into())
@@ -336,12 +325,14 @@ mod tests {
 
     #[test]
     fn auth_reasons() {
-        assert!(is_auth_reason(
+        assert!(error::is_auth_reason(
             "rpc error: code = Unauthenticated desc = etcdserver: invalid auth token"
         ));
-        assert!(is_auth_reason("etcdserver: revision of auth store is old"));
-        assert!(is_auth_reason("etcdserver: permission denied"));
-        assert!(!is_auth_reason(
+        assert!(error::is_auth_reason(
+            "etcdserver: revision of auth store is old"
+        ));
+        assert!(error::is_auth_reason("etcdserver: permission denied"));
+        assert!(!error::is_auth_reason(
             "etcdserver: mvcc: required revision has been compacted"
         ));
     }

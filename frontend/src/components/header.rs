@@ -68,8 +68,12 @@ pub fn ConnectionIndicator(state: ConnectionState) -> impl IntoView {
         }
     };
     let tone = move || match summary().0 {
-        Health::Ok => "flex min-w-0 items-center gap-2 text-sm text-emerald-800 dark:text-emerald-300",
-        Health::Degraded => "flex min-w-0 items-center gap-2 text-sm text-amber-800 dark:text-amber-300",
+        Health::Ok => {
+            "flex min-w-0 items-center gap-2 text-sm text-emerald-800 dark:text-emerald-300"
+        }
+        Health::Degraded => {
+            "flex min-w-0 items-center gap-2 text-sm text-amber-800 dark:text-amber-300"
+        }
         Health::Down => "flex min-w-0 items-center gap-2 text-sm text-red-700 dark:text-red-300",
     };
     let dot = move || match summary().0 {
