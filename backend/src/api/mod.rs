@@ -7,6 +7,7 @@
 
 mod edit;
 mod error;
+mod may_write;
 mod origin;
 mod query;
 mod session;
@@ -76,6 +77,10 @@ pub fn router(state: AppState) -> Router {
         .route(path::ELECTIONS, get(elections))
         .route(path::QUEUES, get(queues))
         .route(path::SERVICES, get(services))
+        .route(
+            edit_path::MAY_WRITE,
+            get(may_write::one).post(may_write::many),
+        )
         .merge(edit::routes())
         .route("/api/{*rest}", get(unknown_api))
         .layer(TimeoutLayer::with_status_code(

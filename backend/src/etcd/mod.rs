@@ -15,6 +15,7 @@ mod convert;
 mod coord;
 mod error;
 mod history;
+mod probe;
 mod source;
 mod tls_check;
 mod watches;
@@ -32,6 +33,7 @@ use crate::config::{Credentials, EtcdConfig};
 pub use coord::{LeaseInfo, RangeKv, RangeKvs};
 pub use error::{EtcdError, StartError};
 pub use history::{HistoryError, KeyHistory};
+pub use probe::MayWrite;
 pub use watches::{RangeWatch, WatchEnd, WatchMessage};
 pub use writes::{
     CopyOutcome, CopyPlan, Guarded, MAX_TXN_OPS, SourceKv, Sources, is_lease_not_found,
