@@ -34,9 +34,14 @@
 
 use etcd_client::{Compare, CompareOp, DeleteOptions, Txn, TxnOp};
 use etcdeck_shared::Bytes;
+use futures::{StreamExt, TryStreamExt};
 
 use super::watches::range_end;
 use super::{EtcdError, EtcdSession, MAX_TXN_OPS, REQUEST_TIMEOUT, with_timeout};
+
+/// How many single-target probes are in flight at once after a shared
+/// transaction was refused.
+const PROBES_AT_ONCE: usize = 8;
 
 /// etcd's answer to "may this user write it?".
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,8 +72,8 @@ impl EtcdSession {
     /// [`EtcdSession::may_write`] for many targets, answered in order. All
     /// of them (up to 128 at a time) are first asked in one transaction:
     /// when etcd allows it, every target is allowed. When it refuses (or
-    /// the batch breaks a limit of etcd's), each target is asked alone, so
-    /// a refusal is pinned on the targets it belongs to.
+    /// the batch breaks a limit of etcd's), each target is asked alone (a
+    /// few at a time), so a refusal is pinned on the targets it belongs to.
     pub async fn may_write_all(
         &self,
         targets: &[(Bytes, bool)],
@@ -79,9 +84,16 @@ impl EtcdSession {
                 answers.extend(chunk.iter().map(|_| MayWrite::Allowed));
                 continue;
             }
-            for (key, prefix) in chunk {
-                answers.push(self.may_write(key, *prefix).await?);
-            }
+            // A few at a time: etcd commits concurrent proposals together.
+            let one_by_one: Vec<MayWrite> = futures::stream::iter(chunk.iter().cloned())
+                .map(|(key, prefix)| {
+                    let session = self.clone();
+                    async move { session.may_write(&key, prefix).await }
+                })
+                .buffered(PROBES_AT_ONCE)
+                .try_collect()
+                .await?;
+            answers.extend(one_by_one);
         }
         Ok(answers)
     }
