@@ -420,3 +420,73 @@ async fn etcd_without_auth_is_answered_by_etcdecks_own_rule() {
     assert!(answers.iter().all(|a| a.allowed), "{answers:?}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_follow_permission_changes_at_once() {
+    let etcd = etcd();
+    let mut client = root_client(&etcd.endpoints()).await;
+    let server = root_server(&etcd).await;
+    act_as(&server, EDITOR).await;
+    let targets = [key("/secret/db"), prefix("/secret/")];
+    assert_eq!(
+        allowed(&ask(&server, &mut client, &targets).await),
+        [false, false]
+    );
+
+    // etcd's roles change while the user is logged in: the next answer
+    // follows, without logging in again.
+    etcd.etcdctl(&[
+        "role",
+        "grant-permission",
+        "editor-role",
+        "--prefix=true",
+        "readwrite",
+        "/secret/",
+    ])
+    .expect("grant");
+    assert_eq!(
+        allowed(&ask(&server, &mut client, &targets).await),
+        [true, true]
+    );
+    etcd.etcdctl(&[
+        "role",
+        "revoke-permission",
+        "editor-role",
+        "--prefix=true",
+        "/secret/",
+    ])
+    .expect("revoke");
+    assert_eq!(
+        allowed(&ask(&server, &mut client, &targets).await),
+        [false, false]
+    );
+
+    // The probe's compare reads the target's key, and etcd wants read
+    // permission on compared keys: a user who may write a key but not read
+    // it is answered "refused" (etcdeck could not list such a key anyway).
+    etcd.etcdctl(&["role", "add", "blind-role"]).expect("role");
+    etcd.etcdctl(&[
+        "role",
+        "grant-permission",
+        "blind-role",
+        "--prefix=true",
+        "write",
+        "/drop/",
+    ])
+    .expect("grant write only");
+    etcd.etcdctl_with_stdin(
+        &["user", "add", "blind", "--interactive=false"],
+        b"blind-password\n",
+    )
+    .expect("add user");
+    etcd.etcdctl(&["user", "grant-role", "blind", "blind-role"])
+        .expect("grant role");
+    act_as(&server, ("blind", "blind-password")).await;
+    let answers = ask(&server, &mut client, &[key("/drop/x")]).await;
+    assert!(!answers[0].allowed, "{answers:?}");
+    assert!(
+        etcd.etcdctl_as("blind", "blind-password", &["put", "/drop/x", "v"])
+            .is_ok()
+    );
+    server.stop().await;
+}
