@@ -63,7 +63,10 @@ impl EtcdSession {
         let (compares, ops) = probe(&[(key, prefix)]);
         let txn = Txn::new().when(compares).and_then(ops);
         match with_timeout(REQUEST_TIMEOUT, client.txn(txn)).await {
-            Ok(_) => Ok(MayWrite::Allowed),
+            Ok(response) => {
+                never_ran(&response);
+                Ok(MayWrite::Allowed)
+            }
             Err(EtcdError::PermissionDenied(reason)) => Ok(MayWrite::Refused { reason }),
             Err(err) => Err(err),
         }
@@ -106,7 +109,10 @@ impl EtcdSession {
         let (compares, ops) = probe(&targets);
         let txn = Txn::new().when(compares).and_then(ops);
         match with_timeout(REQUEST_TIMEOUT, client.txn(txn)).await {
-            Ok(_) => Ok(true),
+            Ok(response) => {
+                never_ran(&response);
+                Ok(true)
+            }
             // A refusal names no target; a batch over etcd's own limits
             // (`--max-txn-ops` lowered, `--max-request-bytes`) is asked
             // target by target instead of failing.
@@ -117,6 +123,18 @@ impl EtcdSession {
             ) => Ok(false),
             Err(err) => Err(err),
         }
+    }
+}
+
+/// A probe's compare can never hold (a version is never negative), so its
+/// deletes never run; should etcd ever say otherwise, the log must say so
+/// loudly, since keys were deleted.
+fn never_ran(response: &etcd_client::TxnResponse) {
+    if response.succeeded() {
+        tracing::error!(
+            revision = response.header().map_or(0, |h| h.revision()),
+            "a write probe's never-true compare held: etcd ran its delete"
+        );
     }
 }
 
