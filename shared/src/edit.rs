@@ -1,6 +1,7 @@
 //! Bodies of the write side of the HTTP API: sessions (log in, log out, who
 //! am I), guarded edits of keys and prefixes, a key's history, lease
-//! actions and the audit log.
+//! actions, the audit log, and asking whether the user may write a key or
+//! prefix ([`MayWriteRequest`]) before offering the controls that would.
 //!
 //! Every write names the `mod_revision` the user saw and is one etcd
 //! transaction guarded on it: when the key changed meanwhile nothing is
@@ -42,6 +43,9 @@ pub mod path {
     pub const LEASE_KEEP_ALIVE: &str = "/api/v1/lease/keep-alive";
     /// `GET` → [`AuditLog`].
     pub const AUDIT: &str = "/api/v1/audit";
+    /// `POST` [`MayWriteRequest`] → [`MayWrite`]; `GET ?key=K` or
+    /// `?prefix=P` → [`MayWrite`] with one answer.
+    pub const MAY_WRITE: &str = "/api/v1/may-write";
 }
 
 /// The header that carries [`SessionInfo::csrf`] on every write.
@@ -61,6 +65,10 @@ pub const MAX_COPY_KEYS: usize = 64;
 pub const PREVIEW_KEYS: usize = 100;
 /// Most versions a [`History`] returns (the newest ones).
 pub const MAX_HISTORY_VERSIONS: usize = 200;
+/// Most targets one [`MayWriteRequest`] asks about: a screen of rows, and
+/// few enough that all of them fit in one etcd transaction (each costs one
+/// compare and one operation; etcd allows 128 of each).
+pub const MAX_MAY_WRITE_TARGETS: usize = 100;
 
 /// `POST /api/v1/login`: an etcd user's name and password, or the wall
 /// screen's read-only access token.
@@ -252,6 +260,40 @@ pub struct LeaseKept {
     pub ttl: i64,
 }
 
+/// A key, or every key under a prefix, that the user might write.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteTarget {
+    pub key: Bytes,
+    /// `key` is a prefix: may the user write (and delete) every key under it?
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prefix: bool,
+}
+
+/// `POST /api/v1/may-write`: may this session write these targets? Asked
+/// of etcd without writing anything (at most [`MAX_MAY_WRITE_TARGETS`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MayWriteRequest {
+    pub targets: Vec<WriteTarget>,
+}
+
+/// The answer to a [`MayWriteRequest`]: one [`WriteAnswer`] per target, in
+/// the order asked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MayWrite {
+    pub answers: Vec<WriteAnswer>,
+}
+
+/// Whether a write of one target would be allowed now. etcd still decides
+/// at write time: permissions can change in between.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteAnswer {
+    pub allowed: bool,
+    /// Why not, in a sentence for a tooltip (etcd's refusal, or etcdeck's
+    /// read-only reason for the session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// `GET /api/v1/audit`: the most recent writes through etcdeck, newest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditLog {
@@ -313,6 +355,45 @@ mod tests {
         let keep: PutRequest =
             serde_json::from_str(r#"{"key":"aw==","value":"","expect_mod_revision":0}"#).unwrap();
         assert_eq!(keep.lease, LeaseChoice::Keep);
+    }
+
+    #[test]
+    fn may_write_wire_format() {
+        let request = MayWriteRequest {
+            targets: vec![
+                WriteTarget {
+                    key: Bytes::from("/app/a"),
+                    prefix: false,
+                },
+                WriteTarget {
+                    key: Bytes::from("/app/"),
+                    prefix: true,
+                },
+            ],
+        };
+        let json = serde_json::to_string(&request).unwrap();
+        expect![[r#"{"targets":[{"key":"L2FwcC9h"},{"key":"L2FwcC8=","prefix":true}]}"#]]
+            .assert_eq(&json);
+        assert_eq!(
+            serde_json::from_str::<MayWriteRequest>(&json).unwrap(),
+            request
+        );
+        let answer = MayWrite {
+            answers: vec![
+                WriteAnswer {
+                    allowed: true,
+                    reason: None,
+                },
+                WriteAnswer {
+                    allowed: false,
+                    reason: Some("etcd refused".into()),
+                },
+            ],
+        };
+        let json = serde_json::to_string(&answer).unwrap();
+        expect![[r#"{"answers":[{"allowed":true},{"allowed":false,"reason":"etcd refused"}]}"#]]
+            .assert_eq(&json);
+        assert_eq!(serde_json::from_str::<MayWrite>(&json).unwrap(), answer);
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod edit;
 mod error;
 mod extract;
 mod history;
+mod may_write;
 mod origin;
 mod prefix;
 mod query;
@@ -86,6 +87,10 @@ pub fn router(state: AppState) -> Router {
         .route(path::ELECTIONS, get(elections))
         .route(path::QUEUES, get(queues))
         .route(path::SERVICES, get(services))
+        .route(
+            edit_path::MAY_WRITE,
+            get(may_write::one).post(may_write::many),
+        )
         .merge(edit::routes())
         // A catch-all matches no empty rest, so `/api` and `/api/` are
         // named as well.

@@ -23,6 +23,7 @@ mod coord;
 mod endpoints;
 mod error;
 mod history;
+mod probe;
 mod source;
 mod tls_check;
 mod watches;
@@ -43,6 +44,7 @@ use endpoints::{Endpoints, went_down};
 pub use coord::{LeaseInfo, RangeKv, RangeKvs};
 pub use error::{EtcdError, StartError};
 pub use history::{HistoryError, KeyHistory};
+pub use probe::MayWrite;
 pub use watches::{RangeWatch, WatchEnd, WatchMessage};
 pub use writes::{
     CopyOutcome, CopyPlan, Guarded, MAX_TXN_OPS, SourceKv, Sources, is_lease_not_found,
