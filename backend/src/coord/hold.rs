@@ -1,34 +1,217 @@
-//! Since when a contender has held a lock or led an election, as far as the
-//! backend has seen: etcd keeps no such time, so the backend remembers when
-//! it first saw each holder (a key and its `create_revision`, which a new
-//! session's key never shares with an old one's).
+//! Since when a contender has held a lock or led an election.
+//!
+//! etcd keeps no such time. A contender that held from the moment its key
+//! was written (nobody ahead of it at its `create_revision`, checked with one
+//! read of its prefix at that revision) has held since etcd reached that
+//! revision, which the [`RevisionClock`] dates when the backend saw it
+//! happen: "holding since", exact. Otherwise (taken before the backend
+//! watched, dated by nothing, or it waited behind others first) the time is
+//! the first time the backend saw it hold: "seen holding since", an
+//! estimate.
+//!
+//! One [`HoldTracker`] serves every user, and no user's answer can change
+//! what another sees: an entry is keyed by the holder's key and
+//! `create_revision` (a pair etcd never reuses, since revisions only grow),
+//! its value is a fact about etcd rather than about the reader, and a holder
+//! missing from an answer is never forgotten for it (an answer may leave it
+//! out only because its reader may not see it). Entries go only when the
+//! tracker is full, least recently seen first.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
-use etcdeck_shared::coord::Contender;
+use etcdeck_shared::coord::{Contender, Election, Lock, LockKind};
 
-/// First sightings of the current holders; holders no longer seen are
-/// forgotten, so the map is as large as one answer's holders.
+use super::clock::RevisionClock;
+use super::detect::{self, Group, Hint};
+use super::{MAX_CONTENDERS, range_end, with_slash};
+use crate::etcd::{EtcdError, EtcdSession, RangeKv};
+
+/// Most holders remembered; far more than there are locks and elections
+/// at one time, so only holders long gone are ever dropped.
+pub const MAX_HOLDS: usize = 10_000;
+
+/// What the backend knows of one holding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Hold {
+    since_ms: u64,
+    exact: bool,
+    /// `false` while whether it held from its creation could not be read
+    /// (etcd out of reach): asked again on the next answer.
+    settled: bool,
+    last_seen_ms: u64,
+}
+
+/// How a holding was found to begin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// It held from its `create_revision`, which etcd reached at this time.
+    Created { at_ms: u64 },
+    /// It did not hold from its creation, or that time is not known.
+    Unknown,
+    /// Not found out this time (etcd did not answer); ask again later.
+    Unsettled,
+}
+
+/// The holdings seen, by (key, `create_revision`).
 #[derive(Debug, Default)]
 pub struct HoldTracker {
-    first_seen: Mutex<HashMap<(Vec<u8>, i64), u64>>,
+    holds: Mutex<HashMap<(Vec<u8>, i64), Hold>>,
 }
 
 impl HoldTracker {
-    /// Sets `holding_since_ms` of every holder in this answer (`now_ms` for
-    /// one not seen holding before) and forgets the others.
-    pub fn stamp<'a>(&self, holders: impl IntoIterator<Item = &'a mut Contender>, now_ms: u64) {
-        let mut first_seen = self.first_seen.lock().unwrap_or_else(|p| p.into_inner());
-        let mut current = HashMap::new();
-        for holder in holders {
-            let id = (holder.key.0.clone(), holder.create_revision.0);
-            let since = first_seen.get(&id).copied().unwrap_or(now_ms);
-            holder.holding_since_ms = Some(since);
-            current.insert(id, since);
-        }
-        *first_seen = current;
+    /// `true` when `holder` needs no read of its prefix to be stamped.
+    fn settled(&self, holder: &Contender) -> bool {
+        let holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
+        holds
+            .get(&(holder.key.0.clone(), holder.create_revision.0))
+            .is_some_and(|h| h.settled)
     }
+
+    /// Sets `holding_since_ms` and `since_exact` of `holder`, seen holding
+    /// at `now_ms`; `start` says what was found out about its beginning
+    /// (ignored once an earlier answer settled it).
+    pub fn stamp(&self, holder: &mut Contender, start: Start, now_ms: u64) {
+        let mut holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
+        let id = (holder.key.0.clone(), holder.create_revision.0);
+        let hold = match holds.get(&id).copied() {
+            Some(hold) if hold.settled => hold,
+            earlier => {
+                let first_seen = earlier.map_or(now_ms, |h| h.since_ms);
+                let (since_ms, exact) = match start {
+                    Start::Created { at_ms } => (at_ms, true),
+                    Start::Unknown | Start::Unsettled => (first_seen, false),
+                };
+                Hold {
+                    since_ms,
+                    exact,
+                    settled: start != Start::Unsettled,
+                    last_seen_ms: now_ms,
+                }
+            }
+        };
+        holder.holding_since_ms = Some(hold.since_ms);
+        holder.since_exact = hold.exact;
+        holds.insert(
+            id,
+            Hold {
+                last_seen_ms: hold.last_seen_ms.max(now_ms),
+                ..hold
+            },
+        );
+        if holds.len() > MAX_HOLDS {
+            // Drop the least recently seen tenth at once, so a full tracker
+            // is not scanned on every new holder.
+            let mut seen: Vec<u64> = holds.values().map(|h| h.last_seen_ms).collect();
+            let cut = seen.len() / 10;
+            let (_, &mut threshold, _) = seen.select_nth_unstable(cut);
+            holds.retain(|_, h| h.last_seen_ms > threshold);
+        }
+    }
+
+    /// Stamps every holder of `locks`, each read as `session` at an answer
+    /// whose reads etcd answered by `now_ms`.
+    pub async fn stamp_locks(
+        &self,
+        session: &EtcdSession,
+        clock: &RevisionClock,
+        plain_only: &BTreeSet<Vec<u8>>,
+        locks: &mut [Lock],
+        now_ms: u64,
+    ) {
+        for lock in locks {
+            for holder in &mut lock.holders {
+                let start = if self.settled(holder) {
+                    Start::Unsettled
+                } else {
+                    let kind = Some(lock.kind);
+                    begin(session, clock, plain_only, &lock.prefix.0, kind, holder).await
+                };
+                self.stamp(holder, start, now_ms);
+            }
+        }
+    }
+
+    /// Stamps the leader of every election in `elections`, like
+    /// [`Self::stamp_locks`].
+    pub async fn stamp_elections(
+        &self,
+        session: &EtcdSession,
+        clock: &RevisionClock,
+        plain_only: &BTreeSet<Vec<u8>>,
+        elections: &mut [Election],
+        now_ms: u64,
+    ) {
+        for election in elections {
+            let Some(leader) = election.leader.as_mut() else {
+                continue;
+            };
+            let start = if self.settled(leader) {
+                Start::Unsettled
+            } else {
+                begin(session, clock, plain_only, &election.prefix.0, None, leader).await
+            };
+            self.stamp(leader, start, now_ms);
+        }
+    }
+}
+
+/// How `holder` began holding `prefix` (a lock of `kind`, or an election
+/// for `None`): the clock must date its `create_revision`, and one read of
+/// the prefix at that revision must show it holding already.
+async fn begin(
+    session: &EtcdSession,
+    clock: &RevisionClock,
+    plain_only: &BTreeSet<Vec<u8>>,
+    prefix: &[u8],
+    kind: Option<LockKind>,
+    holder: &Contender,
+) -> Start {
+    let created = holder.create_revision.0;
+    // Observations only ever grow later, so a revision not dated now never
+    // will be: no read is worth making.
+    let Some(at_ms) = clock.date(created) else {
+        return Start::Unknown;
+    };
+    let items = with_slash(prefix);
+    // The reader could read the prefix now, and etcd's permissions do not
+    // depend on the revision, so it may read it then too.
+    let read = session
+        .range_kvs(&items, &range_end(&items), MAX_CONTENDERS, Some(created))
+        .await;
+    match read {
+        Ok(read) if held_at(prefix, &read.kvs, kind, plain_only, holder) => {
+            Start::Created { at_ms }
+        }
+        Ok(_) | Err(EtcdError::Compacted(_)) => Start::Unknown,
+        Err(err) => {
+            tracing::debug!(error = %err, "the prefix at a holder's creation could not be read");
+            Start::Unsettled
+        }
+    }
+}
+
+/// Whether `holder` holds `prefix` (a lock of `kind`, or an election for
+/// `None`) among `kvs`, the keys under the prefix at one revision.
+pub fn held_at(
+    prefix: &[u8],
+    kvs: &[RangeKv],
+    kind: Option<LockKind>,
+    plain_only: &BTreeSet<Vec<u8>>,
+    holder: &Contender,
+) -> bool {
+    let same = |c: &Contender| c.key == holder.key && c.create_revision == holder.create_revision;
+    let hint = Some(match kind {
+        Some(_) => Hint::Lock,
+        None => Hint::Election,
+    });
+    detect::groups(prefix, kvs, hint, plain_only, &HashMap::new())
+        .iter()
+        .any(|group| match (group, kind) {
+            (Group::Lock(lock), Some(kind)) => lock.kind == kind && lock.holders.iter().any(same),
+            (Group::Election(election), None) => election.leader.as_ref().is_some_and(same),
+            _ => false,
+        })
 }
 
 #[cfg(test)]
@@ -45,25 +228,128 @@ mod tests {
             lease_ttl: None,
             create_revision: Revision(create_revision),
             holding_since_ms: None,
+            since_exact: false,
             role: None,
         }
     }
 
+    fn stamped(tracker: &HoldTracker, key: &str, rev: i64, start: Start, now: u64) -> Contender {
+        let mut c = holder(key, rev);
+        tracker.stamp(&mut c, start, now);
+        c
+    }
+
     #[test]
-    fn first_sighting_sticks_until_the_holder_changes() {
+    fn an_estimate_is_the_first_sighting_and_sticks() {
         let tracker = HoldTracker::default();
-        let mut a = holder("l/1", 5);
-        tracker.stamp([&mut a], 1_000);
-        assert_eq!(a.holding_since_ms, Some(1_000));
-        let mut a = holder("l/1", 5);
-        tracker.stamp([&mut a], 2_000);
-        assert_eq!(a.holding_since_ms, Some(1_000));
-        // The same key written again by a new session is a new holder.
-        let mut b = holder("l/1", 9);
-        tracker.stamp([&mut b], 3_000);
+        let a = stamped(&tracker, "l/1", 5, Start::Unknown, 1_000);
+        assert_eq!((a.holding_since_ms, a.since_exact), (Some(1_000), false));
+        let a = stamped(&tracker, "l/1", 5, Start::Unknown, 2_000);
+        assert_eq!((a.holding_since_ms, a.since_exact), (Some(1_000), false));
+        // The same key written again by a new session is a new holding.
+        let b = stamped(&tracker, "l/1", 9, Start::Unknown, 3_000);
         assert_eq!(b.holding_since_ms, Some(3_000));
-        let mut a = holder("l/1", 5);
-        tracker.stamp([&mut a], 4_000);
-        assert_eq!(a.holding_since_ms, Some(4_000));
+    }
+
+    #[test]
+    fn a_holder_dated_from_its_creation_is_exact_and_stays_so() {
+        let tracker = HoldTracker::default();
+        let a = stamped(&tracker, "l/1", 5, Start::Created { at_ms: 900 }, 1_000);
+        assert_eq!((a.holding_since_ms, a.since_exact), (Some(900), true));
+        // Later answers do not ask again, and cannot change it.
+        let a = stamped(&tracker, "l/1", 5, Start::Unsettled, 5_000);
+        assert_eq!((a.holding_since_ms, a.since_exact), (Some(900), true));
+    }
+
+    #[test]
+    fn an_unsettled_holder_keeps_its_first_sighting_until_settled() {
+        let tracker = HoldTracker::default();
+        let a = stamped(&tracker, "l/1", 5, Start::Unsettled, 1_000);
+        assert_eq!((a.holding_since_ms, a.since_exact), (Some(1_000), false));
+        let a = stamped(&tracker, "l/1", 5, Start::Unsettled, 2_000);
+        assert_eq!(a.holding_since_ms, Some(1_000));
+        let a = stamped(&tracker, "l/1", 5, Start::Created { at_ms: 800 }, 3_000);
+        assert_eq!((a.holding_since_ms, a.since_exact), (Some(800), true));
+        let a = stamped(&tracker, "l/1", 5, Start::Unknown, 4_000);
+        assert_eq!((a.holding_since_ms, a.since_exact), (Some(800), true));
+    }
+
+    #[test]
+    fn answers_without_a_holder_forget_nothing() {
+        let tracker = HoldTracker::default();
+        stamped(&tracker, "l/1", 5, Start::Unknown, 1_000);
+        // Other answers (another user's, with other holders or none) stamp
+        // other holders only.
+        stamped(&tracker, "m/1", 7, Start::Unknown, 2_000);
+        let a = stamped(&tracker, "l/1", 5, Start::Unknown, 3_000);
+        assert_eq!(a.holding_since_ms, Some(1_000));
+    }
+
+    #[test]
+    fn a_full_tracker_drops_the_least_recently_seen() {
+        let tracker = HoldTracker::default();
+        stamped(&tracker, "kept", 1, Start::Unknown, 0);
+        for i in 0..MAX_HOLDS as u64 {
+            stamped(&tracker, "old", i as i64 + 2, Start::Unknown, i + 1);
+            if i % 100 == 0 {
+                // Seen again and again, so never the least recent.
+                stamped(&tracker, "kept", 1, Start::Unknown, i + 1);
+            }
+        }
+        let len = tracker.holds.lock().map(|h| h.len()).unwrap_or_default();
+        assert!(len <= MAX_HOLDS && len >= MAX_HOLDS * 8 / 10, "{len}");
+        let kept = stamped(&tracker, "kept", 1, Start::Unknown, u64::MAX);
+        assert_eq!(kept.holding_since_ms, Some(0));
+        let first_old = stamped(&tracker, "old", 2, Start::Unknown, u64::MAX);
+        assert_eq!(first_old.holding_since_ms, Some(u64::MAX));
+    }
+
+    fn kv(key: &str, lease: i64, create_revision: i64) -> RangeKv {
+        RangeKv {
+            key: key.as_bytes().to_vec(),
+            value: Vec::new(),
+            lease,
+            create_revision,
+        }
+    }
+
+    #[test]
+    fn held_from_creation_only_with_nobody_ahead() {
+        let none = BTreeSet::new();
+        let mutex = Some(LockKind::Mutex);
+        let first = holder("jobs/a", 5);
+        // At revision 5 the key was the only one: it held from the start.
+        assert!(held_at(
+            b"jobs",
+            &[kv("jobs/a", 0xa, 5)],
+            mutex,
+            &none,
+            &first
+        ));
+        // At its creation an older contender held: it waited first.
+        let second = holder("jobs/b", 8);
+        let at_8 = [kv("jobs/a", 0xa, 5), kv("jobs/b", 0xb, 8)];
+        assert!(!held_at(b"jobs", &at_8, mutex, &none, &second));
+        // A look-alike ahead of it (not on its own lease) is no contender.
+        let at_8 = [kv("jobs/a", 0x1, 5), kv("jobs/b", 0xb, 8)];
+        assert!(held_at(b"jobs", &at_8, mutex, &none, &second));
+        // Elections: the leader is the oldest candidate.
+        let leader = holder("leader/c", 3);
+        let at_3 = [kv("leader/c", 0xc, 3)];
+        assert!(held_at(b"leader", &at_3, None, &none, &leader));
+        // Not the lock of another kind.
+        let rw = Some(LockKind::RwMutex);
+        assert!(!held_at(b"leader", &at_3, rw, &none, &leader));
+    }
+
+    #[test]
+    fn rwmutex_readers_hold_together_unless_a_writer_is_ahead() {
+        let none = BTreeSet::new();
+        let rw = Some(LockKind::RwMutex);
+        let reader = holder("cfg/read/b", 6);
+        let readers = [kv("cfg/read/a", 0xa, 4), kv("cfg/read/b", 0xb, 6)];
+        assert!(held_at(b"cfg", &readers, rw, &none, &reader));
+        let behind_writer = [kv("cfg/write/a", 0xa, 4), kv("cfg/read/b", 0xb, 6)];
+        assert!(!held_at(b"cfg", &behind_writer, rw, &none, &reader));
     }
 }
