@@ -297,7 +297,7 @@ mod tests {
             }
         }
         let len = tracker.holds.lock().map(|h| h.len()).unwrap_or_default();
-        assert!(len <= MAX_HOLDS && len >= MAX_HOLDS * 8 / 10, "{len}");
+        assert!((MAX_HOLDS * 8 / 10..=MAX_HOLDS).contains(&len), "{len}");
         let kept = stamped(&tracker, "kept", 1, Start::Unknown, u64::MAX);
         assert_eq!(kept.holding_since_ms, Some(0));
         let first_old = stamped(&tracker, "old", 2, Start::Unknown, u64::MAX);
