@@ -121,6 +121,7 @@ impl HoldTracker {
     ) {
         for lock in locks {
             for holder in &mut lock.holders {
+                // A settled holding keeps what it has: nothing to read.
                 let start = if self.settled(holder) {
                     Start::Unsettled
                 } else {
@@ -146,6 +147,7 @@ impl HoldTracker {
             let Some(leader) = election.leader.as_mut() else {
                 continue;
             };
+            // A settled holding keeps what it has: nothing to read.
             let start = if self.settled(leader) {
                 Start::Unsettled
             } else {
