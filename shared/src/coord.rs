@@ -76,12 +76,13 @@ pub struct Contender {
     /// backend clock); `None` for a waiter or candidate. etcd keeps no time
     /// for a revision: see [`Contender::since_exact`] for what this is.
     pub holding_since_ms: Option<u64>,
-    /// `true` when `holding_since_ms` is when the contender's key was
-    /// created (it held from its `create_revision`, and the backend saw etcd
-    /// reach that revision live, to within a few seconds): "holding since".
+    /// `true` when `holding_since_ms` is when etcd made it the holder (the
+    /// revision that created its key, or that deleted the last contender
+    /// ahead of it, found in etcd's history) and the backend saw etcd reach
+    /// that revision live, to within a few seconds: "holding since".
     /// `false` when it is an estimate, the first time the backend saw it
-    /// hold (it was taken before the backend watched, or it waited first):
-    /// "seen holding since".
+    /// hold (it was taken before the backend watched, or etcd's history of
+    /// it was compacted): "seen holding since".
     #[serde(default)]
     pub since_exact: bool,
     /// For a reader or writer of an RWMutex.

@@ -1,13 +1,16 @@
 //! Since when a contender has held a lock or led an election.
 //!
-//! etcd keeps no such time. A contender that held from the moment its key
-//! was written (nobody ahead of it at its `create_revision`, checked with one
-//! read of its prefix at that revision) has held since etcd reached that
-//! revision, which the [`RevisionClock`] dates when the backend saw it
-//! happen: "holding since", exact. Otherwise (taken before the backend
-//! watched, dated by nothing, or it waited behind others first) the time is
-//! the first time the backend saw it hold: "seen holding since", an
-//! estimate.
+//! etcd keeps no such time, but it keeps history. A contender that held
+//! from the moment its key was written (nobody ahead of it at its
+//! `create_revision`, checked with one read of its prefix at that revision)
+//! has held since that revision; one that waited first has held since the
+//! revision that deleted the last contender ahead of it, found by bisecting
+//! the revisions between its creation and now with reads of its prefix at a
+//! revision (at most [`MAX_SEARCH_READS`]). The [`RevisionClock`] dates that
+//! revision when the backend saw etcd reach it: "holding since", exact.
+//! Otherwise (taken before the backend watched, history compacted, or dated
+//! by nothing) the time is the first time the backend saw it hold: "seen
+//! holding since", an estimate. Each holding is worked out once.
 //!
 //! One [`HoldTracker`] serves every user, and no user's answer can change
 //! what another sees: an entry is keyed by the holder's key and
@@ -30,6 +33,9 @@ use crate::etcd::{EtcdError, EtcdSession, RangeKv};
 /// Most holders remembered; far more than there are locks and elections
 /// at one time, so only holders long gone are ever dropped.
 pub const MAX_HOLDS: usize = 10_000;
+/// Most reads of a prefix at a revision spent finding when a waiter began
+/// to hold: enough to bisect 16 million revisions.
+pub const MAX_SEARCH_READS: u32 = 24;
 
 /// What the backend knows of one holding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,9 +51,9 @@ struct Hold {
 /// How a holding was found to begin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Start {
-    /// It held from its `create_revision`, which etcd reached at this time.
-    Created { at_ms: u64 },
-    /// It did not hold from its creation, or that time is not known.
+    /// It began to hold at a revision etcd reached at this time.
+    Dated { at_ms: u64 },
+    /// When it began to hold is not known.
     Unknown,
     /// Not found out this time (etcd did not answer); ask again later.
     Unsettled,
@@ -79,7 +85,7 @@ impl HoldTracker {
             earlier => {
                 let first_seen = earlier.map_or(now_ms, |h| h.since_ms);
                 let (since_ms, exact) = match start {
-                    Start::Created { at_ms } => (at_ms, true),
+                    Start::Dated { at_ms } => (at_ms, true),
                     Start::Unknown | Start::Unsettled => (first_seen, false),
                 };
                 Hold {
@@ -159,8 +165,8 @@ impl HoldTracker {
 }
 
 /// How `holder` began holding `prefix` (a lock of `kind`, or an election
-/// for `None`): the clock must date its `create_revision`, and one read of
-/// the prefix at that revision must show it holding already.
+/// for `None`): the revision it began at, from reads of the prefix at
+/// revisions, dated by the clock.
 async fn begin(
     session: &EtcdSession,
     clock: &RevisionClock,
@@ -170,27 +176,84 @@ async fn begin(
     holder: &Contender,
 ) -> Start {
     let created = holder.create_revision.0;
-    // Observations only ever grow later, so a revision not dated now never
-    // will be: no read is worth making.
-    let Some(at_ms) = clock.date(created) else {
+    // It began at or after its creation, and observations only ever grow
+    // later: when the creation is not dated, etcdeck was not watching then
+    // and no read is worth making.
+    if clock.date(created).is_none() {
         return Start::Unknown;
-    };
+    }
     let items = with_slash(prefix);
+    let end = range_end(&items);
     // The reader could read the prefix now, and etcd's permissions do not
-    // depend on the revision, so it may read it then too.
-    let read = session
-        .range_kvs(&items, &range_end(&items), MAX_CONTENDERS, Some(created))
-        .await;
-    match read {
-        Ok(read) if held_at(prefix, &read.kvs, kind, plain_only, holder) => {
-            Start::Created { at_ms }
+    // depend on the revision, so it may read it at any revision too.
+    let held = |revision: Option<i64>| {
+        let (items, end) = (&items, &end);
+        async move {
+            let read = session
+                .range_kvs(items, end, MAX_CONTENDERS, revision)
+                .await?;
+            Ok::<_, EtcdError>((
+                read.revision,
+                held_at(prefix, &read.kvs, kind, plain_only, holder),
+            ))
         }
-        Ok(_) | Err(EtcdError::Compacted(_)) => Start::Unknown,
+    };
+    let began = async {
+        if held(Some(created)).await?.1 {
+            return Ok(Some(created));
+        }
+        // It waited. It holds now (it was just read holding), unless it
+        // let go meanwhile.
+        let (now, holds) = held(None).await?;
+        if !holds {
+            return Ok(None);
+        }
+        first_holding(created, now, MAX_SEARCH_READS, |r| {
+            let held = &held;
+            async move { Ok::<_, EtcdError>(held(Some(r)).await?.1) }
+        })
+        .await
+    };
+    match began.await {
+        Ok(Some(revision)) => clock
+            .date(revision)
+            .map_or(Start::Unknown, |at_ms| Start::Dated { at_ms }),
+        Ok(None) | Err(EtcdError::Compacted(_)) => Start::Unknown,
         Err(err) => {
-            tracing::debug!(error = %err, "the prefix at a holder's creation could not be read");
+            tracing::debug!(error = %err, "the prefix at an earlier revision could not be read");
             Start::Unsettled
         }
     }
+}
+
+/// The first revision in `(not_yet, holding]` at which `held` is true,
+/// given that it is false at `not_yet`, true at `holding`, and stays true
+/// once true (a contender holds from when the last one ahead of it went
+/// until its own key goes). `None` when that takes more than `max_reads`.
+pub async fn first_holding<F, Fut, E>(
+    mut not_yet: i64,
+    mut holding: i64,
+    max_reads: u32,
+    mut held: F,
+) -> Result<Option<i64>, E>
+where
+    F: FnMut(i64) -> Fut,
+    Fut: std::future::Future<Output = Result<bool, E>>,
+{
+    let mut reads = 0;
+    while holding - not_yet > 1 {
+        if reads == max_reads {
+            return Ok(None);
+        }
+        reads += 1;
+        let mid = not_yet + (holding - not_yet) / 2;
+        if held(mid).await? {
+            holding = mid;
+        } else {
+            not_yet = mid;
+        }
+    }
+    Ok(Some(holding))
 }
 
 /// Whether `holder` holds `prefix` (a lock of `kind`, or an election for
@@ -256,7 +319,7 @@ mod tests {
     #[test]
     fn a_holder_dated_from_its_creation_is_exact_and_stays_so() {
         let tracker = HoldTracker::default();
-        let a = stamped(&tracker, "l/1", 5, Start::Created { at_ms: 900 }, 1_000);
+        let a = stamped(&tracker, "l/1", 5, Start::Dated { at_ms: 900 }, 1_000);
         assert_eq!((a.holding_since_ms, a.since_exact), (Some(900), true));
         // Later answers do not ask again, and cannot change it.
         let a = stamped(&tracker, "l/1", 5, Start::Unsettled, 5_000);
@@ -270,7 +333,7 @@ mod tests {
         assert_eq!((a.holding_since_ms, a.since_exact), (Some(1_000), false));
         let a = stamped(&tracker, "l/1", 5, Start::Unsettled, 2_000);
         assert_eq!(a.holding_since_ms, Some(1_000));
-        let a = stamped(&tracker, "l/1", 5, Start::Created { at_ms: 800 }, 3_000);
+        let a = stamped(&tracker, "l/1", 5, Start::Dated { at_ms: 800 }, 3_000);
         assert_eq!((a.holding_since_ms, a.since_exact), (Some(800), true));
         let a = stamped(&tracker, "l/1", 5, Start::Unknown, 4_000);
         assert_eq!((a.holding_since_ms, a.since_exact), (Some(800), true));
@@ -313,6 +376,26 @@ mod tests {
             lease,
             create_revision,
         }
+    }
+
+    #[tokio::test]
+    async fn bisection_finds_the_first_revision_holding() {
+        for began in 11..=40 {
+            let mut reads = 0;
+            let found = first_holding(10, 40, MAX_SEARCH_READS, |r| {
+                reads += 1;
+                async move { Ok::<_, ()>(r >= began) }
+            })
+            .await;
+            assert_eq!(found, Ok(Some(began)));
+            assert!(reads <= 5, "{reads} reads for 30 revisions");
+        }
+        // Too many revisions for the reads allowed: not found.
+        let found = first_holding(0, 1 << 20, 4, |r| async move { Ok::<_, ()>(r > 7) }).await;
+        assert_eq!(found, Ok(None));
+        // A failed read ends the search with its error.
+        let found = first_holding(0, 100, 8, |_| async { Err::<bool, _>("away") }).await;
+        assert_eq!(found, Err("away"));
     }
 
     #[test]
