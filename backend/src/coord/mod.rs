@@ -114,7 +114,8 @@ struct Inner {
     config: CoordConfig,
     lock_holds: HoldTracker,
     leader_holds: HoldTracker,
-    /// Dates revisions, so holders are dated from their `create_revision`.
+    /// Dates revisions, so holders are dated from the revision they began
+    /// to hold at.
     clock: Arc<RevisionClock>,
     queues: Vec<Arc<QueueTracker>>,
     /// Queues found by the walk, each with its tracker.
