@@ -182,6 +182,7 @@ fn contender(key: &str, lease: i64, ttl: Option<i64>, since: Option<u64>) -> Con
         lease_ttl: ttl,
         create_revision: Revision(lease),
         holding_since_ms: since,
+        since_exact: false,
         role: None,
     }
 }

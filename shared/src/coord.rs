@@ -72,9 +72,19 @@ pub struct Contender {
     /// Seconds left on the lease when read.
     pub lease_ttl: Option<i64>,
     pub create_revision: Revision,
-    /// For a holder or leader: since when the backend has seen it hold or
-    /// lead (Unix ms, backend clock); `None` when not known.
+    /// For a holder or leader: since when it has held or led (Unix ms,
+    /// backend clock); `None` for a waiter or candidate. etcd keeps no time
+    /// for a revision: see [`Contender::since_exact`] for what this is.
     pub holding_since_ms: Option<u64>,
+    /// `true` when `holding_since_ms` is when etcd made it the holder (the
+    /// revision that created its key, or that deleted the last contender
+    /// ahead of it, found in etcd's history) and the backend saw etcd reach
+    /// that revision live, to within a few seconds: "holding since".
+    /// `false` when it is an estimate, the first time the backend saw it
+    /// hold (it was taken before the backend watched, or etcd's history of
+    /// it was compacted): "seen holding since".
+    #[serde(default)]
+    pub since_exact: bool,
     /// For a reader or writer of an RWMutex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<RwRole>,
@@ -198,6 +208,7 @@ mod tests {
             lease_ttl: Some(7),
             create_revision: Revision(12),
             holding_since_ms: Some(1_763_712_000_000),
+            since_exact: true,
             role,
         }
     }
@@ -235,6 +246,7 @@ mod tests {
                     holders: vec![],
                     waiters: vec![Contender {
                         holding_since_ms: None,
+                        since_exact: false,
                         ..contender("cfg/write/694da1fd28ed4b18", "", Some(RwRole::Write))
                     }],
                 },
@@ -255,7 +267,8 @@ mod tests {
                       "lease": "694da1fd28ed4b18",
                       "lease_ttl": 7,
                       "create_revision": 12,
-                      "holding_since_ms": 1763712000000
+                      "holding_since_ms": 1763712000000,
+                      "since_exact": true
                     }
                   ],
                   "waiters": []
@@ -272,6 +285,7 @@ mod tests {
                       "lease_ttl": 7,
                       "create_revision": 12,
                       "holding_since_ms": null,
+                      "since_exact": false,
                       "role": "write"
                     }
                   ]
@@ -291,7 +305,7 @@ mod tests {
             revision: Revision(42),
         };
         let json = serde_json::to_string(&elections).unwrap();
-        expect![[r#"{"elections":[{"prefix":"bGVhZGVy","leader":{"key":"bGVhZGVyLzY5NGRhMWZkMjhlZDRiMTg=","value":"bm9kZS1h","lease":"694da1fd28ed4b18","lease_ttl":7,"create_revision":12,"holding_since_ms":1763712000000},"candidates":[]}],"revision":42}"#]].assert_eq(&json);
+        expect![[r#"{"elections":[{"prefix":"bGVhZGVy","leader":{"key":"bGVhZGVyLzY5NGRhMWZkMjhlZDRiMTg=","value":"bm9kZS1h","lease":"694da1fd28ed4b18","lease_ttl":7,"create_revision":12,"holding_since_ms":1763712000000,"since_exact":true},"candidates":[]}],"revision":42}"#]].assert_eq(&json);
         assert_eq!(serde_json::from_str::<Elections>(&json).unwrap(), elections);
     }
 

@@ -183,6 +183,7 @@ fn contender(kv: &RangeKv, role: Option<RwRole>, ttl: &HashMap<i64, Option<i64>>
         lease_ttl: ttl.get(&kv.lease).copied().flatten(),
         create_revision: Revision(kv.create_revision),
         holding_since_ms: None,
+        since_exact: false,
         role,
     }
 }

@@ -11,7 +11,8 @@
 //! - [`detect_queues`]: the bounded background walk of the key tree that
 //!   finds queues nobody configured.
 //! - [`services`]: `<prefix><name>/<instance>` registrations (pure).
-//! - [`hold`]: since when the backend has seen each holder hold.
+//! - [`hold`]: since when each holder has held, exact or estimated.
+//! - [`clock`]: when etcd reached each revision, as the backend saw it.
 //!
 //! Nothing here scans the keyspace. Locks and elections are found from the
 //! keys attached to leases (every contender's key is attached to its
@@ -19,6 +20,7 @@
 //! read under their configured (or, for queues, found) prefixes only, with
 //! `limit`s and `count_only`.
 
+pub mod clock;
 pub mod detect;
 pub mod detect_queues;
 pub mod hold;
@@ -41,6 +43,7 @@ use crate::config::CoordConfig;
 use crate::etcd::{EtcdError, EtcdSession, LeaseInfo};
 use crate::hub::Hub;
 use crate::tree::range_end;
+use clock::RevisionClock;
 use detect::{Group, Hint};
 use hold::HoldTracker;
 use queues::{Item, QueueTracker};
@@ -106,6 +109,9 @@ struct Inner {
     config: CoordConfig,
     lock_holds: HoldTracker,
     leader_holds: HoldTracker,
+    /// Dates revisions, so holders are dated from the revision they began
+    /// to hold at.
+    clock: Arc<RevisionClock>,
     queues: Vec<Arc<QueueTracker>>,
     /// Queues found by the walk, each with its tracker.
     detected: Arc<detect_queues::Detected>,
@@ -140,6 +146,8 @@ impl Coord {
         for tracker in &queues {
             tracker.spawn(hub.clone(), session.clone(), shutdown.clone());
         }
+        let clock = Arc::new(RevisionClock::default());
+        clock::spawn_probe(clock.clone(), session.clone(), shutdown.clone());
         let detected = Arc::new(detect_queues::Detected::default());
         detect_queues::spawn(
             detected.clone(),
@@ -153,6 +161,7 @@ impl Coord {
                 config,
                 lock_holds: HoldTracker::default(),
                 leader_holds: HoldTracker::default(),
+                clock,
                 queues,
                 detected,
                 lease_keys: Mutex::new(HashMap::new()),
@@ -280,6 +289,7 @@ impl Coord {
                     return Err(range_error(err, what, &prefix));
                 }
             };
+            self.inner.clock.observe(read.revision, queues::now_ms());
             revision.get_or_insert(read.revision);
             groups.extend(detect::groups(&prefix, &read.kvs, hint, &plain_only, &ttl));
         }
@@ -288,6 +298,18 @@ impl Coord {
         // the older of the two, so a view watching from there misses nothing.
         let complete_at = revision.map_or(lease_revision, |r| r.min(lease_revision));
         Ok((Revision(complete_at), groups))
+    }
+
+    /// The prefixes configured as locks or elections (see
+    /// [`detect::classify`]).
+    fn plain_only(&self) -> BTreeSet<Vec<u8>> {
+        let config = &self.inner.config;
+        config
+            .lock_prefixes
+            .iter()
+            .chain(&config.election_prefixes)
+            .cloned()
+            .collect()
     }
 
     /// `GET /api/v1/locks`.
@@ -300,10 +322,18 @@ impl Coord {
                 Group::Election(_) => None,
             })
             .collect();
-        self.inner.lock_holds.stamp(
-            locks.iter_mut().flat_map(|l| l.holders.iter_mut()),
-            queues::now_ms(),
-        );
+        let inner = &self.inner;
+        let plain_only = self.plain_only();
+        inner
+            .lock_holds
+            .stamp_locks(
+                session,
+                &inner.clock,
+                &plain_only,
+                &mut locks,
+                queues::now_ms(),
+            )
+            .await;
         Ok(Locks { locks, revision })
     }
 
@@ -317,10 +347,13 @@ impl Coord {
                 Group::Lock(_) => None,
             })
             .collect();
-        self.inner.leader_holds.stamp(
-            elections.iter_mut().filter_map(|e| e.leader.as_mut()),
-            queues::now_ms(),
-        );
+        let inner = &self.inner;
+        let plain_only = self.plain_only();
+        let now = queues::now_ms();
+        inner
+            .leader_holds
+            .stamp_elections(session, &inner.clock, &plain_only, &mut elections, now)
+            .await;
         Ok(Elections {
             elections,
             revision,

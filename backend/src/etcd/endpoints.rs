@@ -81,6 +81,9 @@ struct Inner {
     /// Member names by client URL, from etcd's member list.
     names: Mutex<(HashMap<String, String>, Option<Instant>)>,
     connection: watch::Sender<Connection>,
+    /// etcd's revision as each answered probe found it (sent on every
+    /// answer, changed or not: the time of a sighting is news too).
+    revision: watch::Sender<Option<i64>>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -116,6 +119,7 @@ impl Endpoints {
                 probes,
                 names: Mutex::new((HashMap::new(), None)),
                 connection,
+                revision: watch::channel(None).0,
             }),
         }
     }
@@ -170,13 +174,18 @@ impl Endpoints {
         };
         let mut client_for_call = client.clone();
         match with_timeout(PROBE_TIMEOUT, client_for_call.status()).await {
-            Ok(status) => self.set(
-                endpoint,
-                Health::Up {
-                    version: status.version().to_owned(),
-                    leader: status.leader() != 0,
-                },
-            ),
+            Ok(status) => {
+                if let Some(header) = status.header() {
+                    self.inner.revision.send_replace(Some(header.revision()));
+                }
+                self.set(
+                    endpoint,
+                    Health::Up {
+                        version: status.version().to_owned(),
+                        leader: status.leader() != 0,
+                    },
+                );
+            }
             Err(err) => {
                 // A fresh connection next time: a hung one may never recover.
                 lock(&self.inner.probes)[endpoint] = None;
@@ -234,6 +243,11 @@ impl Endpoints {
             }
             Err(err) => tracing::debug!(error = %err, "etcd's member list is unavailable"),
         }
+    }
+
+    /// etcd's revision at each answered probe, about once a second.
+    pub(super) fn revisions(&self) -> watch::Receiver<Option<i64>> {
+        self.inner.revision.subscribe()
     }
 
     /// What is known of `endpoint` now.

@@ -223,6 +223,12 @@ impl EtcdSession {
         self.inner.endpoints.connection()
     }
 
+    /// etcd's revision as the cluster's prober sees it, about once a second
+    /// (every answer is sent, changed or not), at no cost of its own.
+    pub fn revisions(&self) -> watch::Receiver<Option<i64>> {
+        self.inner.endpoints.revisions()
+    }
+
     /// Asks the endpoints now whether they answer (those known to be down
     /// are left to the prober), and answers the state that follows.
     pub async fn check(&self) -> Connection {
