@@ -29,6 +29,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Duration;
 
+use etcdeck_shared::limits::lease_ttl_error;
 use etcdeck_shared::ws::{EventKind, SubId, WatchRange};
 use etcdeck_shared::{Bytes, Connection, ErrorCode, LeaseId, Revision};
 use leptos::prelude::*;
@@ -545,10 +546,9 @@ pub fn LeasesPage() -> impl IntoView {
     }
 }
 
-/// etcd's largest lease TTL, in seconds (`MaxLeaseTTL`).
-pub const MAX_LEASE_TTL: i64 = 9_000_000_000;
-
-/// The TTL typed into "Grant lease", or a sentence on what is wrong with it.
+/// The TTL typed into "Grant lease", or a sentence on what is wrong with
+/// it; a TTL out of range gets the very sentence the backend would answer
+/// ([`lease_ttl_error`]).
 pub fn parse_ttl(text: &str) -> Result<i64, String> {
     let text = text.trim();
     if text.is_empty() {
@@ -557,15 +557,10 @@ pub fn parse_ttl(text: &str) -> Result<i64, String> {
     let ttl: i64 = text
         .parse()
         .map_err(|_| format!("the TTL must be a whole number of seconds, not \"{text}\""))?;
-    if ttl < 1 {
-        return Err("the TTL must be at least 1 second".to_owned());
+    match lease_ttl_error(ttl) {
+        Some(why) => Err(why),
+        None => Ok(ttl),
     }
-    if ttl > MAX_LEASE_TTL {
-        return Err(format!(
-            "the TTL can be at most {MAX_LEASE_TTL} seconds (etcd's limit)"
-        ));
-    }
-    Ok(ttl)
 }
 
 /// What the leases page may do to leases, and how the last action went.
@@ -690,18 +685,20 @@ pub fn ServicesPage() -> impl IntoView {
 mod tests {
     use super::*;
     use crate::unit_test;
+    use etcdeck_shared::limits::MAX_LEASE_TTL;
 
     #[unit_test]
-    fn a_ttl_is_whole_seconds_within_etcds_limits() {
+    fn a_ttl_is_whole_seconds_within_the_shared_limits() {
         assert_eq!(parse_ttl("60"), Ok(60));
         assert_eq!(parse_ttl(" 5 "), Ok(5));
-        assert_eq!(parse_ttl("9000000000"), Ok(MAX_LEASE_TTL));
+        assert_eq!(parse_ttl("2592000"), Ok(MAX_LEASE_TTL));
         assert!(parse_ttl("").unwrap_err().contains("enter"));
         assert!(parse_ttl("0").unwrap_err().contains("at least 1"));
         assert!(parse_ttl("-3").unwrap_err().contains("at least 1"));
         assert!(parse_ttl("1.5").unwrap_err().contains("whole number"));
         assert!(parse_ttl("ten").unwrap_err().contains("whole number"));
-        assert!(parse_ttl("9000000001").unwrap_err().contains("at most"));
+        assert!(parse_ttl("2592001").unwrap_err().contains("at most"));
+        assert!(parse_ttl("9000000000").unwrap_err().contains("at most"));
         assert!(parse_ttl("99999999999999999999").is_err());
     }
 
