@@ -6,8 +6,9 @@
 use etcdeck_frontend::api::ApiFailure;
 use etcdeck_frontend::components::coord::LeasesView;
 use etcdeck_frontend::components::header::SessionBadge;
+use etcdeck_frontend::lease_actions::LeaseActions;
+use etcdeck_frontend::live_view::ReadState;
 use etcdeck_frontend::pages::audit::AuditView;
-use etcdeck_frontend::pages::coord::{LeaseActions, ReadState};
 use etcdeck_frontend::pages::login::LoginForm;
 use etcdeck_frontend::session::{self, Phase, Session};
 use etcdeck_shared::coord::{LeaseDetail, Leases};
