@@ -25,6 +25,15 @@
 //! old), so the page always ends up at least as new as its events; so is an
 //! answer that lacks a key a change created (a new lock's first key), a few
 //! times.
+//!
+//! Layout: `state` holds [`ReadState`] and [`LiveAnswer`], `watch` the
+//! connection parts; this file the [`LiveView`] that puts them together.
+
+mod state;
+mod watch;
+
+pub use state::{LiveAnswer, ReadState, WHOLE_DENIED_NOTE, stale_answer};
+pub use watch::{ChangeWatch, Handler, Health, Watcher, follow_link, watch_changes};
 
 use std::cell::RefCell;
 use std::fmt;
@@ -34,14 +43,12 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use etcdeck_shared::ws::{EventKind, SubId, WatchEvent, WatchRange};
-use etcdeck_shared::{Bytes, Connection, Revision};
+use etcdeck_shared::{Bytes, Revision};
 use leptos::prelude::*;
 
 use crate::api::ApiFailure;
-use crate::api::live::LiveClient;
-use crate::connection::ConnectionState;
 use crate::freshness::{Freshness, ViewState, now_ms};
-use crate::live::{Delivery, SocketState};
+use crate::live::Delivery;
 
 /// Changes within this long are gathered into one re-read.
 pub const CHANGE_DEBOUNCE: Duration = Duration::from_millis(300);
@@ -57,266 +64,6 @@ pub const MAX_STALE_RETRIES: u32 = 20;
 pub const MAX_UNSEEN_RETRIES: u32 = 4;
 /// Most created keys remembered between answers.
 const MAX_UNSEEN: usize = 64;
-
-/// Shown when the etcd user may not watch every key.
-pub const WHOLE_DENIED_NOTE: &str = "This etcd user may not watch every key: what is shown \
-    follows along live, but new names appear only when the page reads again.";
-
-/// What a page holds: the last answer, when it arrived, and what went
-/// wrong since.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ReadState<T> {
-    /// The last good answer; kept while a re-read fails for a passing
-    /// reason, so a wall screen does not go blank for a blip.
-    pub data: Option<T>,
-    /// When `data` arrived (ms since the epoch, browser clock): the
-    /// countdowns start here.
-    pub read_at_ms: u64,
-    /// The last read failed.
-    pub error: Option<ApiFailure>,
-    /// Live updates ended for some range (say, permission withdrawn).
-    pub live_note: Option<String>,
-}
-
-impl<T> Default for ReadState<T> {
-    fn default() -> Self {
-        ReadState {
-            data: None,
-            read_at_ms: 0,
-            error: None,
-            live_note: None,
-        }
-    }
-}
-
-impl<T> ReadState<T> {
-    /// A state holding `data` read at `read_at_ms` (for tests and pages).
-    pub fn loaded(data: T, read_at_ms: u64) -> Self {
-        ReadState {
-            data: Some(data),
-            read_at_ms,
-            ..ReadState::default()
-        }
-    }
-
-    /// A state with only a failure.
-    pub fn failed(error: ApiFailure) -> Self {
-        ReadState {
-            error: Some(error),
-            ..ReadState::default()
-        }
-    }
-}
-
-/// What a [`LiveView`] needs to know about an answer to keep it current.
-pub trait LiveAnswer: Clone + Send + Sync + 'static {
-    /// The revision the answer was read at; watches start after it.
-    fn read_at(&self) -> Revision;
-    /// The ranges to watch; `whole_keyspace_allowed` is false once etcd
-    /// refused this user a watch of every key.
-    fn watches(&self, whole_keyspace_allowed: bool) -> Vec<WatchRange>;
-    /// Whether `event` can change the answer, so it is worth reading again.
-    fn changed_by(&self, event: &WatchEvent) -> bool;
-    /// Of `created` (keys that changes created and the view should show),
-    /// those the answer does not show yet.
-    fn not_shown(&self, _created: &[Bytes]) -> Vec<Bytes> {
-        Vec::new()
-    }
-    /// When the first countdown shown reaches zero (ms since the epoch),
-    /// for an answer that arrived at `read_at_ms`: the view reads again then
-    /// (a lease with no keys ends without any watch event).
-    fn zero_at_ms(&self, _read_at_ms: u64) -> Option<u64> {
-        None
-    }
-}
-
-/// Whether an answer read at `answered` is older than the change at
-/// `wanted` that asked for it.
-pub fn stale_answer(answered: Option<Revision>, wanted: Option<Revision>) -> bool {
-    match (answered, wanted) {
-        (Some(answered), Some(wanted)) => answered < wanted,
-        _ => false,
-    }
-}
-
-/// A subscriber's handler.
-pub type Handler = Rc<dyn Fn(Delivery)>;
-type Subscribe = Rc<dyn Fn(WatchRange, bool, Option<Revision>, Handler) -> SubId>;
-
-/// How a view subscribes: the tab's [`LiveClient`], or what a test hands in.
-#[derive(Clone)]
-pub struct Watcher {
-    subscribe: Subscribe,
-    unsubscribe: Rc<dyn Fn(SubId)>,
-}
-
-impl fmt::Debug for Watcher {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Watcher").finish_non_exhaustive()
-    }
-}
-
-impl Watcher {
-    pub fn new(
-        subscribe: impl Fn(WatchRange, bool, Option<Revision>, Handler) -> SubId + 'static,
-        unsubscribe: impl Fn(SubId) + 'static,
-    ) -> Self {
-        Watcher {
-            subscribe: Rc::new(subscribe),
-            unsubscribe: Rc::new(unsubscribe),
-        }
-    }
-
-    /// Subscribes through the tab's live client.
-    pub fn client(client: LiveClient) -> Self {
-        Watcher::new(
-            move |range, prev_kv, from, handler| {
-                client.subscribe(range, prev_kv, from, move |delivery| handler(delivery))
-            },
-            move |id| client.unsubscribe(id),
-        )
-    }
-
-    /// The tab's live client, when the app provides one.
-    pub fn from_context() -> Option<Self> {
-        use_context::<LiveClient>().map(Watcher::client)
-    }
-
-    /// Subscribes to `range` from `from` (`None`: from now).
-    pub fn subscribe(
-        &self,
-        range: WatchRange,
-        prev_kv: bool,
-        from: Option<Revision>,
-        handler: impl Fn(Delivery) + 'static,
-    ) -> SubId {
-        (self.subscribe)(range, prev_kv, from, Rc::new(handler))
-    }
-
-    pub fn unsubscribe(&self, id: SubId) {
-        (self.unsubscribe)(id);
-    }
-}
-
-/// The connection as a view sees it.
-#[derive(Clone, Copy, Debug)]
-pub struct Health {
-    /// Changes can reach the view: the tab's WebSocket is not down, no
-    /// subscription is waiting for the backend to reach etcd, and the last
-    /// status poll reached the backend and found etcd connected (or has not
-    /// answered yet). Notifies at every poll, not only on changes.
-    pub up: Signal<bool>,
-}
-
-impl Health {
-    /// From the app's status polling and live client (either may be
-    /// missing: then it does not count).
-    pub fn from_context() -> Self {
-        let client = use_context::<LiveClient>();
-        let connection = use_context::<ConnectionState>();
-        Health {
-            up: Signal::derive(move || {
-                let socket = client.is_none_or(|c| {
-                    c.socket.get() != SocketState::Down && !c.any_reconnecting.get()
-                });
-                let polled = connection.is_none_or(|c| {
-                    c.failure.with(Option::is_none)
-                        && c.status.with(|s| {
-                            !s.as_ref().is_some_and(|s| {
-                                matches!(s.connection, Connection::Disconnected { .. })
-                            })
-                        })
-                });
-                socket && polled
-            }),
-        }
-    }
-}
-
-/// Feeds the connection into `freshness` (stale since it went down) and
-/// calls `retry` whenever it is healthy while the last read failed for a
-/// passing reason: the one "retry when healthy" of the app.
-pub fn follow_link(health: Health, freshness: RwSignal<Freshness>, retry: impl Fn() + 'static) {
-    Effect::new(move |_| {
-        let up = health.up.get();
-        let now = now_ms();
-        if freshness.try_update(|f| f.link(up, now)) == Some(true) {
-            retry();
-        }
-    });
-}
-
-/// A running [`watch_changes`]; ends with [`ChangeWatch::stop`].
-#[derive(Clone, Debug, Default)]
-pub struct ChangeWatch {
-    inner: Rc<RefCell<ChangeInner>>,
-}
-
-#[derive(Debug, Default)]
-struct ChangeInner {
-    id: Option<SubId>,
-    pending: Option<TimeoutHandle>,
-    stopped: bool,
-}
-
-impl ChangeWatch {
-    /// Ends the subscription and any waiting report.
-    pub fn stop(&self, watcher: &Watcher) {
-        let mut inner = self.inner.borrow_mut();
-        inner.stopped = true;
-        if let Some(timer) = inner.pending.take() {
-            timer.clear();
-        }
-        if let Some(id) = inner.id.take() {
-            drop(inner);
-            watcher.unsubscribe(id);
-        }
-    }
-}
-
-/// Watches `range` from `from` and calls `changed` when events pass
-/// `touches`, the first starting a wait of `debounce` that later ones
-/// join, and at once after a gap (the snapshot that follows is not needed:
-/// the caller reads again).
-pub fn watch_changes(
-    watcher: &Watcher,
-    range: WatchRange,
-    from: Revision,
-    touches: fn(&WatchEvent) -> bool,
-    debounce: Duration,
-    changed: Callback<()>,
-) -> ChangeWatch {
-    let watch = ChangeWatch::default();
-    let inner = Rc::downgrade(&watch.inner);
-    let id = watcher.subscribe(range, false, Some(from), move |delivery| {
-        let Some(inner) = inner.upgrade() else {
-            return;
-        };
-        match delivery {
-            Delivery::Gap(_) => changed.run(()),
-            Delivery::Events(events) if events.iter().any(touches) => {
-                let mut state = inner.borrow_mut();
-                if state.pending.is_some() || state.stopped {
-                    return;
-                }
-                let weak = Rc::downgrade(&inner);
-                state.pending = set_timeout_with_handle(
-                    move || {
-                        if let Some(inner) = weak.upgrade() {
-                            inner.borrow_mut().pending = None;
-                            changed.run(());
-                        }
-                    },
-                    debounce,
-                )
-                .ok();
-            }
-            _ => {}
-        }
-    });
-    watch.inner.borrow_mut().id = Some(id);
-    watch
-}
 
 type Fetch<T> = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<T, ApiFailure>>>>>;
 
@@ -734,18 +481,5 @@ impl<T: LiveAnswer> LiveView<T> {
                 watcher.unsubscribe(id);
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::unit_test;
-
-    #[unit_test]
-    fn an_answer_older_than_a_seen_change_is_stale() {
-        assert!(stale_answer(Some(Revision(4)), Some(Revision(5))));
-        assert!(!stale_answer(Some(Revision(5)), Some(Revision(5))));
-        assert!(!stale_answer(None, Some(Revision(5))));
     }
 }
