@@ -216,7 +216,7 @@ async fn a_writable_session_shows_its_user_and_no_badge() {
     assert_eq!(count(&root, "logout"), 1);
 
     // A 401 from any request ends it: writes off, the token gone.
-    session::notice_failure(&ApiFailure::Api {
+    etcdeck_frontend::api::notice_failure(&ApiFailure::Api {
         status: 401,
         error: ApiError {
             code: ErrorCode::LoginRequired,
