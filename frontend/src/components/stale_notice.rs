@@ -22,18 +22,24 @@ pub fn StaleNotice(
     #[prop(optional)]
     detail: Option<&'static str>,
 ) -> impl IntoView {
-    move || match state.get() {
-        Some(ViewState::Stale { since_ms, .. }) => Some(view! {
-            <p
-                data-testid="stale-notice"
-                data-since=since_ms.to_string()
-                role="status"
-                class="rounded border border-amber-300 bg-amber-50 px-3 py-1 text-sm text-amber-900 dark:border-amber-800 dark:bg-amber-950/40 dark:text-amber-200"
-            >
-                <span>{stale_text(since_ms)}</span>
-                {detail.map(|d| view! { <span class="ml-2 text-amber-800 dark:text-amber-300">{d}</span> })}
-            </p>
-        }),
+    // Only a change of "since" redraws the notice, not every state change.
+    let since = Memo::new(move |_| match state.get() {
+        Some(ViewState::Stale { since_ms, .. }) => Some(since_ms),
         _ => None,
+    });
+    move || {
+        since.get().map(|since_ms| {
+            view! {
+                <p
+                    data-testid="stale-notice"
+                    data-since=since_ms.to_string()
+                    role="status"
+                    class="rounded border border-amber-300 bg-amber-50 px-3 py-1 text-sm text-amber-900 dark:border-amber-800 dark:bg-amber-950/40 dark:text-amber-200"
+                >
+                    <span>{stale_text(since_ms)}</span>
+                    {detail.map(|d| view! { <span class="ml-2 text-amber-800 dark:text-amber-300">{d}</span> })}
+                </p>
+            }
+        })
     }
 }

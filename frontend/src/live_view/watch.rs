@@ -121,7 +121,19 @@ pub fn follow_link(health: Health, freshness: RwSignal<Freshness>, retry: impl F
     Effect::new(move |_| {
         let up = health.up.get();
         let now = now_ms();
-        if freshness.try_update(|f| f.link(up, now)) == Some(true) {
+        // Polls come every few seconds; the state is written (and the page
+        // told) only when it changes.
+        let Some((next, again)) = freshness.try_with_untracked(|f| {
+            let mut next = f.clone();
+            let again = next.link(up, now);
+            ((next != *f).then_some(next), again)
+        }) else {
+            return;
+        };
+        if let Some(next) = next {
+            freshness.set(next);
+        }
+        if again {
             retry();
         }
     });
