@@ -135,8 +135,22 @@ pub(crate) fn key_url(key: &Bytes) -> String {
     format!("{}?key={}", path::KEY, key.to_url())
 }
 
+/// Whether a failure says the session is missing or expired.
+pub fn is_login_required(failure: &ApiFailure) -> bool {
+    matches!(failure, ApiFailure::Api { status: 401, .. })
+        || failure.code() == Some(ErrorCode::LoginRequired)
+}
+
+/// Called with every failed request (but the login itself): a 401 while the
+/// session was active means it ended ([`crate::session::login_required`]).
+pub fn notice_failure(failure: &ApiFailure) {
+    if is_login_required(failure) {
+        crate::session::login_required();
+    }
+}
+
 /// `GET url` as JSON. A 401 here means the session ended (see
-/// [`crate::session::notice_failure`]).
+/// [`notice_failure`]).
 pub async fn get_json<T: DeserializeOwned>(url: String) -> Result<T, ApiFailure> {
     let answer = async {
         let response = Request::get(&url)
@@ -148,7 +162,7 @@ pub async fn get_json<T: DeserializeOwned>(url: String) -> Result<T, ApiFailure>
     }
     .await;
     if let Err(failure) = &answer {
-        crate::session::notice_failure(failure);
+        notice_failure(failure);
     }
     answer
 }
@@ -161,7 +175,7 @@ pub async fn post_json<B: Serialize, T: DeserializeOwned>(
 ) -> Result<T, ApiFailure> {
     let answer = post_json_once(url, body).await;
     if let Err(failure) = &answer {
-        crate::session::notice_failure(failure);
+        notice_failure(failure);
     }
     answer
 }
@@ -243,6 +257,22 @@ mod tests {
     use crate::unit_test;
 
     use super::*;
+
+    #[unit_test]
+    fn only_a_401_or_login_required_ends_a_session() {
+        let error = |status, code| ApiFailure::Api {
+            status,
+            error: ApiError {
+                code,
+                message: "m".into(),
+                revision: None,
+            },
+        };
+        assert!(is_login_required(&error(401, ErrorCode::LoginRequired)));
+        assert!(!is_login_required(&error(403, ErrorCode::PermissionDenied)));
+        assert!(!is_login_required(&error(403, ErrorCode::ReadOnly)));
+        assert!(!is_login_required(&ApiFailure::Network("down".into())));
+    }
 
     #[unit_test]
     fn urls_carry_keys_in_url_form() {

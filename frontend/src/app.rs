@@ -29,6 +29,7 @@ use leptos_router::hooks::{use_location, use_navigate};
 use leptos_router::path;
 
 use crate::api;
+use crate::api::is_login_required;
 use crate::api::live::LiveClient;
 use crate::components::header::Header;
 use crate::connection::ConnectionState;
@@ -38,7 +39,7 @@ use crate::pages::coord::{ElectionsPage, LeasesPage, LocksPage, QueuesPage, Serv
 use crate::pages::events::EventsPage;
 use crate::pages::login::{LOGIN_PATH, LoginPage, SessionEndedDialog, login_href};
 use crate::pages::not_found::NotFound;
-use crate::session::{Phase, Session, is_login_required};
+use crate::session::{Phase, Session};
 
 /// Wait before asking for the session again when the backend could not be
 /// reached at start-up.

@@ -4,8 +4,8 @@
 //! sparkline's scaling, how durations, TTLs and rates read, links to the key
 //! view, and which watch events can change an answer ([`CoordAnswer`]).
 //!
-//! [`crate::pages::coord`] reads the answers and watches etcd with these;
-//! [`crate::components::coord`] draws them.
+//! The coordination pages keep their answers current with these rules
+//! (through [`crate::live_view`]); the coordination views draw them.
 
 use etcdeck_shared::coord::{
     Contender, DepthSample, Elections, Leases, Lock, Locks, Queues, Services,

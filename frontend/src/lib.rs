@@ -14,13 +14,20 @@
 //!   and the audit log).
 //! - [`components`]: pieces of screens (header, breadcrumbs, tree list, key
 //!   view, value viewer, copy button, value editor, conflict screen,
-//!   history, key and prefix dialogs).
+//!   history, key and prefix dialogs, the coordination views, event rows,
+//!   the stale notice).
+//! - [`live_view`]: the one way a view stays current (read, watch from the
+//!   answer's revision, re-read on changes, gaps and a healthy connection),
+//!   with the [`live_view::ReadState`] pages hold; [`lease_actions`]: what
+//!   the leases page does to leases. Pages and components both sit above
+//!   these; pages import components, never the reverse.
 //! - Pure logic, unit-tested in the browser: [`route`] (URL state),
 //!   [`crumbs`], [`listing`] (paging state), [`windowing`], [`format`],
 //!   [`highlight`], [`live`] (subscriptions and resume points of the live
-//!   protocol), [`feed`] (the events page's list, pause buffer and rate),
-//!   [`diff`], [`edit`] (the editor's modes, validation and limits),
-//!   [`coord`] (countdowns, liveness, sparkline, formatting and
+//!   protocol), [`freshness`] (whether a view is current: loading, ready,
+//!   stale since, failed), [`feed`] (the events page's list, pause buffer
+//!   and rate), [`diff`], [`edit`] (the editor's modes, validation and
+//!   limits), [`coord`] (countdowns, liveness, sparkline, formatting and
 //!   which events touch a coordination view).
 
 pub mod api;
@@ -34,9 +41,12 @@ pub mod diff;
 pub mod edit;
 pub mod feed;
 pub mod format;
+pub mod freshness;
 pub mod highlight;
+pub mod lease_actions;
 pub mod listing;
 pub mod live;
+pub mod live_view;
 pub mod pages;
 pub mod route;
 pub mod session;

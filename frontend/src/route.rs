@@ -105,6 +105,10 @@ pub fn href_at(href: String, rev: Option<Revision>) -> String {
 
 /// The events page's path.
 pub const EVENTS_PATH: &str = "/events";
+/// The login page's path.
+pub const LOGIN_PATH: &str = "/login";
+/// The audit page's path.
+pub const AUDIT_PATH: &str = "/audit";
 
 /// Where the events page is: the prefix whose changes are shown.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -6,17 +6,14 @@
 //! [`Session`] is provided as context by the app shell and moves through
 //! [`Phase`]s: unknown until `GET /api/v1/session` answers, then active or
 //! logged out. Any request answered 401 `login_required` while active ends
-//! the session ([`notice_failure`], called by [`crate::api`]): the shell
+//! the session ([`login_required`], called by the request helpers): the shell
 //! then sends the user to the login page with "your session ended", and the
 //! status polling and the live WebSocket stop until the next login.
 
 use std::cell::RefCell;
 
-use etcdeck_shared::ErrorCode;
 use etcdeck_shared::edit::SessionInfo;
 use leptos::prelude::*;
-
-use crate::api::ApiFailure;
 
 thread_local! {
     static CSRF: RefCell<Option<String>> = const { RefCell::new(None) };
@@ -77,7 +74,7 @@ pub struct Session {
 
 impl Session {
     /// Creates the session in `phase`, provides it as context and makes it
-    /// the one [`notice_failure`] acts on.
+    /// the one [`login_required`] acts on.
     pub fn provide(phase: Phase) -> Self {
         let session = Session {
             phase: RwSignal::new(Phase::Unknown),
@@ -117,6 +114,13 @@ impl Session {
             .try_with_untracked(Phase::is_active)
             .unwrap_or(false);
         self.set(Phase::LoggedOut { ended: was_active });
+    }
+
+    /// Whether it is active now (untracked).
+    pub fn is_active_now(self) -> bool {
+        self.phase
+            .try_with_untracked(Phase::is_active)
+            .unwrap_or(false)
     }
 
     pub fn info(self) -> Signal<Option<SessionInfo>> {
@@ -175,82 +179,26 @@ pub fn is_active() -> bool {
     })
 }
 
-/// Whether a failure says the session is missing or expired.
-pub fn is_login_required(failure: &ApiFailure) -> bool {
-    matches!(failure, ApiFailure::Api { status: 401, .. })
-        || failure.code() == Some(ErrorCode::LoginRequired)
+/// The app's session, if the shell provided one (for the request helpers
+/// and the socket, which run outside any component).
+pub fn current() -> Option<Session> {
+    CURRENT.with(|c| *c.borrow())
 }
 
-/// Called with every failed request (but the login itself): a 401 while the
-/// session was active means it ended.
-pub fn notice_failure(failure: &ApiFailure) {
-    if !is_login_required(failure) {
-        return;
-    }
-    let session = CURRENT.with(|c| *c.borrow());
-    if let Some(session) = session
-        && session
-            .phase
-            .try_with_untracked(Phase::is_active)
-            .unwrap_or(false)
+/// The backend refused a request for want of a session (a 401): if the
+/// session was active, it ended.
+pub fn login_required() {
+    if let Some(session) = current()
+        && session.is_active_now()
     {
         session.ended();
     }
 }
 
-/// Asks the backend whether the session still stands (after the WebSocket
-/// was refused: the browser does not say why a socket failed to open).
-pub fn recheck() {
-    let session = CURRENT.with(|c| *c.borrow());
-    let Some(session) = session else {
-        return;
-    };
-    if !session
-        .phase
-        .try_with_untracked(Phase::is_active)
-        .unwrap_or(false)
-    {
-        return;
-    }
-    leptos::task::spawn_local(async move {
-        match crate::api::session::session().await {
-            Ok(info) => {
-                if session
-                    .phase
-                    .try_with_untracked(Phase::is_active)
-                    .unwrap_or(false)
-                {
-                    session.started(info);
-                }
-            }
-            Err(failure) if is_login_required(&failure) => session.ended(),
-            Err(_) => {}
-        }
-    });
-}
-
 #[cfg(test)]
 mod tests {
-    use etcdeck_shared::ApiError;
-
     use super::*;
     use crate::unit_test;
-
-    #[unit_test]
-    fn only_a_401_or_login_required_ends_a_session() {
-        let error = |status, code| ApiFailure::Api {
-            status,
-            error: ApiError {
-                code,
-                message: "m".into(),
-                revision: None,
-            },
-        };
-        assert!(is_login_required(&error(401, ErrorCode::LoginRequired)));
-        assert!(!is_login_required(&error(403, ErrorCode::PermissionDenied)));
-        assert!(!is_login_required(&error(403, ErrorCode::ReadOnly)));
-        assert!(!is_login_required(&ApiFailure::Network("down".into())));
-    }
 
     #[unit_test]
     fn read_only_text_prefers_the_backend_sentence() {

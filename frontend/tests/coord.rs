@@ -12,7 +12,7 @@ use etcdeck_frontend::coord::{
     CoordAnswer, Countdown, Liveness, first_zero_at_ms, format_count, format_duration, format_rate,
     held_for, is_session_key, liveness, not_yet_shown, sparkline_points, watch_plan,
 };
-use etcdeck_frontend::pages::coord::{ReadState, WHOLE_DENIED_NOTE, stale_answer};
+use etcdeck_frontend::live_view::{ReadState, WHOLE_DENIED_NOTE, stale_answer};
 use etcdeck_shared::coord::{
     Contender, DepthSample, Election, Elections, Instance, LeaseDetail, Leases, Lock, LockKind,
     Locks, PriorityDepth, Queue, QueueKind, Queues, RwRole, Service, Services,

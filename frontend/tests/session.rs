@@ -6,12 +6,14 @@
 use etcdeck_frontend::api::ApiFailure;
 use etcdeck_frontend::components::coord::LeasesView;
 use etcdeck_frontend::components::header::SessionBadge;
+use etcdeck_frontend::lease_actions::LeaseActions;
+use etcdeck_frontend::live_view::ReadState;
 use etcdeck_frontend::pages::audit::AuditView;
-use etcdeck_frontend::pages::coord::{LeaseActions, ReadState};
 use etcdeck_frontend::pages::login::LoginForm;
 use etcdeck_frontend::session::{self, Phase, Session};
 use etcdeck_shared::coord::{LeaseDetail, Leases};
 use etcdeck_shared::edit::{AuditEntry, AuditLog, AuditResult, SessionInfo, SessionKind};
+use etcdeck_shared::limits::{MAX_LEASE_TTL, lease_ttl_error};
 use etcdeck_shared::{ApiError, Bytes, ErrorCode, LeaseId, Revision};
 use leptos::mount::mount_to;
 use leptos::prelude::*;
@@ -214,7 +216,7 @@ async fn a_writable_session_shows_its_user_and_no_badge() {
     assert_eq!(count(&root, "logout"), 1);
 
     // A 401 from any request ends it: writes off, the token gone.
-    session::notice_failure(&ApiFailure::Api {
+    etcdeck_frontend::api::notice_failure(&ApiFailure::Api {
         status: 401,
         error: ApiError {
             code: ErrorCode::LoginRequired,
@@ -450,4 +452,51 @@ async fn lease_actions_validate_and_confirm_before_revoking() {
     one(&root, "cancel-revoke").click();
     settle().await;
     assert_eq!(count(&root, "confirm-revoke"), 0);
+}
+
+#[wasm_bindgen_test]
+async fn a_ttl_over_the_backends_limit_is_refused_with_the_backends_sentence() {
+    let root = container();
+    let asked = RwSignal::new(0);
+    let _handle = mount_to(root.clone(), move || {
+        let actions = LeaseActions::new(
+            Signal::stored(true),
+            Signal::stored(None),
+            Callback::new(move |()| asked.update(|n| *n += 1)),
+        );
+        view! {
+            <LeasesView
+                state=ReadState::loaded(leases(), 0)
+                now=Signal::stored(0)
+                actions=actions
+            />
+        }
+    });
+    settle().await;
+    let over = MAX_LEASE_TTL + 1;
+    let ttl: HtmlInputElement = one(&root, "lease-ttl").unchecked_into();
+    ttl.set_value(&over.to_string());
+    ttl.dispatch_event(&web_sys::Event::new("input").expect("event"))
+        .expect("dispatch");
+    one(&root, "lease-grant").click();
+    settle().await;
+    // Exactly what the backend answers with a 400 for this TTL, and no
+    // request was made (an action would have run its `after` callback).
+    assert_eq!(
+        one(&root, "lease-ttl-error")
+            .text_content()
+            .unwrap_or_default(),
+        lease_ttl_error(over).expect("over the limit")
+    );
+    assert_eq!(asked.get_untracked(), 0);
+    assert_eq!(count(&root, "lease-done"), 0);
+    assert_eq!(count(&root, "lease-action-error"), 0);
+
+    // The limit itself is accepted: the error goes away as the grant starts.
+    ttl.set_value(&MAX_LEASE_TTL.to_string());
+    ttl.dispatch_event(&web_sys::Event::new("input").expect("event"))
+        .expect("dispatch");
+    one(&root, "lease-grant").click();
+    settle().await;
+    assert_eq!(count(&root, "lease-ttl-error"), 0);
 }

@@ -27,10 +27,8 @@ pub mod path {
     pub const SERVICES: &str = "/api/v1/services";
 }
 
-/// Largest page of a level the backend returns; larger `limit`s are clamped.
-pub const MAX_LEVEL_PAGE: usize = 5_000;
-/// Page size used when a request names none.
-pub const DEFAULT_LEVEL_PAGE: usize = 1_000;
+/// Defined with the other limits both sides check.
+pub use crate::limits::{DEFAULT_LEVEL_PAGE, MAX_LEVEL_PAGE};
 
 /// An etcd revision (a logical clock over the whole keyspace).
 #[derive(

@@ -53,10 +53,8 @@ pub const CSRF_HEADER: &str = "x-etcdeck-csrf";
 /// The name of the HttpOnly session cookie.
 pub const SESSION_COOKIE: &str = "etcdeck_session";
 
-/// Largest value etcdeck sends to etcd. etcd refuses requests over its
-/// `--max-request-bytes` (1.5 MiB by default); a value this size plus its
-/// key and the transaction around it stays under that.
-pub const MAX_VALUE_BYTES: usize = 1_500_000;
+/// Defined with the other limits both sides check.
+pub use crate::limits::MAX_VALUE_BYTES;
 /// Most keys one copy or rename moves: each key costs two compares (source
 /// unchanged, target absent) and one or two operations, and etcd allows 128
 /// of each per transaction (`--max-txn-ops`).

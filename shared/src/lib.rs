@@ -14,11 +14,14 @@
 //!   audit log.
 //! - [`coord`]: bodies of the coordination views (leases, locks, elections,
 //!   queues, services).
+//! - [`limits`]: the limits both sides check (lease TTLs, value size, level
+//!   pages), each with the sentence that refuses a value past it.
 
 pub mod api;
 pub mod bytes;
 pub mod coord;
 pub mod edit;
+pub mod limits;
 pub mod ws;
 
 pub use api::*;

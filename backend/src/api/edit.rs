@@ -16,6 +16,7 @@ use etcdeck_shared::edit::{
     AuditEntry, AuditResult, Conflict, DeleteRequest, LeaseChoice, LeaseGrantRequest, LeaseGranted,
     LeaseKept, LeaseRequest, MAX_VALUE_BYTES, PutRequest, Written, path,
 };
+use etcdeck_shared::limits::lease_ttl_error;
 use etcdeck_shared::{Bytes, KeyValue, LeaseId, Revision};
 
 use super::error::{body_rejected, lease_write_failure, write_failure};
@@ -26,8 +27,6 @@ use crate::etcd::{EtcdError, Guarded};
 /// Largest request body a write accepts: a value of [`MAX_VALUE_BYTES`] in
 /// base64 (4/3 larger) with its key and the JSON around it fits.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-/// Longest lease etcdeck grants: 30 days.
-pub const MAX_LEASE_TTL: i64 = 30 * 24 * 3600;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -263,11 +262,9 @@ async fn lease_grant(
 ) -> Result<Json<LeaseGranted>, Failure> {
     let request = body(request)?;
     let attempt = Attempt::new(&state, &writer, "lease_grant", &Bytes::from(""));
-    let outcome = if !(1..=MAX_LEASE_TTL).contains(&request.ttl) {
-        Err(Failure::BadRequest(format!(
-            "a lease's TTL must be between 1 and {MAX_LEASE_TTL} seconds, not {}",
-            request.ttl
-        )))
+    // The browser checks the same limit with the same sentence first.
+    let outcome = if let Some(why) = lease_ttl_error(request.ttl) {
+        Err(Failure::BadRequest(why))
     } else {
         writer
             .etcd

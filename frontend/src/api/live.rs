@@ -14,7 +14,7 @@
 //! subscriptions kept; [`LiveClient::resume`] after a login opens a socket
 //! that resumes them all. A socket that closes before it ever opened may
 //! have been refused for want of a session (the browser does not say), so
-//! the session is checked then ([`crate::session::recheck`]).
+//! the session is checked then ([`crate::api::session::recheck`]).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -322,7 +322,7 @@ impl LiveClient {
         log(&format!("live: socket closed ({detail}); reconnecting"));
         self.socket.try_set(SocketState::Down);
         if refused || code == Some(SESSION_ENDED_CLOSE) {
-            crate::session::recheck();
+            crate::api::session::recheck();
         }
         self.schedule_reconnect();
     }

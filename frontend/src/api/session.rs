@@ -1,5 +1,6 @@
-//! The session side of the API: who the browser is (`GET /api/v1/session`),
-//! logging in and out, the audit log and the lease actions.
+//! The session side of the API: who the browser is (`GET /api/v1/session`,
+//! and [`recheck`] after a refused socket), logging in and out, the audit
+//! log and the lease actions.
 //!
 //! Logging in does not go through [`super::post_json`]: a refused password
 //! is a 401 like an expired session, and must not be taken for one.
@@ -22,6 +23,26 @@ pub async fn session() -> Result<SessionInfo, ApiFailure> {
         .await
         .map_err(|err| ApiFailure::Network(network_detail(&err)))?;
     decode(response).await
+}
+
+/// Asks the backend whether the active session still stands (after the
+/// WebSocket was refused: the browser does not say why a socket failed to
+/// open), and ends it or takes the answer.
+pub fn recheck() {
+    let Some(current) = crate::session::current().filter(|s| s.is_active_now()) else {
+        return;
+    };
+    leptos::task::spawn_local(async move {
+        match session().await {
+            Ok(info) => {
+                if current.is_active_now() {
+                    current.started(info);
+                }
+            }
+            Err(failure) if super::is_login_required(&failure) => current.ended(),
+            Err(_) => {}
+        }
+    });
 }
 
 /// `POST /api/v1/login`: starts a session (the cookie is set by the

@@ -15,9 +15,9 @@ use leptos_router::hooks::use_location;
 use crate::api::live::LiveClient;
 use crate::connection::{ConnectionState, POLL_EVERY};
 use crate::live::LiveState;
-use crate::pages::audit::AUDIT_PATH;
-use crate::pages::login::LOGIN_PATH;
-use crate::route::{BrowseLocation, CoordKind, EVENTS_PATH, EventsLocation};
+use crate::route::{
+    AUDIT_PATH, BrowseLocation, CoordKind, EVENTS_PATH, EventsLocation, LOGIN_PATH,
+};
 use crate::session::{Phase, Session, read_only_text};
 
 #[component]

@@ -3,7 +3,7 @@
 //! lease). Loads the key through [`crate::api`] whenever the selection
 //! changes, and shows loading, not-found and error states.
 //!
-//! With a [`LiveClient`] it stays current: after each read it watches the
+//! With the app's live client ([`Watcher`]) it stays current: after each read it watches the
 //! key from the revision after the read and applies puts and deletes in
 //! place ("deleted at revision N"); after a gap, or a put that moves the key
 //! to another lease (whose TTL only a read can tell), it reads again.
@@ -17,18 +17,18 @@
 
 use etcdeck_shared::edit::Written;
 use etcdeck_shared::ws::{EventKind, SubId, WatchKv, WatchRange};
-use etcdeck_shared::{Bytes, Connection, ErrorCode, KeyValue, Lease, Revision};
+use etcdeck_shared::{Bytes, ErrorCode, KeyValue, Lease, Revision};
 use leptos::prelude::*;
 
-use crate::api::live::LiveClient;
 use crate::api::{self, ApiFailure};
 use crate::components::copy_button::CopyButton;
 use crate::components::editor::{EditTarget, Editor};
 use crate::components::history::HistoryPanel;
 use crate::components::prefix_ops::{CopyDialog, DeleteKeyDialog, READ_ONLY_TITLE};
 use crate::components::value_viewer::ValueViewer;
-use crate::connection::ConnectionState;
+use crate::freshness::{Freshness, now_ms};
 use crate::live::Delivery;
+use crate::live_view::{Health, Watcher, follow_link};
 
 /// Which key an answer belongs to, so a late answer for the previous
 /// selection is never shown as the current one.
@@ -46,14 +46,18 @@ enum LiveChange {
 /// and records changes in `change`; asks for a new read when the change
 /// cannot be applied in place.
 fn watch_key(
-    client: LiveClient,
+    watcher: Watcher,
     resource: LocalResource<Option<Loaded>>,
     change: RwSignal<Option<(Bytes, LiveChange)>>,
 ) {
+    let watcher = StoredValue::new_local(watcher);
     let subscription = StoredValue::new(None::<SubId>);
     let stop = move || {
-        if let Some(id) = subscription.try_get_value().flatten() {
-            client.unsubscribe(id);
+        if let (Some(id), Some(watcher)) = (
+            subscription.try_get_value().flatten(),
+            watcher.try_get_value(),
+        ) {
+            watcher.unsubscribe(id);
             subscription.try_set_value(None);
         }
     };
@@ -75,6 +79,9 @@ fn watch_key(
         stop();
         change.set(None);
         let Some((key, from, lease)) = read else {
+            return;
+        };
+        let Some(client) = watcher.try_get_value() else {
             return;
         };
         let watched = key.clone();
@@ -182,32 +189,30 @@ pub fn KeyView(
         dialog.set(None);
     });
 
-    // Like the tree list: a read that failed because etcd or the backend was
-    // away is repeated once the status poll reports a healthy connection.
-    if let Some(connection) = use_context::<ConnectionState>() {
-        Effect::new(move |_| {
-            let healthy = connection.failure.with(Option::is_none)
-                && connection.status.with(|s| {
-                    s.as_ref()
-                        .is_some_and(|s| matches!(s.connection, Connection::Connected { .. }))
+    // How current the shown key is, fed by every answer: a read that failed
+    // because etcd or the backend was away is repeated once the connection
+    // is healthy again (the one rule of `crate::live_view::follow_link`).
+    let freshness = RwSignal::new(Freshness::new());
+    Effect::new(move |_| {
+        resource.with(|r| {
+            if let Some(Some((_, answer))) = r {
+                let now = now_ms();
+                freshness.update(|f| {
+                    f.answered(now, answer.as_ref().map(|kv| kv.revision));
                 });
-            let transient = resource.with_untracked(|r| {
-                matches!(r, Some(Some((_, Err(e))))
-                    if matches!(e, ApiFailure::Network(_))
-                        || e.code() == Some(ErrorCode::EtcdUnavailable))
-            });
-            if healthy && transient {
-                resource.refetch();
             }
         });
-    }
+    });
+    follow_link(Health::from_context(), freshness, move || {
+        resource.refetch()
+    });
 
     let change = RwSignal::new(None::<(Bytes, LiveChange)>);
     // The past does not change: only a live view is watched.
-    if let Some(client) = use_context::<LiveClient>()
+    if let Some(watcher) = Watcher::from_context()
         && at.get_untracked().is_none()
     {
-        watch_key(client, resource, change);
+        watch_key(watcher, resource, change);
     }
     let controls = Controls {
         editing,

@@ -3,7 +3,8 @@
 //! gives the scrollbar the full height, so a level with 100,000 children
 //! scrolls smoothly. Scrolling near the end asks for the next page.
 //!
-//! The list also watches its level live (when a [`LiveClient`] is provided):
+//! The list also watches its level live (when the app provides a live
+//! client), through [`crate::live_view::watch_changes`]:
 //! from the revision after its first page, a change that adds or removes a
 //! key under the level is reported as [`TreeAction::Changed`] at most every
 //! [`CHANGE_DEBOUNCE`], and a gap at once, so the page re-reads what is
@@ -14,24 +15,20 @@
 //! DOM focus itself and points at the cursor row with
 //! `aria-activedescendant`, because rows come and go as the window moves.
 
-use std::time::Duration;
-
-use etcdeck_shared::ws::{EventKind, SubId, WatchEvent, WatchRange};
+use etcdeck_shared::ws::{EventKind, WatchEvent, WatchRange};
 use etcdeck_shared::{Bytes, Child, Revision};
 use leptos::ev;
 use leptos::html;
 use leptos::prelude::*;
 
-use crate::api::live::LiveClient;
 use crate::listing::Listing;
-use crate::live::Delivery;
+use crate::live_view::{ChangeWatch, Watcher, watch_changes};
 use crate::windowing::{self, OVERSCAN, PREFETCH_ROWS};
 
 /// Height of one row in CSS pixels (the `h-9` class below).
 pub const ROW_PX: f64 = 36.0;
 
-/// Changes within this long are gathered into one re-read.
-pub const CHANGE_DEBOUNCE: Duration = Duration::from_millis(300);
+pub use crate::live_view::CHANGE_DEBOUNCE;
 
 /// What the user asked the list to do; the page decides what it means.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,54 +55,36 @@ pub fn touches_level(event: &WatchEvent) -> bool {
 }
 
 /// Subscribes to the listed level from the revision after its first page,
-/// again whenever the level changes, and reports changes to `on_action`.
-fn watch_level(client: LiveClient, listing: Signal<Listing>, on_action: Callback<TreeAction>) {
-    let subscription = StoredValue::new(None::<SubId>);
-    let pending = StoredValue::new(None::<TimeoutHandle>);
+/// again whenever the level changes, and reports changes to `on_action`
+/// ([`watch_changes`]: debounced, a gap at once).
+fn watch_level(watcher: Watcher, listing: Signal<Listing>, on_action: Callback<TreeAction>) {
+    let watcher = StoredValue::new_local(watcher);
+    let running = StoredValue::new_local(None::<ChangeWatch>);
     let stop = move || {
-        if let Some(id) = subscription.try_get_value().flatten() {
-            client.unsubscribe(id);
-            subscription.try_set_value(None);
-        }
-        if let Some(timer) = pending.try_get_value().flatten() {
-            timer.clear();
-            pending.try_set_value(None);
+        if let (Some(Some(watch)), Some(watcher)) = (
+            running.try_update_value(Option::take),
+            watcher.try_get_value(),
+        ) {
+            watch.stop(&watcher);
         }
     };
     let base = Memo::new(move |_| listing.with(|l| (l.generation, l.prefix.clone(), l.revision)));
+    let changed = Callback::new(move |()| on_action.run(TreeAction::Changed));
     Effect::new(move |_| {
         let (_, prefix, revision) = base.get();
         stop();
-        let Some(revision) = revision else {
+        let (Some(revision), Some(watcher)) = (revision, watcher.try_get_value()) else {
             return;
         };
-        let from = Some(Revision(revision.0 + 1));
-        let id =
-            client.subscribe(
-                WatchRange::prefix(prefix),
-                false,
-                from,
-                move |delivery| match delivery {
-                    Delivery::Gap(_) => on_action.run(TreeAction::Changed),
-                    // The first change starts the wait; later ones join it.
-                    Delivery::Events(events)
-                        if events.iter().any(touches_level)
-                            && pending.try_get_value().flatten().is_none() =>
-                    {
-                        let timer = set_timeout_with_handle(
-                            move || {
-                                pending.try_set_value(None);
-                                on_action.run(TreeAction::Changed);
-                            },
-                            CHANGE_DEBOUNCE,
-                        )
-                        .ok();
-                        pending.try_set_value(timer);
-                    }
-                    _ => {}
-                },
-            );
-        subscription.set_value(Some(id));
+        let watch = watch_changes(
+            &watcher,
+            WatchRange::prefix(prefix),
+            Revision(revision.0 + 1),
+            touches_level,
+            CHANGE_DEBOUNCE,
+            changed,
+        );
+        running.set_value(Some(watch));
     });
     on_cleanup(stop);
 }
@@ -117,8 +96,8 @@ pub fn TreeList(
     #[prop(into)] selected: Signal<Option<Bytes>>,
     on_action: Callback<TreeAction>,
 ) -> impl IntoView {
-    if let Some(client) = use_context::<LiveClient>() {
-        watch_level(client, listing, on_action);
+    if let Some(watcher) = Watcher::from_context() {
+        watch_level(watcher, listing, on_action);
     }
     let scroller = NodeRef::<html::Div>::new();
     let scroll_top = RwSignal::new(0.0_f64);

@@ -1,66 +1,60 @@
 //! `/audit`: the most recent writes through etcdeck, newest first (who,
 //! what, which key, the revision seen and the one written, and how it
-//! ended). Read at once, on "refresh", and every [`REFRESH_EVERY`] while
-//! the tab is visible.
+//! ended). Read through a [`LiveView`] at once, on "refresh", every
+//! [`REFRESH_EVERY`] while the tab is visible (the log lives in the
+//! backend, so no etcd watch can follow it), and when the connection is
+//! healthy again after a failed read; stale meanwhile.
 //!
 //! DOM contract: `audit-page`, `audit-loading`, `audit-empty`,
-//! `audit-error`, `audit-refresh`, rows `audit-row` (`data-result`), and in
-//! them `audit-key`, `audit-to`, `audit-result`, `audit-detail`.
+//! `audit-error`, `audit-refresh`, `audit-stale`, `stale-notice`, rows
+//! `audit-row` (`data-result`), and in them `audit-key`, `audit-to`,
+//! `audit-result`, `audit-detail`.
 
 use std::time::Duration;
 
-use etcdeck_shared::Bytes;
 use etcdeck_shared::edit::{AuditEntry, AuditLog, AuditResult};
+use etcdeck_shared::ws::{WatchEvent, WatchRange};
+use etcdeck_shared::{Bytes, Revision};
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use crate::api;
 use crate::components::copy_button::CopyButton;
-use crate::pages::coord::{ReadState, now_ms};
+use crate::components::stale_notice::StaleNotice;
+use crate::freshness::ViewState;
+use crate::live_view::{LiveAnswer, LiveView, ReadState};
 
-/// The audit page's path.
-pub const AUDIT_PATH: &str = "/audit";
+pub use crate::route::AUDIT_PATH;
 
 /// How often a visible audit page reads again.
 pub const REFRESH_EVERY: Duration = Duration::from_secs(10);
 
 const MUTED: &str = "text-slate-600 dark:text-slate-300";
 
+/// The audit log is not in etcd: nothing to watch, only re-read.
+impl LiveAnswer for AuditLog {
+    fn read_at(&self) -> Revision {
+        Revision(0)
+    }
+
+    fn watches(&self, _whole_keyspace_allowed: bool) -> Vec<WatchRange> {
+        Vec::new()
+    }
+
+    fn changed_by(&self, _event: &WatchEvent) -> bool {
+        false
+    }
+}
+
 #[component]
 pub fn AuditPage() -> impl IntoView {
-    let state = RwSignal::new(ReadState::<AuditLog>::default());
-    let in_flight = StoredValue::new(false);
-    let read = move || {
-        if in_flight.try_get_value().unwrap_or(true) {
-            return;
-        }
-        in_flight.set_value(true);
-        spawn_local(async move {
-            let answer = api::session::audit().await;
-            in_flight.try_set_value(false);
-            state.try_update(|s| match answer {
-                Ok(log) => *s = ReadState::loaded(log, now_ms()),
-                Err(error) => s.error = Some(error),
-            });
-        });
-    };
-    read();
-    let timer = set_interval_with_handle(
-        move || {
-            let hidden = document().hidden();
-            if !hidden {
-                read();
-            }
-        },
-        REFRESH_EVERY,
-    )
-    .ok();
-    on_cleanup(move || {
-        if let Some(timer) = timer {
-            timer.clear();
-        }
-    });
-    view! { <AuditView state=state on_refresh=Callback::new(move |()| read()) /> }
+    let live = LiveView::start(api::session::audit).poll_every(REFRESH_EVERY);
+    view! {
+        <AuditView
+            state=live.state
+            on_refresh=Callback::new(move |()| live.read())
+            live=live.view_state()
+        />
+    }
 }
 
 /// The audit log as a table (fetches nothing).
@@ -68,6 +62,9 @@ pub fn AuditPage() -> impl IntoView {
 pub fn AuditView(
     #[prop(into)] state: Signal<ReadState<AuditLog>>,
     #[prop(optional)] on_refresh: Option<Callback<()>>,
+    /// The page's freshness, for the stale notice; none without it.
+    #[prop(into, optional)]
+    live: MaybeProp<ViewState>,
 ) -> impl IntoView {
     let stale = move || {
         state.with(|s| {
@@ -131,6 +128,7 @@ pub fn AuditView(
                         }
                     })}
             </div>
+            <StaleNotice state=live />
             {move || {
                 stale()
                     .map(|text| {

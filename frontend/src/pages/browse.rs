@@ -12,21 +12,24 @@
 //! banner with a way back to live.
 
 use etcdeck_shared::edit::Written;
-use etcdeck_shared::{Bytes, Connection, ErrorCode, Revision};
+use etcdeck_shared::{Bytes, Revision};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_location, use_navigate};
 
-use crate::api::{self, ApiFailure};
+use crate::api;
 use crate::components::breadcrumbs::Breadcrumbs;
 use crate::components::editor::{EditTarget, Editor};
 use crate::components::key_view::KeyView;
 use crate::components::prefix_ops::{CopyDialog, DeletePrefixDialog, READ_ONLY_TITLE};
+use crate::components::stale_notice::StaleNotice;
 use crate::components::tree_list::{TreeAction, TreeList};
 use crate::connection::ConnectionState;
 use crate::crumbs;
+use crate::freshness::{Freshness, now_ms};
 use crate::listing::{Listing, PAGE_SIZE, PageRequest};
+use crate::live_view::{Health, follow_link};
 use crate::route::{self, BrowseLocation};
 
 /// A prefix dialog the page has open.
@@ -72,31 +75,45 @@ pub fn BrowsePage() -> impl IntoView {
         }
     });
 
-    // After etcd or the backend was away, a listing that failed for that
-    // reason is retried once the status poll says all is well again, so a
-    // wall screen recovers by itself. Other failures (permission denied, bad
-    // request) would fail again and wait for the user's "retry".
-    if let Some(connection) = use_context::<ConnectionState>() {
-        Effect::new(move |_| {
-            let healthy = connection.failure.with(Option::is_none)
-                && connection.status.with(|s| {
-                    s.as_ref()
-                        .is_some_and(|s| matches!(s.connection, Connection::Connected { .. }))
+    // How current the listed level is: stale while the connection is down;
+    // after etcd or the backend was away, a page that failed for that reason
+    // is read again once the connection is healthy (the one rule of
+    // `crate::live_view::follow_link`), so a wall screen recovers by itself.
+    // Other failures (permission denied, bad request) would fail again and
+    // wait for the user's "retry".
+    let freshness = RwSignal::new(Freshness::new());
+    Effect::new(move |_| {
+        let now = now_ms();
+        listing.with(|l| {
+            let failure = l.error.as_ref().or(l.refresh_error.as_ref());
+            let answer = match (failure, l.revision) {
+                (Some(failure), _) => Some(Err(failure)),
+                (None, Some(revision)) if l.started => Some(Ok(revision)),
+                _ => None,
+            };
+            if let Some(answer) = answer {
+                freshness.update(|f| {
+                    f.answered(now, answer);
                 });
-            let transient = listing.with_untracked(|l| {
-                l.error.as_ref().is_some_and(|e| {
-                    matches!(e, ApiFailure::Network(_))
-                        || e.code() == Some(ErrorCode::EtcdUnavailable)
-                })
-            });
-            if healthy
-                && transient
-                && let Some(request) = listing.try_update(|l| l.next_request()).flatten()
-            {
-                fetch(request);
             }
         });
-    }
+    });
+    follow_link(Health::from_context(), freshness, move || {
+        let request = listing.try_update(|l| {
+            if l.error.is_some() {
+                l.next_request()
+            } else if l.refresh_error.is_some() {
+                l.mark_stale();
+                l.refresh_request()
+            } else {
+                None
+            }
+        });
+        if let Some(request) = request.flatten() {
+            fetch(request);
+        }
+    });
+    let view_state = Signal::derive(move || freshness.with(Freshness::state));
 
     let on_action = Callback::new(move |action: TreeAction| match action {
         TreeAction::SelectKey(key) => go(here.get_untracked().with_key(key)),
@@ -258,6 +275,7 @@ pub fn BrowsePage() -> impl IntoView {
     view! {
         <div class="flex flex-col lg:min-h-0 lg:flex-1">
             {banner}
+            {move || at.get().is_none().then(|| view! { <StaleNotice state=view_state /> })}
             <div class="flex flex-col lg:grid lg:min-h-0 lg:flex-1 lg:grid-cols-[minmax(18rem,2fr)_3fr]">
                 <aside
                     aria-label="Key tree"

@@ -18,8 +18,7 @@ use leptos_router::hooks::use_navigate;
 use crate::api;
 use crate::session::{Phase, Session};
 
-/// The login page's path.
-pub const LOGIN_PATH: &str = "/login";
+pub use crate::route::LOGIN_PATH;
 
 /// What the login page's address asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
