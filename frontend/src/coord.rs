@@ -143,6 +143,29 @@ pub fn held_for(since_ms: Option<u64>, now_ms: u64) -> Option<String> {
     since_ms.map(|since| format_duration(now_ms.saturating_sub(since) as f64 / 1000.0))
 }
 
+/// The words for since when a contender holds (or leads): `word` when
+/// etcdeck saw the revision that made it the holder (`exact`: "held"),
+/// `seen` when it only saw it already holding, an estimate ("seen
+/// holding"). The word, and the tooltip with the clock time (`None` when
+/// nothing is known).
+pub fn since_words(
+    exact: bool,
+    since_ms: Option<u64>,
+    word: &'static str,
+    seen: &'static str,
+) -> (&'static str, Option<String>) {
+    let word = if exact { word } else { seen };
+    let tooltip = since_ms.map(|since| {
+        let at = crate::freshness::clock_text(since);
+        if exact {
+            format!("{word} since {at}")
+        } else {
+            format!("{word} since {at} (an estimate: etcdeck did not see it start)")
+        }
+    });
+    (word, tooltip)
+}
+
 /// A rate per second: `—` until known, `0/s`, `0.4/s`, `12/s`, `3.2k/s`.
 pub fn format_rate(per_sec: Option<f64>) -> String {
     match per_sec {
@@ -482,6 +505,17 @@ mod tests {
     use crate::unit_test;
 
     use super::*;
+
+    #[unit_test]
+    fn a_hold_time_says_whether_it_is_an_estimate() {
+        let (word, tooltip) = since_words(true, Some(0), "held", "seen holding");
+        assert_eq!(word, "held");
+        assert!(tooltip.expect("known").starts_with("held since "));
+        let (word, tooltip) = since_words(false, Some(0), "held", "seen holding");
+        assert_eq!(word, "seen holding");
+        assert!(tooltip.expect("known").contains("an estimate"));
+        assert_eq!(since_words(false, None, "held", "seen holding").1, None);
+    }
 
     #[unit_test]
     fn key_links_list_the_parent_level() {

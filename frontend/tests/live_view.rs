@@ -122,6 +122,7 @@ fn locks(revision: i64) -> Locks {
                 lease_ttl: None,
                 create_revision: Revision(5),
                 holding_since_ms: None,
+                since_exact: false,
                 role: None,
             }],
             waiters: Vec::new(),

@@ -17,8 +17,8 @@ use etcdeck_shared::edit::{
 };
 
 use super::Failure;
-use super::query::Query;
 use super::extract::Reader;
+use super::query::Query;
 use crate::etcd;
 
 /// `GET /api/v1/may-write?key=K` or `?prefix=P`: one target.

@@ -104,10 +104,6 @@ pub fn ConnectionIndicator(state: ConnectionState) -> impl IntoView {
     }
 }
 
-/// Browse and Events, each carrying the prefix of the page the user is on,
-/// so "Events" shows the changes of the level being browsed and back; then
-/// one link per coordination page.
-
 /// How the etcd connection looks in the header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Health {
@@ -170,6 +166,9 @@ pub fn describe(connection: &Connection, since: u64) -> (Health, String, String)
     }
 }
 
+/// Browse and Events, each carrying the prefix of the page the user is on,
+/// so "Events" shows the changes of the level being browsed and back; then
+/// one link per coordination page.
 #[component]
 fn PageLinks() -> impl IntoView {
     let location = use_location();

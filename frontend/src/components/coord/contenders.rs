@@ -7,7 +7,7 @@ use etcdeck_shared::{Bytes, LeaseId};
 use leptos::prelude::*;
 
 use super::frame::{BADGE, KEY_LINK, MUTED, ticking};
-use crate::coord::{format_ttl, held_for, key_href};
+use crate::coord::{format_ttl, held_for, key_href, since_words};
 
 /// A holder: its key (shown by its last segment, the session's lease id;
 /// the card already names the prefix), its lease TTL and since when.
@@ -19,6 +19,7 @@ pub(super) fn contender_block(
 ) -> impl IntoView {
     let left = ticking(contender.lease_ttl, read_at, now);
     let since = contender.holding_since_ms;
+    let (word, tooltip) = since_words(contender.since_exact, since, "held", "seen holding");
     let role = contender.role.map(role_text);
     view! {
         <div
@@ -36,9 +37,9 @@ pub(super) fn contender_block(
                     <span class=MUTED>"TTL "</span>
                     <span data-testid="contender-ttl">{move || format_ttl(left())}</span>
                 </span>
-                <span>
-                    <span class=MUTED>"held for "</span>
-                    <span data-testid="held-for">
+                <span title=tooltip>
+                    <span class=MUTED>{format!("{word} for ")}</span>
+                    <span data-testid="held-for" data-exact=contender.since_exact.to_string()>
                         {move || held_for(since, now.get()).unwrap_or_else(|| "not known".to_owned())}
                     </span>
                 </span>

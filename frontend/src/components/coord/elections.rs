@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use super::contenders::{short_key_link, waiting_list};
 use super::frame::{CARD, Frame, MUTED, frame, grid, plural, ticking};
-use crate::coord::{format_ttl, held_for};
+use crate::coord::{format_ttl, held_for, since_words};
 use crate::freshness::ViewState;
 use crate::live_view::ReadState;
 use crate::route::CoordKind;
@@ -59,6 +59,8 @@ fn election_card(election: Election, read_at: u64, now: Signal<u64>) -> impl Int
             let value_attr = value.clone();
             let left = ticking(leader.lease_ttl, read_at, now);
             let since = leader.holding_since_ms;
+            let exact = leader.since_exact;
+            let (word, tooltip) = since_words(exact, since, "leading", "seen leading");
             view! {
                 <div
                     data-testid="election-leader"
@@ -71,9 +73,9 @@ fn election_card(election: Election, read_at: u64, now: Signal<u64>) -> impl Int
                         {if value.is_empty() { "(empty proposal)".to_owned() } else { value }}
                     </p>
                     <p class="mt-1 flex flex-wrap items-baseline gap-x-4 text-base tabular-nums">
-                        <span>
-                            <span class=MUTED>"since "</span>
-                            <span data-testid="held-for">
+                        <span title=tooltip>
+                            <span class=MUTED>{format!("{word} since ")}</span>
+                            <span data-testid="held-for" data-exact=exact.to_string()>
                                 {move || {
                                     held_for(since, now.get())
                                         .map(|d| format!("{d} ago"))
