@@ -93,11 +93,7 @@ impl EtcdCluster {
             .collect()
     }
 
-    fn build_etcdctl(
-        &self,
-        credentials: Option<(&str, &str)>,
-        args: &[&str],
-    ) -> Command {
+    fn build_etcdctl(&self, credentials: Option<(&str, &str)>, args: &[&str]) -> Command {
         let mut cmd = Command::new(ETCDCTL_BIN);
         remove_env_with_prefix(&mut cmd, "ETCDCTL_");
         cmd.env("ETCDCTL_API", "3");
