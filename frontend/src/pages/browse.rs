@@ -160,8 +160,9 @@ pub fn BrowsePage() -> impl IntoView {
     });
     // A memo, so the tree list below is made again only when this flips.
     let asking = Memo::new(move |_| landing_at.with(|l| *l == Landing::AskForPrefix));
+    // Like walking the tree, a typed level keeps the key view as it is.
     let go_to_prefix = Callback::new(move |prefix: Bytes| {
-        go(BrowseLocation { prefix, key: None });
+        go(here.get_untracked().with_prefix(prefix));
     });
 
     let on_action = Callback::new(move |action: TreeAction| match action {
