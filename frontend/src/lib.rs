@@ -22,7 +22,9 @@
 //!   the leases page does to leases. Pages and components both sit above
 //!   these; pages import components, never the reverse.
 //! - Pure logic, unit-tested in the browser: [`route`] (URL state),
-//!   [`crumbs`], [`listing`] (paging state), [`windowing`], [`format`],
+//!   [`crumbs`], [`listing`] (paging state, seeking a deep-linked key),
+//!   [`landing`] (where a user who may not read the top level starts),
+//!   [`windowing`], [`format`],
 //!   [`highlight`], [`live`] (subscriptions and resume points of the live
 //!   protocol), [`freshness`] (whether a view is current: loading, ready,
 //!   stale since, failed), [`feed`] (the events page's list, pause buffer
@@ -43,6 +45,7 @@ pub mod feed;
 pub mod format;
 pub mod freshness;
 pub mod highlight;
+pub mod landing;
 pub mod lease_actions;
 pub mod listing;
 pub mod live;

@@ -10,6 +10,13 @@
 //! rename) of [`crate::components::prefix_ops`]. With `rev=R` in the URL
 //! the level and the key are shown as of revision `R`, read-only, under a
 //! banner with a way back to live.
+//!
+//! Under the breadcrumbs, a "go to prefix" box opens any level by name. A
+//! user whose etcd role may not read the top level is not left at a
+//! refusal: the start page goes on to the last prefix that user listed in
+//! this browser, or asks for one with a sentence naming the etcd user
+//! ([`crate::landing`]). A deep-linked key is brought into view and
+//! selected by the tree list, however many pages down it is.
 
 use etcdeck_shared::edit::Written;
 use etcdeck_shared::{Bytes, Revision};
@@ -22,15 +29,18 @@ use crate::api;
 use crate::components::breadcrumbs::Breadcrumbs;
 use crate::components::editor::{EditTarget, Editor};
 use crate::components::key_view::KeyView;
+use crate::components::prefix_box::GoToPrefix;
 use crate::components::prefix_ops::{CopyDialog, DeletePrefixDialog, READ_ONLY_TITLE};
 use crate::components::stale_notice::StaleNotice;
 use crate::components::tree_list::{TreeAction, TreeList};
 use crate::connection::ConnectionState;
 use crate::crumbs;
 use crate::freshness::{Freshness, now_ms};
+use crate::landing::{self, Landing, LocalStorage};
 use crate::listing::{Listing, PAGE_SIZE, PageRequest};
 use crate::live_view::{Health, follow_link};
 use crate::route::{self, BrowseLocation};
+use crate::session::Session;
 
 /// A prefix dialog the page has open.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,6 +124,46 @@ pub fn BrowsePage() -> impl IntoView {
         }
     });
     let view_state = Signal::derive(move || freshness.with(Freshness::state));
+
+    // The etcd user this browser acts as: remembered prefixes are theirs.
+    let session = Session::get();
+    let user = Memo::new(move |_| {
+        session.and_then(|s| s.phase.with(|p| p.info().and_then(|i| i.user.clone())))
+    });
+    // Every level that lists is the user's last prefix from then on.
+    let listed = Memo::new(move |_| listing.with(|l| l.started.then(|| l.prefix.clone())));
+    Effect::new(move |_| {
+        if let Some(prefix) = listed.get() {
+            landing::remember(&LocalStorage, user.get().as_deref(), &prefix);
+        }
+    });
+    let landing_at = Memo::new(move |_| {
+        here.with(|h| {
+            listing.with(|l| {
+                landing::landing(h, l, || {
+                    landing::remembered(&LocalStorage, user.get_untracked().as_deref())
+                })
+            })
+        })
+    });
+    Effect::new(move |_| {
+        if let Landing::GoTo(prefix) = landing_at.get() {
+            // Replaces the refused start page, so Back does not return to it.
+            let to = BrowseLocation { prefix, key: None };
+            let href = route::href_at(to.href(), at.get_untracked());
+            let options = NavigateOptions {
+                replace: true,
+                ..NavigateOptions::default()
+            };
+            navigate.with_value(|nav| nav(&href, options));
+        }
+    });
+    // A memo, so the tree list below is made again only when this flips.
+    let asking = Memo::new(move |_| landing_at.with(|l| *l == Landing::AskForPrefix));
+    // Like walking the tree, a typed level keeps the key view as it is.
+    let go_to_prefix = Callback::new(move |prefix: Bytes| {
+        go(here.get_untracked().with_prefix(prefix));
+    });
 
     let on_action = Callback::new(move |action: TreeAction| match action {
         TreeAction::SelectKey(key) => go(here.get_untracked().with_key(key)),
@@ -283,9 +333,23 @@ pub fn BrowsePage() -> impl IntoView {
                 >
                     <div class="border-b border-slate-200 px-3 py-2 dark:border-slate-800">
                         <Breadcrumbs prefix=prefix separator=separator selected=selected at=at />
+                        <GoToPrefix separator=separator go=go_to_prefix focus=asking />
                     </div>
                     {toolbar}
-                    <TreeList listing=listing separator=separator selected=selected on_action=on_action />
+                    {move || {
+                        if asking.get() {
+                            let sentence = landing::top_level_refused(user.get().as_deref());
+                            view! {
+                                <p data-testid="landing" role="alert" class="m-3 rounded border border-amber-300 bg-amber-50 p-3 text-amber-900 dark:border-amber-800 dark:bg-amber-950/40 dark:text-amber-100">
+                                    {sentence}
+                                </p>
+                            }
+                            .into_any()
+                        } else {
+                            view! { <TreeList listing=listing separator=separator selected=selected on_action=on_action /> }
+                                .into_any()
+                        }
+                    }}
                 </aside>
                 {right}
             </div>
