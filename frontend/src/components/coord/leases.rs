@@ -8,8 +8,9 @@ use leptos::prelude::*;
 
 use super::frame::{
     CARD, Frame, MUTED, frame_with_tools, grid, key_link, liveness_tone, plural, ticking,
+    ttl_tooltip,
 };
-use crate::coord::{Liveness, format_ttl, liveness};
+use crate::coord::{Liveness, TtlShown, format_shown, format_ttl, shown_liveness};
 use crate::freshness::ViewState;
 use crate::lease_actions::{LeaseActions, parse_ttl};
 use crate::live_view::ReadState;
@@ -242,17 +243,20 @@ fn lease_card(
         more_keys,
     } = lease;
     let left = ticking(remaining_ttl, read_at, now);
-    let state = move || liveness(true, left(), Some(granted_ttl));
+    let state = move || shown_liveness(true, left(), Some(granted_ttl));
+    let tooltip = ttl_tooltip(remaining_ttl, read_at);
     let bar = move || {
         let fraction = match (left(), granted_ttl) {
-            (Some(left), granted) if granted > 0 => (left as f64 / granted as f64).clamp(0.0, 1.0),
+            (TtlShown::Left(left), granted) if granted > 0 => {
+                (left as f64 / granted as f64).clamp(0.0, 1.0)
+            }
             _ => 0.0,
         };
         format!("width: {:.1}%", fraction * 100.0)
     };
     let bar_tone = move || match state() {
         Liveness::Alive => "h-full rounded-full bg-emerald-500",
-        Liveness::Expiring => "h-full rounded-full bg-amber-500",
+        Liveness::Expiring | Liveness::Checking => "h-full rounded-full bg-amber-500",
         Liveness::Gone => "h-full rounded-full bg-red-500",
     };
     let key_count = keys.len() as u64 + more_keys;
@@ -263,15 +267,18 @@ fn lease_card(
                 <span
                     data-testid="lease-remaining"
                     data-state=move || state().as_str()
+                    title=tooltip
                     class=move || format!("text-5xl font-bold tabular-nums {}", liveness_tone(state()))
                 >
-                    {move || format_ttl(left())}
+                    {move || format_shown(left())}
                 </span>
                 <span class=format!("text-lg {MUTED}")>
-                    {move || {
-                        if left().is_some() {
-                            format!("left of {}", format_ttl(Some(granted_ttl)))
-                        } else {
+                    {move || match left() {
+                        TtlShown::Left(_) => format!("left of {}", format_ttl(Some(granted_ttl))),
+                        TtlShown::Checking => {
+                            format!("asking etcd (granted {})", format_ttl(Some(granted_ttl)))
+                        }
+                        TtlShown::Gone => {
                             format!("expired (granted {})", format_ttl(Some(granted_ttl)))
                         }
                     }}
