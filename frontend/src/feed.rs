@@ -12,7 +12,10 @@
 //! subscription (every revision once, in order, or a gap and a snapshot)
 //! is what makes the boundary exact: nothing between history and live can
 //! be missed or shown twice. Of the history replayed, the changes of the
-//! latest [`HISTORY_REVISIONS`] revisions are kept.
+//! latest [`HISTORY_REVISIONS`] revisions are kept. When etcd has compacted
+//! the start of that replay, the subscription starts again from etcd's
+//! compaction point (when that is still at or before `R + 1`), so the page
+//! shows what history is left and says the rest was compacted.
 //!
 //! Pausing never loses a change. Changes arriving while paused are buffered
 //! up to [`PAUSE_BUFFER`]; a message that would not fit ends the
@@ -214,6 +217,9 @@ pub struct Feed {
     pub history_until: Option<Revision>,
     /// Revisions of history left out to keep [`HISTORY_REVISIONS`].
     pub history_trimmed: u64,
+    /// etcd had compacted the history before this revision, so the page's
+    /// history starts there.
+    pub history_compacted: Option<Revision>,
     next_seq: u64,
 }
 
@@ -292,10 +298,24 @@ impl Feed {
                 }
             }
             Delivery::Gap(reason) => {
-                let seq = self.next_seq();
                 let in_history = self
                     .history_until
                     .is_some_and(|until| self.seen.is_none_or(|seen| seen < until));
+                if let (true, Some(until), GapReason::Compacted { compact_revision }) =
+                    (in_history, self.history_until, &reason)
+                    && compact_revision.0 <= until.0 + 1
+                    && !self.has_live()
+                {
+                    // The start of the history is gone, not what follows:
+                    // replaying from etcd's compaction point keeps every
+                    // change from there on, so no gap is needed.
+                    self.history_compacted = Some(*compact_revision);
+                    self.items.retain(|i| !i.is_history());
+                    self.buffer.retain(|i| !i.is_history());
+                    self.seen = Some(Revision(compact_revision.0 - 1));
+                    return Action::SubscribeFrom(*compact_revision);
+                }
+                let seq = self.next_seq();
                 self.push(Item::Gap {
                     seq,
                     reason,

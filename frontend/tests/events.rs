@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use etcdeck_frontend::components::event_row::{RowStyle, row};
 use etcdeck_frontend::feed::{
-    self, Feed, HISTORY_REVISIONS, HISTORY_WINDOW, Item, clock_text, history_from,
+    self, Action, Feed, HISTORY_REVISIONS, HISTORY_WINDOW, Item, clock_text, history_from,
 };
 use etcdeck_frontend::live::{Delivery, Outcome, Registry};
 use etcdeck_shared::ws::{
@@ -199,7 +199,8 @@ fn history_keeps_the_latest_revisions_and_pausing_keeps_the_boundary() {
 }
 
 #[wasm_bindgen_test]
-fn a_gap_before_the_history_is_replayed_says_the_history_is_gone() {
+fn compacted_history_is_replayed_from_the_compaction_point_or_resynced() {
+    // Compacted inside the history: start again from what is left.
     let mut feed = Feed::with_history(Revision(500));
     feed.apply(
         Delivery::Subscribed {
@@ -207,12 +208,43 @@ fn a_gap_before_the_history_is_replayed_says_the_history_is_gone() {
         },
         RECEIVED,
     );
+    let compacted = Delivery::Gap(GapReason::Compacted {
+        compact_revision: Revision(450),
+    });
+    assert_eq!(
+        feed.apply(compacted, RECEIVED),
+        Action::SubscribeFrom(Revision(450))
+    );
+    assert!(
+        feed.items.is_empty(),
+        "no gap row: nothing after 450 is missed"
+    );
+    assert_eq!(feed.history_compacted, Some(Revision(450)));
     feed.apply(
-        Delivery::Gap(GapReason::Compacted {
-            compact_revision: Revision(450),
-        }),
+        Delivery::Subscribed {
+            revision: Revision(449),
+        },
         RECEIVED,
     );
+    feed.apply(
+        Delivery::Events(vec![put("/a", 460), put("/a", 501)]),
+        RECEIVED,
+    );
+    assert_eq!(shown(&feed), [(460, true), (501, false)]);
+
+    // Compacted past the revision the page read: the history is gone, and
+    // so is what came after it; the gap and its snapshot say so.
+    let mut feed = Feed::with_history(Revision(500));
+    feed.apply(
+        Delivery::Subscribed {
+            revision: Revision(0),
+        },
+        RECEIVED,
+    );
+    let past = Delivery::Gap(GapReason::Compacted {
+        compact_revision: Revision(700),
+    });
+    assert_eq!(feed.apply(past, RECEIVED), Action::None);
     assert!(matches!(
         &*feed.items[0],
         Item::Gap {
@@ -222,13 +254,13 @@ fn a_gap_before_the_history_is_replayed_says_the_history_is_gone() {
     ));
     feed.apply(
         Delivery::Snapshot {
-            revision: Revision(501),
-            kvs: vec![kv("/a", "1", 480, 1)],
+            revision: Revision(701),
+            kvs: vec![kv("/a", "1", 680, 1)],
             done: true,
         },
         RECEIVED,
     );
-    feed.apply(Delivery::Events(vec![put("/a", 502)]), RECEIVED);
+    feed.apply(Delivery::Events(vec![put("/a", 702)]), RECEIVED);
     feed.apply(Delivery::Gap(GapReason::Lagged), RECEIVED);
     assert!(matches!(
         &*feed.items[2],

@@ -81,8 +81,14 @@ pub fn EventsPage() -> impl IntoView {
         store_compact(on);
     };
 
+    // Which subscription the feed follows: a handler of an earlier one
+    // (ended, replaced) ignores what still arrives for it.
+    let sub_token = StoredValue::new(0_u64);
+    let restart_from = RwSignal::new(None::<Revision>);
+
     let client = StoredValue::new_local(client);
     let unsubscribe = move || {
+        sub_token.try_update_value(|t| *t += 1);
         if let (Some(client), Some(id)) = (
             client.try_get_value().flatten(),
             subscription.try_get_value().flatten(),
@@ -96,7 +102,12 @@ pub fn EventsPage() -> impl IntoView {
             return;
         };
         let range = WatchRange::prefix(prefix.get_untracked());
+        let token = sub_token.get_value() + 1;
+        sub_token.set_value(token);
         let id = client.subscribe(range, true, from, move |delivery| {
+            if sub_token.try_get_value() != Some(token) {
+                return;
+            }
             follow_delivery(freshness, &delivery);
             if let Delivery::Events(events) = &delivery {
                 // Changes from history did not happen at this rate.
@@ -110,8 +121,15 @@ pub fn EventsPage() -> impl IntoView {
                 }
             }
             let at = now() as u64;
-            if feed.try_update(|f| f.apply(delivery, at)) == Some(Action::Unsubscribe) {
-                unsubscribe();
+            match feed.try_update(|f| f.apply(delivery, at)) {
+                Some(Action::Unsubscribe) => unsubscribe(),
+                // etcd compacted the start of the history: replay what is
+                // left, with a new subscription.
+                Some(Action::SubscribeFrom(from)) => {
+                    unsubscribe();
+                    restart_from.try_set(Some(from));
+                }
+                _ => {}
             }
         });
         subscription.set_value(Some(id));
@@ -142,6 +160,12 @@ pub fn EventsPage() -> impl IntoView {
                 None => subscribe(None),
             }
         });
+    });
+    Effect::new(move |_| {
+        if let Some(from) = restart_from.get() {
+            restart_from.set(None);
+            subscribe(Some(from));
+        }
     });
     on_cleanup(unsubscribe);
 
@@ -242,16 +266,24 @@ pub fn EventsPage() -> impl IntoView {
         })
     });
     let history_heading = move || {
-        let (until, trimmed) = feed.with(|f| (f.history_until, f.history_trimmed));
+        let (until, trimmed, compacted) =
+            feed.with(|f| (f.history_until, f.history_trimmed, f.history_compacted));
         let until = until?;
-        if history_shown.with(Vec::is_empty) {
+        if history_shown.with(Vec::is_empty) && compacted.is_none() {
             return None;
         }
-        let older = if trimmed > 0 {
-            format!("; {} older revisions left out", feed::thousands(trimmed))
-        } else {
-            String::new()
-        };
+        let mut older = String::new();
+        if trimmed > 0 {
+            older.push_str(&format!(
+                "; {} older revisions left out",
+                feed::thousands(trimmed)
+            ));
+        }
+        if let Some(at) = compacted {
+            older.push_str(&format!(
+                "; etcd has compacted its history before revision {at}, so nothing earlier can be shown"
+            ));
+        }
         Some(view! {
             <li
                 data-testid="events-history"
