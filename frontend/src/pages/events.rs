@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use etcdeck_shared::ws::{SubId, WatchRange};
-use etcdeck_shared::{Bytes, Revision};
+use etcdeck_shared::{Bytes, ErrorCode, Revision};
 use leptos::ev;
 use leptos::html;
 use leptos::prelude::*;
@@ -146,18 +146,29 @@ pub fn EventsPage() -> impl IntoView {
         let this = generation.get_value() + 1;
         generation.set_value(this);
         spawn_local(async move {
-            let current = current_revision(start).await;
+            let probe = probe_key(start);
+            let current = current_revision(&probe).await;
+            let from = match current {
+                Some(current) => {
+                    Some(first_kept(&probe, feed::history_from(current), current).await)
+                }
+                None => None,
+            };
             if generation.try_get_value() != Some(this) {
                 return;
             }
-            match current {
-                Some(current) => {
-                    feed.try_set(Feed::with_history(current));
-                    subscribe(Some(feed::history_from(current)));
+            match (current, from) {
+                (Some(current), Some(from)) => {
+                    let mut started = Feed::with_history(current);
+                    if from > feed::history_from(current) {
+                        started.history_compacted = Some(from);
+                    }
+                    feed.try_set(started);
+                    subscribe(Some(from));
                 }
                 // Without etcd's revision there is no history to start
                 // from; the subscription says why if it is refused too.
-                None => subscribe(None),
+                _ => subscribe(None),
             }
         });
     });
@@ -557,19 +568,54 @@ fn now() -> f64 {
     js_sys::Date::now()
 }
 
-/// etcd's current revision, from one read of a key inside the watched
-/// range (the prefix itself; `\0`, the first key there is, for every key),
-/// which the etcd user may read if they may watch the range. A missing key
-/// says the revision it is missing at. `None` when the read fails.
-async fn current_revision(prefix: Bytes) -> Option<Revision> {
-    let probe = if prefix.is_empty() {
+/// A key inside the watched range, read to learn about etcd's revisions:
+/// the prefix itself, or `\0` (the first key there is) for every key. An
+/// etcd user who may watch the range may read it.
+fn probe_key(prefix: Bytes) -> Bytes {
+    if prefix.is_empty() {
         Bytes::new(vec![0])
     } else {
         prefix
-    };
-    match api::key(&probe).await {
+    }
+}
+
+/// etcd's current revision, from one read of the probe key (a missing key
+/// says the revision it is missing at). `None` when the read fails.
+async fn current_revision(probe: &Bytes) -> Option<Revision> {
+    match api::key(probe).await {
         Ok(kv) => Some(kv.revision),
         Err(failure) => failure.revision(),
+    }
+}
+
+/// The first revision from `from` that etcd has not compacted: `from`
+/// itself after one read, else found by bisecting up to `current` with
+/// reads of the probe key at a revision (about ten for the whole window).
+/// Starting there spares the subscription a gap for history that is
+/// simply gone; if etcd compacts further meanwhile, the feed starts again
+/// from the compaction point it is told.
+async fn first_kept(probe: &Bytes, from: Revision, current: Revision) -> Revision {
+    if kept_at(probe, from).await {
+        return from;
+    }
+    let (mut gone, mut kept) = (from.0, current.0);
+    while kept - gone > 1 {
+        let mid = gone + (kept - gone) / 2;
+        if kept_at(probe, Revision(mid)).await {
+            kept = mid;
+        } else {
+            gone = mid;
+        }
+    }
+    Revision(kept)
+}
+
+/// Whether etcd still answers for `revision`; any answer but "compacted"
+/// counts as yes (a failed read is left to the subscription).
+async fn kept_at(probe: &Bytes, revision: Revision) -> bool {
+    match api::edit::key_at(probe, revision).await {
+        Ok(_) => true,
+        Err(failure) => failure.code() != Some(ErrorCode::Compacted),
     }
 }
 
