@@ -153,11 +153,17 @@ pub fn BrowsePage() -> impl IntoView {
     let creating = RwSignal::new(None::<EditTarget>);
     let dialog = RwSignal::new(None::<PrefixDialog>);
     // Another level closes what was open for the last one.
+    // Only when something is open: setting it anyway would mount the key
+    // view again (and read the key and ask the probe twice).
     Effect::new(move |_| {
         prefix.track();
         at.track();
-        creating.set(None);
-        dialog.set(None);
+        if creating.with_untracked(Option::is_some) {
+            creating.set(None);
+        }
+        if dialog.with_untracked(Option::is_some) {
+            dialog.set(None);
+        }
     });
     let refresh_level = move || on_action.run(TreeAction::Changed);
     let open_key = Callback::new(move |key: Bytes| go(here.get_untracked().with_key(key)));
