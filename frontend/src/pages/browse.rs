@@ -193,14 +193,27 @@ pub fn BrowsePage() -> impl IntoView {
     });
 
     let can_write = crate::session::can_write();
+    // Whether etcd would let this user write every key of the level, asked
+    // once per level opened (the whole keyspace is not asked: nothing acts
+    // on it at once, and a new key at the root is judged at save).
+    let level_may = crate::may_write::may_write(Signal::derive(move || {
+        (at.get().is_none() && !prefix.with(Bytes::is_empty))
+            .then(|| crate::may_write::prefix(prefix.get()))
+    }));
     let creating = RwSignal::new(None::<EditTarget>);
     let dialog = RwSignal::new(None::<PrefixDialog>);
     // Another level closes what was open for the last one.
+    // Only when something is open: setting it anyway would mount the key
+    // view again (and read the key and ask the probe twice).
     Effect::new(move |_| {
         prefix.track();
         at.track();
-        creating.set(None);
-        dialog.set(None);
+        if creating.with_untracked(Option::is_some) {
+            creating.set(None);
+        }
+        if dialog.with_untracked(Option::is_some) {
+            dialog.set(None);
+        }
     });
     let refresh_level = move || on_action.run(TreeAction::Changed);
     let open_key = Callback::new(move |key: Bytes| go(here.get_untracked().with_key(key)));
@@ -247,39 +260,46 @@ pub fn BrowsePage() -> impl IntoView {
             let root = move || prefix.with(Bytes::is_empty);
             let prefix_title = move |what: &'static str| {
                 if !can_write.get() {
-                    READ_ONLY_TITLE
+                    READ_ONLY_TITLE.to_owned()
                 } else if root() {
                     "Open a level first: etcdeck does not act on the whole keyspace at once"
+                        .to_owned()
                 } else {
-                    what
+                    level_may.with(|p| p.title(what))
                 }
             };
+            let level_enabled = move || level_may.with(crate::may_write::Permission::enabled);
             view! {
                 <div data-testid="prefix-tools" class="flex flex-wrap items-center gap-1 border-b border-slate-200 px-3 py-1.5 dark:border-slate-800">
                     <button type="button" data-testid="new-key" class=tool
-                        disabled=move || !can_write.get()
-                        title=move || if can_write.get() { "Create a key under this level" } else { READ_ONLY_TITLE }
+                        disabled=move || !level_enabled()
+                        title=move || level_may.with(|p| p.title("Create a key under this level"))
                         on:click=move |_| creating.set(Some(EditTarget::create(prefix.get_untracked())))>
                         "New key"
                     </button>
                     <button type="button" data-testid="delete-prefix" class=tool
-                        disabled=move || !can_write.get() || root()
+                        disabled=move || !level_enabled() || root()
                         title=move || prefix_title("Delete every key under this prefix")
                         on:click=move |_| dialog.set(Some(PrefixDialog::Delete(prefix.get_untracked())))>
                         "Delete prefix…"
                     </button>
                     <button type="button" data-testid="copy-prefix" class=tool
                         disabled=move || !can_write.get() || root()
-                        title=move || prefix_title("Copy every key under this prefix to another prefix")
+                        title=move || if can_write.get() && !root() { "Copy every key under this prefix to another prefix".to_owned() } else { prefix_title("") }
                         on:click=move |_| dialog.set(Some(PrefixDialog::Copy { prefix: prefix.get_untracked(), rename: false }))>
                         "Copy…"
                     </button>
                     <button type="button" data-testid="rename-prefix" class=tool
-                        disabled=move || !can_write.get() || root()
+                        disabled=move || !level_enabled() || root()
                         title=move || prefix_title("Move every key under this prefix to another prefix")
                         on:click=move |_| dialog.set(Some(PrefixDialog::Copy { prefix: prefix.get_untracked(), rename: true }))>
                         "Rename…"
                     </button>
+                    {move || level_may.with(|p| p.refusal()).filter(|_| can_write.get()).map(|why| view! {
+                        <span data-testid="level-write-hint" class="text-xs text-slate-600 dark:text-slate-400">
+                            {format!("Read-only here: {why}")}
+                        </span>
+                    })}
                     <RevisionJump go=Callback::new(move |revision: Revision| {
                         let href = route::href_at(here.with_untracked(BrowseLocation::href), Some(revision));
                         navigate.with_value(|nav| nav(&href, NavigateOptions::default()));
