@@ -1,7 +1,8 @@
 // Watching changes live on the events page: a change written with etcdctl
 // shows up within a second, and when the etcdeck server goes away and comes
 // back, the page reconnects by itself and shows what happened meanwhile,
-// each change exactly once.
+// each change exactly once. The page starts with the prefix's history,
+// marked as such, and shows one line per change in its compact list.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -172,4 +173,75 @@ test('a prefix the etcd user may not read shows why instead of waiting forever',
   } finally {
     await viewerApp.stop();
   }
+}));
+
+test('the page starts with the prefix\'s history, then shows live changes after it, each once, one line each', { timeout: 90_000 }, user(async (page, { etcd, app }, t) => {
+  const prefix = '/e2e/history/';
+  const before = Array.from({ length: 10 }, (_, i) => `${prefix}before-${String(i).padStart(2, '0')}`);
+  for (const key of before) await etcd.put(key, `value of ${key}`);
+  await act.open(page, app, `/events?prefix=${prefix}`);
+  await check.liveStateIs(page, 'connected');
+
+  // The ten earlier writes, marked as history, newest first in revision order.
+  const historyRows = () => find.eventRows(page).evaluateAll((rows) =>
+    rows.map((r) => ({ key: r.dataset.key, revision: Number(r.dataset.revision), history: r.dataset.history })));
+  let rows = [];
+  await waitFor(async () => (rows = await historyRows()).length === 10, {
+    what: 'ten rows from history', saw: async () => JSON.stringify(rows),
+  });
+  assert.ok(rows.every((r) => r.history === 'true'), `all from history: ${JSON.stringify(rows)}`);
+  assert.deepEqual(rows.map((r) => r.key), [...before].reverse(), 'newest first');
+  const historyRevisions = rows.map((r) => r.revision);
+  assert.deepEqual(historyRevisions, [...historyRevisions].sort((a, b) => b - a));
+  assert.match(await page.locator('[data-testid="events-history"]').innerText(), /From etcd's history, not seen live/);
+  const firstTime = find.eventRows(page).first().locator('[data-testid="event-time"]');
+  assert.equal(await firstTime.innerText(), 'from history');
+  await check.eventsWaiting(page, prefix);
+
+  // Three live writes show after the history, each once, with the time received.
+  const live = ['live-1', 'live-2', 'live-3'].map((n) => `${prefix}${n}`);
+  for (const key of live) await etcd.put(key, 'x');
+  rows = await check.eventsShown(page, live);
+  await waitFor(async () => (rows = await historyRows()).length === 13, {
+    what: 'thirteen rows', saw: async () => JSON.stringify(rows),
+  });
+  assert.deepEqual(rows.map((r) => r.key), [...live.reverse(), ...[...before].reverse()], 'each once, live above history');
+  assert.ok(rows.slice(0, 3).every((r) => r.history === 'false'));
+  assert.ok(rows[2].revision > historyRevisions[0], 'live after the last change from history');
+  const allRevisions = rows.map((r) => r.revision);
+  assert.deepEqual(allRevisions, [...allRevisions].sort((a, b) => b - a));
+  assert.match(
+    await find.eventRowsOf(page, live[0]).locator('[data-testid="event-time"]').innerText(),
+    /^\d\d:\d\d:\d\d\.\d{3}$/,
+  );
+
+  // Compact is the default at 1280x800: at least 15 rows fit on the screen.
+  assert.equal(await page.locator('[data-testid="events-compact"]').getAttribute('aria-pressed'), 'true');
+  for (let i = 0; i < 12; i += 1) await etcd.put(`${prefix}more-${i}`, 'y');
+  await waitFor(async () => (await find.eventRows(page).count()) === 25, { what: 'twenty-five rows' });
+  const visible = await page.evaluate(() => {
+    const list = document.querySelector('[data-testid="events-list"]').getBoundingClientRect();
+    const bottom = Math.min(list.bottom, window.innerHeight);
+    return [...document.querySelectorAll('[data-testid="event-row"]')]
+      .map((r) => r.getBoundingClientRect())
+      .filter((r) => r.top >= list.top && r.bottom <= bottom).length;
+  });
+  t.diagnostic(`${visible} compact rows fully visible at 1280x800`);
+  assert.ok(visible >= 15, `${visible} rows on a 1280x800 screen`);
+
+  // A row opens its value and diff on demand, by click or Enter.
+  await etcd.put(before[0], 'changed');
+  const changed = find.eventRows(page).first();
+  await waitFor(async () => (await changed.getAttribute('data-key')) === before[0], { what: 'the change on top' });
+  assert.equal(await page.locator('[data-testid="event-diff"]').count(), 0, 'diffs closed in compact mode');
+  await changed.click({ position: { x: 5, y: 5 } });
+  await page.locator('[data-testid="event-diff"]').waitFor();
+  await changed.press('Enter');
+  await waitFor(async () => (await page.locator('[data-testid="event-diff"]').count()) === 0, { what: 'the diff closed by Enter' });
+
+  // The detailed list is remembered across a reload.
+  await page.locator('[data-testid="events-compact"]').click();
+  await page.reload();
+  await check.eventsShown(page, live);
+  assert.equal(await page.locator('[data-testid="events-compact"]').getAttribute('aria-pressed'), 'false');
 }));

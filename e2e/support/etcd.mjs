@@ -140,6 +140,19 @@ export async function startEtcd({ members: count = 1 } = {}) {
       await etcdctl(['user', 'add', name, `--new-user-password=${userPassword}`]);
       await etcdctl(['user', 'grant-role', name, name]);
     },
+    /**
+     * Adds a user who may read and write keys under `prefix` and only read
+     * those under each of `readOnly` (a role of the same name).
+     */
+    async addEditor(name, userPassword, prefix, readOnly = []) {
+      await etcdctl(['role', 'add', name]);
+      await etcdctl(['role', 'grant-permission', name, 'readwrite', prefix, '--prefix=true']);
+      for (const other of readOnly) {
+        await etcdctl(['role', 'grant-permission', name, 'read', other, '--prefix=true']);
+      }
+      await etcdctl(['user', 'add', name, `--new-user-password=${userPassword}`]);
+      await etcdctl(['user', 'grant-role', name, name]);
+    },
     /** Deletes a key. */
     async del(key) {
       await etcdctl(['del', key]);
@@ -259,6 +272,12 @@ export async function startEtcd({ members: count = 1 } = {}) {
       const { stdout } = await etcdctl(['get', key, '-w', 'json']);
       const kvs = JSON.parse(stdout.toString()).kvs ?? [];
       return kvs.length ? Buffer.from(kvs[0].value ?? '', 'base64') : null;
+    },
+
+    /** etcd's current revision (the header of a read, which moves it not). */
+    async revision() {
+      const { stdout } = await etcdctl(['get', 'revision-probe', '-w', 'json']);
+      return Number(JSON.parse(stdout.toString()).header.revision);
     },
 
     /** The keys under `prefix`, oldest (lowest create revision) first. */

@@ -7,6 +7,7 @@
 
 pub mod edit;
 pub mod live;
+pub mod may_write;
 pub mod session;
 
 use std::fmt;

@@ -1,6 +1,8 @@
 //! The coordination views' pure logic (leases, locks, elections, queues,
 //! services), with no DOM and no network in it: TTL countdowns corrected by
-//! each answer, the alive / expiring / gone state of an instance, the
+//! each answer, when a view asks etcd again before a countdown would change
+//! what is shown ([`recheck_at_ms`]), the alive / expiring / checking /
+//! gone state of an instance ([`shown_liveness`]), the
 //! sparkline's scaling, how durations, TTLs and rates read, links to the key
 //! view, and which watch events can change an answer ([`CoordAnswer`]).
 //!
@@ -65,6 +67,60 @@ pub fn first_zero_at_ms(ttls: &[i64], read_at_ms: u64) -> Option<u64> {
         .min()
 }
 
+/// How long before a countdown would change what is shown the view asks
+/// etcd again: a read's round trip, with room to spare.
+pub const RECHECK_LEAD_MS: u64 = 1_000;
+/// Least wait between an answer and the re-read its countdowns ask for, so
+/// a lease in its last seconds costs one read a second, not a busy loop.
+pub const MIN_RECHECK_MS: u64 = 1_000;
+
+/// A countdown a view shows, as etcd reported it: seconds `left` and, when
+/// known, the seconds `granted`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ttl {
+    pub left: i64,
+    pub granted: Option<i64>,
+}
+
+impl Ttl {
+    pub fn new(left: i64, granted: Option<i64>) -> Self {
+        Ttl { left, granted }
+    }
+
+    /// How long after the read the browser's estimate would first change
+    /// what is shown: fall below a third of the grant (alive to expiring)
+    /// or, below that already, reach zero (expiring to checking).
+    fn next_change_ms(&self) -> u64 {
+        let left_ms = u64::try_from(self.left.max(0)).unwrap_or(0) * 1000;
+        let third_ms = self
+            .granted
+            .filter(|granted| *granted > 0)
+            .map(|granted| u64::try_from(granted).unwrap_or(0) * 1000 / 3);
+        match third_ms {
+            Some(third) if left_ms > third => left_ms - third,
+            _ => left_ms,
+        }
+    }
+}
+
+/// When a view showing `ttls` (read at `read_at_ms`) reads again: shortly
+/// ([`RECHECK_LEAD_MS`]) before the first of them would change state by the
+/// browser's count alone, and never sooner than [`MIN_RECHECK_MS`] after
+/// the read. Keep-alives make no watch event, so only a read tells that a
+/// lease was renewed: this is what keeps a healthy instance from counting
+/// down to "gone". One read of the view's endpoint serves every lease shown.
+pub fn recheck_at_ms(ttls: &[Ttl], read_at_ms: u64) -> Option<u64> {
+    ttls.iter()
+        .map(|ttl| {
+            read_at_ms
+                + ttl
+                    .next_change_ms()
+                    .saturating_sub(RECHECK_LEAD_MS)
+                    .max(MIN_RECHECK_MS)
+        })
+        .min()
+}
+
 /// A registered instance as its lease says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Liveness {
@@ -74,6 +130,9 @@ pub enum Liveness {
     /// Less than a third of the granted TTL is left: its keep-alives are
     /// late (a healthy client renews at a third).
     Expiring,
+    /// The browser's count reached zero but etcd has not said the lease is
+    /// gone: the view is asking again (a keep-alive may have renewed it).
+    Checking,
     /// Its lease is gone (expired or revoked) or at zero.
     Gone,
 }
@@ -83,6 +142,7 @@ impl Liveness {
         match self {
             Liveness::Alive => "alive",
             Liveness::Expiring => "expiring",
+            Liveness::Checking => "checking",
             Liveness::Gone => "gone",
         }
     }
@@ -101,6 +161,56 @@ pub fn liveness(lease: bool, remaining: Option<i64>, granted: Option<i64>) -> Li
             Some(granted) if granted > 0 && left * 3 < granted => Liveness::Expiring,
             _ => Liveness::Alive,
         },
+    }
+}
+
+/// What a countdown shows at a moment: seconds left (the browser's count
+/// from etcd's figure, or etcd's own zero), "checking" once the count ran
+/// out without etcd saying the lease ended, or nothing (no lease left).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TtlShown {
+    Left(i64),
+    Checking,
+    Gone,
+}
+
+impl Countdown {
+    /// What to show at `now_ms` (see [`TtlShown`]): only an answer from
+    /// etcd makes a lease gone, never the browser's count.
+    pub fn shown(&self, now_ms: u64) -> TtlShown {
+        match (self.ttl, self.remaining(now_ms)) {
+            (None, _) | (_, None) => TtlShown::Gone,
+            (Some(ttl), _) if ttl <= 0 => TtlShown::Left(0),
+            (Some(_), Some(0)) => TtlShown::Checking,
+            (Some(_), Some(left)) => TtlShown::Left(left),
+        }
+    }
+}
+
+/// The words of a [`TtlShown`]: `45s`, `checking…`, or a dash.
+pub fn format_shown(shown: TtlShown) -> String {
+    match shown {
+        TtlShown::Left(secs) => format_duration(secs as f64),
+        TtlShown::Checking => "checking…".to_owned(),
+        TtlShown::Gone => "—".to_owned(),
+    }
+}
+
+/// The state shown for an instance with `lease` (whether it has one), its
+/// countdown at `now_ms` and `granted` seconds granted. Unlike
+/// [`liveness`] it tells etcd's figures from the browser's count: a count
+/// that ran out is [`Liveness::Checking`] until an answer says more, and
+/// etcd's own "0 s left" is expiring (etcd still has the lease). Gone
+/// means etcd said so.
+pub fn shown_liveness(lease: bool, shown: TtlShown, granted: Option<i64>) -> Liveness {
+    if !lease {
+        return Liveness::Alive;
+    }
+    match shown {
+        TtlShown::Gone => Liveness::Gone,
+        TtlShown::Checking => Liveness::Checking,
+        TtlShown::Left(0) => Liveness::Expiring,
+        TtlShown::Left(left) => liveness(true, Some(left), granted),
     }
 }
 
@@ -327,6 +437,14 @@ pub trait CoordAnswer: Clone + Send + Sync + 'static {
     fn ttls(&self) -> Vec<i64> {
         Vec::new()
     }
+    /// The countdowns shown, with their grants where known: the view reads
+    /// again at [`recheck_at_ms`] of them.
+    fn countdowns(&self) -> Vec<Ttl> {
+        self.ttls()
+            .into_iter()
+            .map(|left| Ttl::new(left, None))
+            .collect()
+    }
 }
 
 /// The keys of `created` (keys changes put that the view should show) that
@@ -401,6 +519,21 @@ impl CoordAnswer for Leases {
     fn ttls(&self) -> Vec<i64> {
         self.leases.iter().filter_map(|l| l.remaining_ttl).collect()
     }
+
+    fn countdowns(&self) -> Vec<Ttl> {
+        self.leases
+            .iter()
+            .filter_map(|l| {
+                l.remaining_ttl
+                    .map(|left| Ttl::new(left, Some(l.granted_ttl)))
+            })
+            .collect()
+    }
+}
+
+/// The lease TTLs of every holder and waiter of `contenders`.
+fn contender_ttls<'a>(contenders: impl Iterator<Item = &'a Contender>) -> Vec<i64> {
+    contenders.filter_map(|c| c.lease_ttl).collect()
 }
 
 impl CoordAnswer for Locks {
@@ -417,6 +550,15 @@ impl CoordAnswer for Locks {
             .iter()
             .any(|l| contenders_touch(&l.prefix, event))
             || (event.kind == EventKind::Put && event.kv.version == 1 && is_session_key(&event.kv))
+    }
+
+    /// Every holder's and waiter's session lease counts down on the page.
+    fn ttls(&self) -> Vec<i64> {
+        contender_ttls(
+            self.locks
+                .iter()
+                .flat_map(|l| l.holders.iter().chain(&l.waiters)),
+        )
     }
 }
 
@@ -437,6 +579,15 @@ impl CoordAnswer for Elections {
             .iter()
             .any(|e| contenders_touch(&e.prefix, event))
             || (event.kind == EventKind::Put && event.kv.version == 1 && is_session_key(&event.kv))
+    }
+
+    /// The leader's and every candidate's session lease count down.
+    fn ttls(&self) -> Vec<i64> {
+        contender_ttls(
+            self.elections
+                .iter()
+                .flat_map(|e| e.leader.iter().chain(&e.candidates)),
+        )
     }
 }
 
@@ -479,6 +630,21 @@ impl CoordAnswer for Services {
 
     fn touches(&self, event: &WatchEvent) -> bool {
         self.prefixes.iter().any(|p| under(p, &event.kv.key))
+    }
+
+    /// Every instance's lease: their owners' keep-alives show in no watch,
+    /// so the page reads again before a healthy one could look late.
+    fn ttls(&self) -> Vec<i64> {
+        self.countdowns().into_iter().map(|t| t.left).collect()
+    }
+
+    fn countdowns(&self) -> Vec<Ttl> {
+        self.services
+            .iter()
+            .flat_map(|s| &s.instances)
+            .filter(|i| i.lease.is_some())
+            .filter_map(|i| i.lease_ttl.map(|left| Ttl::new(left, i.granted_ttl)))
+            .collect()
     }
 }
 

@@ -4,14 +4,22 @@
 //! typed TTL against the limit the backend checks
 //! ([`etcdeck_shared::limits`]). The leases page makes the actions and the
 //! leases view draws their controls, so both sit above this module.
+//!
+//! Granting and renewing need no permission on any key in etcd, so they
+//! follow the session alone; revoking deletes the lease's keys, which etcd
+//! allows only to a user who may write every one of them, so
+//! [`revoke_permissions`] asks for the attached keys a screen shows, in one
+//! request whenever that set changes.
 
+use std::collections::HashMap;
 use std::future::Future;
 
-use etcdeck_shared::LeaseId;
 use etcdeck_shared::limits::lease_ttl_error;
+use etcdeck_shared::{Bytes, LeaseId};
 use leptos::prelude::*;
 
 use crate::api::{self, ApiFailure};
+use crate::may_write::{self, Permission};
 
 /// The TTL typed into "Grant lease", or a sentence on what is wrong with
 /// it; a TTL out of range gets the very sentence the backend would answer
@@ -118,6 +126,51 @@ impl LeaseActions {
             },
         );
     }
+}
+
+/// Whether etcd would let this user revoke each lease shown (`shown`: each
+/// lease with its attached keys on screen): refused when any of those keys
+/// is refused, checking while asked, and as the session says for a lease
+/// without keys. Keys attached but not shown are not asked; etcd decides.
+pub fn revoke_permissions(
+    actions: LeaseActions,
+    shown: Signal<Vec<(LeaseId, Vec<Bytes>)>>,
+) -> Memo<HashMap<LeaseId, Permission>> {
+    let leases = Memo::new(move |_| shown.get());
+    let targets = Memo::new(move |_| {
+        let mut keys: Vec<Bytes> = leases.with(|l| l.iter().flat_map(|(_, k)| k.clone()).collect());
+        keys.sort();
+        keys.dedup();
+        keys.into_iter().map(may_write::key).collect::<Vec<_>>()
+    });
+    let answers = may_write::may_write_each(targets, actions.can_write, actions.reason);
+    let (can_write, reason) = (actions.can_write, actions.reason);
+    let session = move || {
+        if can_write.get() {
+            Permission::Unknown
+        } else {
+            Permission::Refused(crate::session::read_only_text(reason.get().as_deref()))
+        }
+    };
+    Memo::new(move |_| {
+        let by_key: HashMap<Bytes, Permission> =
+            targets.with(|t| t.iter().map(|t| t.key.clone()).zip(answers.get()).collect());
+        leases.with(|l| {
+            l.iter()
+                .map(|(id, keys)| {
+                    let each: Vec<&Permission> =
+                        keys.iter().filter_map(|k| by_key.get(k)).collect();
+                    let permission = each
+                        .iter()
+                        .find(|p| matches!(p, Permission::Refused(_)))
+                        .or_else(|| each.iter().find(|p| **p == &Permission::Checking))
+                        .map(|p| (*p).clone())
+                        .unwrap_or_else(session);
+                    (*id, permission)
+                })
+                .collect()
+        })
+    })
 }
 
 #[cfg(test)]

@@ -19,10 +19,13 @@
 //! - [`live_view`]: the one way a view stays current (read, watch from the
 //!   answer's revision, re-read on changes, gaps and a healthy connection),
 //!   with the [`live_view::ReadState`] pages hold; [`lease_actions`]: what
-//!   the leases page does to leases. Pages and components both sit above
+//!   the leases page does to leases; [`may_write`]: whether the user may
+//!   write what a view shows (asked of etcd without writing). Pages and components both sit above
 //!   these; pages import components, never the reverse.
 //! - Pure logic, unit-tested in the browser: [`route`] (URL state),
-//!   [`crumbs`], [`listing`] (paging state), [`windowing`], [`format`],
+//!   [`crumbs`], [`listing`] (paging state, seeking a deep-linked key),
+//!   [`landing`] (where a user who may not read the top level starts),
+//!   [`windowing`], [`format`],
 //!   [`highlight`], [`live`] (subscriptions and resume points of the live
 //!   protocol), [`freshness`] (whether a view is current: loading, ready,
 //!   stale since, failed), [`feed`] (the events page's list, pause buffer
@@ -43,10 +46,12 @@ pub mod feed;
 pub mod format;
 pub mod freshness;
 pub mod highlight;
+pub mod landing;
 pub mod lease_actions;
 pub mod listing;
 pub mod live;
 pub mod live_view;
+pub mod may_write;
 pub mod pages;
 pub mod route;
 pub mod session;

@@ -7,6 +7,10 @@
 //! (a *refresh*): the new pages are collected aside and replace the old
 //! children in one step, so the list neither flickers nor loses its scroll
 //! position.
+//!
+//! A deep link names a key that may lie pages past the first screen:
+//! [`seek`] says whether its row is loaded, whether to read the next page to
+//! find it, or that it is not in the level (or past [`SEEK_MAX_ROWS`]).
 
 use etcdeck_shared::{Bytes, Child, Level, Revision};
 
@@ -197,6 +201,75 @@ impl Listing {
     }
 }
 
+/// How many rows the list loads, at most, to find a deep-linked key: 50
+/// pages of [`PAGE_SIZE`], so a mistyped link into a huge level stops
+/// instead of reading all of it.
+pub const SEEK_MAX_ROWS: usize = 50 * PAGE_SIZE;
+
+/// Where a deep-linked key stands in a level as loaded so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seek {
+    /// Its row is loaded at this index: the key's own row, or the directory
+    /// row that holds it when the key lies deeper.
+    Found(usize),
+    /// Not loaded yet, and it may be on a later page: read the next one.
+    More,
+    /// A page is in flight or the first has not come: wait.
+    Waiting,
+    /// Not in this level (or not within [`SEEK_MAX_ROWS`]), or the level
+    /// failed: stop looking.
+    Absent,
+}
+
+/// Looks for `key`'s row in `listing` (listed with `separator`). Children
+/// come in key order, and a child's keys all sort at or after
+/// `prefix + name`, so once the last loaded child sorts after `key` no
+/// later page can hold it.
+pub fn seek(listing: &Listing, key: &Bytes, separator: &Bytes) -> Seek {
+    let Some(rest) = key.0.strip_prefix(listing.prefix.0.as_slice()) else {
+        return Seek::Absent;
+    };
+    // The row at this level: the segment up to the first separator; the key
+    // itself when it has none.
+    let cut = (!separator.0.is_empty())
+        .then(|| {
+            rest.windows(separator.0.len())
+                .position(|w| w == separator.0)
+        })
+        .flatten();
+    let (name, direct) = match cut {
+        Some(at) => (&rest[..at], false),
+        None => (rest, true),
+    };
+    let found = listing
+        .children
+        .iter()
+        .position(|c| c.name.0 == name && if direct { c.is_key } else { c.has_children });
+    if let Some(index) = found {
+        return Seek::Found(index);
+    }
+    if !listing.started || listing.loading {
+        return if listing.error.is_some() {
+            Seek::Absent
+        } else {
+            Seek::Waiting
+        };
+    }
+    let past = listing
+        .children
+        .last()
+        .is_some_and(|c| c.key(&listing.prefix) > *key);
+    if past
+        || listing.next.is_none()
+        || listing.error.is_some()
+        || listing.children.len() >= SEEK_MAX_ROWS
+    {
+        Seek::Absent
+    } else {
+        Seek::More
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::unit_test;
@@ -344,5 +417,88 @@ mod tests {
         let re = empty.refresh_request().expect("due");
         assert_eq!(empty.apply(&re, Ok(page(&["new"], None))), None);
         assert_eq!(names(&empty), ["new"]);
+    }
+
+    fn named(name: &str, is_key: bool, has_children: bool) -> Child {
+        Child {
+            name: Bytes::from(name),
+            is_key,
+            has_children,
+            count: None,
+        }
+    }
+
+    #[unit_test]
+    fn a_deep_linked_key_is_sought_page_by_page() {
+        let sep = Bytes::from("/");
+        let key = Bytes::from("/big/k1500");
+        let mut listing = Listing::default();
+        let first = listing.restart(Bytes::from("/big/"));
+        assert_eq!(seek(&listing, &key, &sep), Seek::Waiting);
+        let names: Vec<String> = (1000..2000).map(|i| format!("k{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        listing.apply(&first, Ok(page(&names[..500], Some("/big/k1499"))));
+        assert_eq!(seek(&listing, &key, &sep), Seek::More);
+        let second = listing.next_request().expect("more");
+        assert_eq!(seek(&listing, &key, &sep), Seek::Waiting, "in flight");
+        listing.apply(&second, Ok(page(&names[500..], None)));
+        assert_eq!(seek(&listing, &key, &sep), Seek::Found(500));
+    }
+
+    #[unit_test]
+    fn a_key_past_the_loaded_rows_or_elsewhere_is_absent() {
+        let sep = Bytes::from("/");
+        let mut listing = Listing::default();
+        let first = listing.restart(Bytes::from("/a/"));
+        listing.apply(&first, Ok(page(&["b", "d"], Some("/a/d"))));
+        // "c" would sort before "d": no later page can hold it.
+        assert_eq!(seek(&listing, &Bytes::from("/a/c"), &sep), Seek::Absent);
+        assert_eq!(seek(&listing, &Bytes::from("/a/e"), &sep), Seek::More);
+        assert_eq!(seek(&listing, &Bytes::from("/other/b"), &sep), Seek::Absent);
+        // The last page came: nothing more to read.
+        let second = listing.next_request().expect("more");
+        listing.apply(&second, Ok(page(&["e"], None)));
+        assert_eq!(seek(&listing, &Bytes::from("/a/f"), &sep), Seek::Absent);
+        // A failed page stops the search too.
+        let mut failed = Listing::default();
+        let first = failed.restart(Bytes::from("/a/"));
+        failed.apply(&first, Err(ApiFailure::Network("Failed to fetch".into())));
+        assert_eq!(seek(&failed, &Bytes::from("/a/x"), &sep), Seek::Absent);
+    }
+
+    #[unit_test]
+    fn a_deeper_key_finds_its_directory_and_a_key_its_own_row() {
+        let sep = Bytes::from("/");
+        let mut listing = Listing::default();
+        let first = listing.restart(Bytes::from("/"));
+        let level = Level {
+            prefix: Bytes::from("/"),
+            children: vec![named("app", false, true), named("both", true, true)],
+            next: None,
+            revision: Revision(1),
+        };
+        listing.apply(&first, Ok(level));
+        assert_eq!(
+            seek(&listing, &Bytes::from("/app/x/y"), &sep),
+            Seek::Found(0)
+        );
+        assert_eq!(seek(&listing, &Bytes::from("/both"), &sep), Seek::Found(1));
+        assert_eq!(
+            seek(&listing, &Bytes::from("/both/z"), &sep),
+            Seek::Found(1)
+        );
+        // "/app" is not a key here, only a directory.
+        assert_eq!(seek(&listing, &Bytes::from("/app"), &sep), Seek::Absent);
+    }
+
+    #[unit_test]
+    fn the_search_is_bounded() {
+        let sep = Bytes::from("/");
+        let mut listing = Listing::default();
+        let first = listing.restart(Bytes::from("/"));
+        let names: Vec<String> = (0..SEEK_MAX_ROWS).map(|i| format!("a{i:06}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        listing.apply(&first, Ok(page(&names, Some("/a"))));
+        assert_eq!(seek(&listing, &Bytes::from("/z"), &sep), Seek::Absent);
     }
 }

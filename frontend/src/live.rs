@@ -299,6 +299,18 @@ impl LiveState {
         }
     }
 
+    /// The state once the status poll is counted too: when the last poll
+    /// failed (etcdeck out of reach) or says etcd is disconnected
+    /// (`backend_ok` false), nothing new can arrive, whatever the socket
+    /// believes, so an open socket reads as reconnecting; never "live" next
+    /// to "disconnected".
+    pub fn with_backend(self, backend_ok: bool) -> Self {
+        match self {
+            LiveState::Connected | LiveState::Resynced if !backend_ok => LiveState::Reconnecting,
+            state => state,
+        }
+    }
+
     /// The `data-state` value.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -334,5 +346,15 @@ mod tests {
         assert_eq!(L::of(S::Open, true, true), L::Reconnecting);
         assert_eq!(L::of(S::Open, false, true), L::Resynced);
         assert_eq!(L::of(S::Open, false, false), L::Connected);
+    }
+
+    #[unit_test]
+    fn a_failing_status_poll_outranks_an_open_socket() {
+        use LiveState as L;
+        assert_eq!(L::Connected.with_backend(false), L::Reconnecting);
+        assert_eq!(L::Resynced.with_backend(false), L::Reconnecting);
+        assert_eq!(L::Connecting.with_backend(false), L::Connecting);
+        assert_eq!(L::Connected.with_backend(true), L::Connected);
+        assert_eq!(L::Resynced.with_backend(true), L::Resynced);
     }
 }

@@ -55,6 +55,13 @@ pub fn reveal(index: usize, scroll_top_px: f64, viewport_px: f64, row_px: f64) -
     }
 }
 
+/// The `scrollTop` that puts row `index` in the middle of the viewport
+/// (never above the top): for a row brought into view from far away, such
+/// as a deep link's, so the rows around it show too.
+pub fn center(index: usize, viewport_px: f64, row_px: f64) -> f64 {
+    (index as f64 * row_px + row_px / 2.0 - viewport_px.max(0.0) / 2.0).max(0.0)
+}
+
 /// The cursor after pressing a vertical movement key, clamped to the list.
 pub fn move_cursor(cursor: Option<usize>, delta: isize, total: usize) -> Option<usize> {
     if total == 0 {
@@ -111,6 +118,15 @@ mod tests {
         assert_eq!(reveal(5, 0.0, 360.0, 36.0), None);
         assert_eq!(reveal(0, 72.0, 360.0, 36.0), Some(0.0));
         assert_eq!(reveal(10, 0.0, 360.0, 36.0), Some(36.0));
+    }
+
+    #[unit_test]
+    fn center_puts_a_far_row_mid_screen() {
+        // Row 1,500 of 36 px rows in a 360 px viewport: its middle at 180 px.
+        assert_eq!(center(1_500, 360.0, 36.0), 1_500.0 * 36.0 + 18.0 - 180.0);
+        let top = center(1_500, 360.0, 36.0);
+        assert_eq!(reveal(1_500, top, 360.0, 36.0), None, "then it is in view");
+        assert_eq!(center(2, 360.0, 36.0), 0.0, "near the top: the top");
     }
 
     #[unit_test]

@@ -1,5 +1,6 @@
 //! The coordination views: their pure helpers (countdown correction, the
-//! expiring state, sparkline scaling, how durations and rates read, which
+//! expiring and checking states, when a view asks etcd again before a
+//! countdown would change state, sparkline scaling, how durations and rates read, which
 //! events touch a view, what a view watches) and the views mounted with
 //! canned answers. Run with
 //! `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p etcdeck-frontend --target wasm32-unknown-unknown`.
@@ -9,8 +10,9 @@ use etcdeck_frontend::components::coord::{
     ElectionsView, LeasesView, LocksView, QueuesView, ServicesView,
 };
 use etcdeck_frontend::coord::{
-    CoordAnswer, Countdown, Liveness, first_zero_at_ms, format_count, format_duration, format_rate,
-    held_for, is_session_key, liveness, not_yet_shown, sparkline_points, watch_plan,
+    CoordAnswer, Countdown, Liveness, MIN_RECHECK_MS, Ttl, TtlShown, first_zero_at_ms,
+    format_count, format_duration, format_rate, format_shown, held_for, is_session_key, liveness,
+    not_yet_shown, recheck_at_ms, shown_liveness, sparkline_points, watch_plan,
 };
 use etcdeck_frontend::live_view::{ReadState, WHOLE_DENIED_NOTE, stale_answer};
 use etcdeck_shared::coord::{
@@ -298,6 +300,118 @@ fn an_answer_older_than_a_seen_change_is_stale() {
     assert!(!stale_answer(None, Some(Revision(5))));
 }
 
+#[wasm_bindgen_test]
+fn a_count_that_ran_out_is_checking_until_etcd_answers() {
+    let countdown = Countdown::new(Some(7), 1_000);
+    assert_eq!(countdown.shown(1_000), TtlShown::Left(7));
+    assert_eq!(countdown.shown(7_999), TtlShown::Left(1));
+    // The browser's count reached zero; only etcd can say the lease ended.
+    assert_eq!(countdown.shown(8_000), TtlShown::Checking);
+    assert_eq!(countdown.shown(60_000), TtlShown::Checking);
+    // etcd's own zero: it still has the lease, in its last second.
+    assert_eq!(
+        Countdown::new(Some(0), 1_000).shown(5_000),
+        TtlShown::Left(0)
+    );
+    // etcd said it is gone.
+    assert_eq!(Countdown::new(None, 1_000).shown(1_000), TtlShown::Gone);
+    assert_eq!(format_shown(TtlShown::Left(45)), "45s");
+    assert_eq!(format_shown(TtlShown::Checking), "checking…");
+    assert_eq!(format_shown(TtlShown::Gone), "—");
+}
+
+#[wasm_bindgen_test]
+fn only_etcd_makes_an_instance_gone() {
+    assert_eq!(shown_liveness(false, TtlShown::Gone, None), Liveness::Alive);
+    assert_eq!(
+        shown_liveness(true, TtlShown::Left(8), Some(10)),
+        Liveness::Alive
+    );
+    assert_eq!(
+        shown_liveness(true, TtlShown::Left(3), Some(10)),
+        Liveness::Expiring
+    );
+    assert_eq!(
+        shown_liveness(true, TtlShown::Left(0), Some(10)),
+        Liveness::Expiring
+    );
+    assert_eq!(
+        shown_liveness(true, TtlShown::Checking, Some(10)),
+        Liveness::Checking
+    );
+    assert_eq!(
+        shown_liveness(true, TtlShown::Gone, Some(10)),
+        Liveness::Gone
+    );
+    assert_eq!(Liveness::Checking.as_str(), "checking");
+}
+
+#[wasm_bindgen_test]
+fn a_view_asks_etcd_again_before_a_countdown_would_change_state() {
+    // A 10 s lease renewed at a third (etcdctl's pace) reads 7-10 s left:
+    // read again a second before the count would fall below a third
+    // (7 s - 3.333 s - 1 s), so a renewal is seen before it could look late.
+    assert_eq!(recheck_at_ms(&[Ttl::new(7, Some(10))], 0), Some(2_667));
+    assert_eq!(recheck_at_ms(&[Ttl::new(10, Some(10))], 0), Some(5_667));
+    // A 5 s lease reads 3-5 s left: 4 s - 1.667 s - 1 s, and at 3 s left
+    // never sooner than the least wait after an answer.
+    assert_eq!(recheck_at_ms(&[Ttl::new(4, Some(5))], 0), Some(1_334));
+    assert_eq!(
+        recheck_at_ms(&[Ttl::new(3, Some(5))], 0),
+        Some(MIN_RECHECK_MS)
+    );
+    // Already below a third: a second before zero; at zero, a second later.
+    assert_eq!(recheck_at_ms(&[Ttl::new(8, Some(30))], 0), Some(7_000));
+    assert_eq!(recheck_at_ms(&[Ttl::new(0, Some(30))], 500), Some(1_500));
+    // No grant known (a contender's session): a second before zero.
+    assert_eq!(recheck_at_ms(&[Ttl::new(60, None)], 1_000), Some(60_000));
+    // One read for every countdown shown: the first one due.
+    assert_eq!(
+        recheck_at_ms(
+            &[
+                Ttl::new(60, None),
+                Ttl::new(7, Some(10)),
+                Ttl::new(45, Some(60))
+            ],
+            0
+        ),
+        Some(2_667)
+    );
+    assert_eq!(recheck_at_ms(&[], 0), None);
+}
+
+#[wasm_bindgen_test]
+fn every_view_with_countdowns_rechecks_them() {
+    assert_eq!(
+        leases().countdowns(),
+        [Ttl::new(10, Some(30)), Ttl::new(45, Some(60))]
+    );
+    assert_eq!(locks().ttls(), [60, 60, 12]);
+    let services = Services {
+        prefixes: vec![Bytes::from("services/")],
+        services: vec![Service {
+            prefix: Bytes::from("services/"),
+            name: Bytes::from("api"),
+            instances: vec![
+                instance("a", Some(7), Some(10), true),
+                instance("gone", None, Some(10), true),
+                instance("static", None, None, false),
+            ],
+        }],
+        revision: Revision(8),
+    };
+    assert_eq!(services.countdowns(), [Ttl::new(7, Some(10))]);
+    let elections = Elections {
+        elections: vec![Election {
+            prefix: Bytes::from("leader"),
+            leader: Some(contender("leader/1a", 0x1a, Some(50), Some(1_000))),
+            candidates: vec![contender("leader/2b", 0x2b, Some(40), None)],
+        }],
+        revision: Revision(9),
+    };
+    assert_eq!(elections.ttls(), [50, 40]);
+}
+
 // ------------------------------------------------------------ mounted views
 
 fn one(root: &HtmlElement, selector: &str) -> HtmlElement {
@@ -345,10 +459,12 @@ async fn leases_count_down_every_second_and_take_each_answer() {
     settle().await;
     assert_eq!(text(&remaining()), "7s");
     assert_eq!(attr(&remaining(), "data-state"), "expiring");
+    // The count ran out with no answer since: checking, not gone (a
+    // keep-alive may have renewed it; only etcd can tell).
     now.set(T0 + 60_000);
     settle().await;
-    assert_eq!(text(&remaining()), "0s");
-    assert_eq!(attr(&remaining(), "data-state"), "gone");
+    assert_eq!(text(&remaining()), "checking…");
+    assert_eq!(attr(&remaining(), "data-state"), "checking");
 
     // A new answer (a keep-alive renewed it; the other lease was revoked).
     let mut renewed = leases();
@@ -636,11 +752,14 @@ async fn service_instances_are_alive_expiring_or_gone() {
         "2 alive · 1 expiring · 1 gone"
     );
     assert!(text(&root).contains("10.0.0.1:8080"));
-    // Twenty-one seconds later the first one's keep-alives are late.
+    // Twenty-one seconds later the first one's keep-alives are late; the
+    // second one's count ran out, and it is checked, not called gone.
     now.set(T0 + 21_000);
     settle().await;
     assert_eq!(states()[0], ("a".to_owned(), "expiring".to_owned()));
-    assert_eq!(states()[1], ("bb".to_owned(), "gone".to_owned()));
+    assert_eq!(states()[1], ("bb".to_owned(), "checking".to_owned()));
+    assert!(text(&root).contains("TTL checking… / 30s"));
+    assert!(!text(&root).contains("TTL 0s"));
 }
 
 #[wasm_bindgen_test]

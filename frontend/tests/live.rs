@@ -218,6 +218,9 @@ fn malformed_frames_are_errors_not_panics() {
     assert!(parse(r#"{"type":"progress","id":1,"revision":9}"#).is_ok());
 }
 
+/// When the feed's changes are received, for tests that do not look at it.
+const NOW: u64 = 1_000;
+
 fn feed_events(revs: std::ops::Range<i64>) -> Delivery {
     Delivery::Events(revs.map(|r| put(&format!("/e/{r}"), r)).collect())
 }
@@ -235,12 +238,15 @@ fn shown_revisions(feed: &Feed) -> Vec<i64> {
 #[wasm_bindgen_test]
 fn pausing_buffers_and_resuming_shows_everything_in_order() {
     let mut feed = Feed::new();
-    feed.apply(Delivery::Subscribed {
-        revision: Revision(1),
-    });
-    feed.apply(feed_events(2..4));
+    feed.apply(
+        Delivery::Subscribed {
+            revision: Revision(1),
+        },
+        NOW,
+    );
+    feed.apply(feed_events(2..4), NOW);
     feed.pause();
-    assert_eq!(feed.apply(feed_events(4..7)), Action::None);
+    assert_eq!(feed.apply(feed_events(4..7), NOW), Action::None);
     assert_eq!(feed.buffered(), 3);
     assert_eq!(
         shown_revisions(&feed),
@@ -255,21 +261,27 @@ fn pausing_buffers_and_resuming_shows_everything_in_order() {
 #[wasm_bindgen_test]
 fn a_full_pause_buffer_stops_receiving_and_resume_replays_the_rest() {
     let mut feed = Feed::new();
-    feed.apply(Delivery::Subscribed {
-        revision: Revision(1),
-    });
+    feed.apply(
+        Delivery::Subscribed {
+            revision: Revision(1),
+        },
+        NOW,
+    );
     feed.pause();
     let full = PAUSE_BUFFER as i64;
-    assert_eq!(feed.apply(feed_events(2..2 + full)), Action::None);
+    assert_eq!(feed.apply(feed_events(2..2 + full), NOW), Action::None);
     assert_eq!(feed.buffered(), PAUSE_BUFFER);
     // The next message does not fit: it is not taken, and receiving stops.
     assert_eq!(
-        feed.apply(feed_events(2 + full..5 + full)),
+        feed.apply(feed_events(2 + full..5 + full), NOW),
         Action::Unsubscribe
     );
     assert!(feed.overflowed);
     // Late messages of the ended subscription are ignored.
-    assert_eq!(feed.apply(feed_events(5 + full..6 + full)), Action::None);
+    assert_eq!(
+        feed.apply(feed_events(5 + full..6 + full), NOW),
+        Action::None
+    );
     assert_eq!(feed.buffered(), PAUSE_BUFFER);
     // Resume replays from right after the last change taken.
     assert_eq!(feed.resume(), Action::SubscribeFrom(Revision(2 + full)));
@@ -283,21 +295,30 @@ fn a_full_pause_buffer_stops_receiving_and_resume_replays_the_rest() {
 #[wasm_bindgen_test]
 fn gaps_are_shown_in_line_with_their_snapshot() {
     let mut feed = Feed::new();
-    feed.apply(Delivery::Subscribed {
-        revision: Revision(1),
-    });
-    feed.apply(feed_events(2..3));
-    feed.apply(Delivery::Gap(GapReason::Lagged));
-    feed.apply(Delivery::Snapshot {
-        revision: Revision(90),
-        kvs: vec![kv("/a", "1", 50), kv("/b", "1", 60)],
-        done: false,
-    });
-    feed.apply(Delivery::Snapshot {
-        revision: Revision(90),
-        kvs: vec![kv("/c", "1", 70)],
-        done: true,
-    });
+    feed.apply(
+        Delivery::Subscribed {
+            revision: Revision(1),
+        },
+        NOW,
+    );
+    feed.apply(feed_events(2..3), NOW);
+    feed.apply(Delivery::Gap(GapReason::Lagged), NOW);
+    feed.apply(
+        Delivery::Snapshot {
+            revision: Revision(90),
+            kvs: vec![kv("/a", "1", 50), kv("/b", "1", 60)],
+            done: false,
+        },
+        NOW,
+    );
+    feed.apply(
+        Delivery::Snapshot {
+            revision: Revision(90),
+            kvs: vec![kv("/c", "1", 70)],
+            done: true,
+        },
+        NOW,
+    );
     assert_eq!(feed.seen, Some(Revision(90)));
     match &*feed.items[1] {
         Item::Gap {

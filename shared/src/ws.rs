@@ -26,9 +26,12 @@ pub const SESSION_ENDED_CLOSE: u16 = 4401;
 pub const MAX_CLIENT_FRAME: usize = 64 * 1024;
 /// Most subscriptions one WebSocket may hold at a time.
 pub const MAX_SUBSCRIPTIONS: usize = 64;
-/// How often the backend sends [`ServerMessage::Heartbeat`]; a browser that
-/// hears nothing for three times this long should reconnect.
-pub const HEARTBEAT_SECS: u64 = 15;
+/// How often the backend sends [`ServerMessage::Heartbeat`]: often enough
+/// that a browser notices a silent socket within [`SILENCE_LIMIT_SECS`].
+pub const HEARTBEAT_SECS: u64 = 2;
+/// Silence (not even a heartbeat) after which a browser takes its socket
+/// for dead and opens another: two heartbeats missed, and a second to spare.
+pub const SILENCE_LIMIT_SECS: u64 = 5;
 
 /// A subscription's id, chosen by the browser, unique within its WebSocket.
 #[derive(

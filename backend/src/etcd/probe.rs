@@ -59,19 +59,8 @@ impl EtcdSession {
     /// every key under it), asked of etcd without writing. Errors other
     /// than etcd's permission refusal stay errors.
     pub async fn may_write(&self, key: &Bytes, prefix: bool) -> Result<MayWrite, EtcdError> {
-        let (compares, ops) = probe(&[(key, prefix)]);
-        let txn = &Txn::new().when(compares).and_then(ops);
-        // Asking again is harmless: the compare never holds.
-        let answer = self
-            .call(Retry::Always, |mut client| async move {
-                client.txn(txn.clone()).await
-            })
-            .await;
-        match answer {
-            Ok(response) => {
-                never_ran(&response);
-                Ok(MayWrite::Allowed)
-            }
+        match self.ask(&[(key, prefix)]).await {
+            Ok(()) => Ok(MayWrite::Allowed),
             Err(EtcdError::PermissionDenied(reason)) => Ok(MayWrite::Refused { reason }),
             Err(err) => Err(err),
         }
@@ -110,18 +99,8 @@ impl EtcdSession {
     /// allows them all, `false` when it refuses (which target is unknown).
     async fn all_allowed(&self, chunk: &[(Bytes, bool)]) -> Result<bool, EtcdError> {
         let targets: Vec<(&Bytes, bool)> = chunk.iter().map(|(k, p)| (k, *p)).collect();
-        let (compares, ops) = probe(&targets);
-        let txn = &Txn::new().when(compares).and_then(ops);
-        let answer = self
-            .call(Retry::Always, |mut client| async move {
-                client.txn(txn.clone()).await
-            })
-            .await;
-        match answer {
-            Ok(response) => {
-                never_ran(&response);
-                Ok(true)
-            }
+        match self.ask(&targets).await {
+            Ok(()) => Ok(true),
             // A refusal names no target; a batch over etcd's own limits
             // (`--max-txn-ops` lowered, `--max-request-bytes`) is asked
             // target by target instead of failing.
@@ -132,6 +111,21 @@ impl EtcdSession {
             ) => Ok(false),
             Err(err) => Err(err),
         }
+    }
+
+    /// Sends one probe transaction over `targets`: `Ok` when etcd allows
+    /// every write in it, etcd's refusal as an error otherwise. Asking again
+    /// on another member is harmless: the compare never holds.
+    async fn ask(&self, targets: &[(&Bytes, bool)]) -> Result<(), EtcdError> {
+        let (compares, ops) = probe(targets);
+        let txn = &Txn::new().when(compares).and_then(ops);
+        let response = self
+            .call(Retry::Always, |mut client| async move {
+                client.txn(txn.clone()).await
+            })
+            .await?;
+        never_ran(&response);
+        Ok(())
     }
 }
 

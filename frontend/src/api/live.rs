@@ -6,8 +6,9 @@
 //! [`LiveClient`] is provided as context by the app shell. Views call
 //! [`LiveClient::subscribe`] with a handler and [`LiveClient::unsubscribe`]
 //! in `on_cleanup`. Malformed frames are logged to the console and ignored.
-//! A socket that hears nothing (not even the backend's heartbeat) for three
-//! heartbeats is closed and opened again.
+//! A socket that hears nothing (not even the backend's heartbeat, every
+//! [`HEARTBEAT_SECS`]) for [`SILENCE_LIMIT_SECS`] is dropped at once (the
+//! header and the pages say so) and another is opened.
 //!
 //! While the browser has no etcdeck session the client is suspended
 //! ([`LiveClient::suspend`]): no socket, no reconnect attempts, the
@@ -22,7 +23,9 @@ use std::rc::Rc;
 
 use etcdeck_shared::Revision;
 use etcdeck_shared::path;
-use etcdeck_shared::ws::{ClientMessage, HEARTBEAT_SECS, SESSION_ENDED_CLOSE, SubId, WatchRange};
+use etcdeck_shared::ws::{
+    ClientMessage, HEARTBEAT_SECS, SESSION_ENDED_CLOSE, SILENCE_LIMIT_SECS, SubId, WatchRange,
+};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
@@ -30,10 +33,13 @@ use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use crate::live::{Backoff, Delivery, LiveState, Outcome, RESYNCED_FOR, Registry, SocketState};
 
-/// How often the watchdog looks at the socket.
-const WATCHDOG_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
-/// Silence after which an open socket is presumed dead: three heartbeats.
-const SILENCE_LIMIT_MS: f64 = (3 * HEARTBEAT_SECS * 1000) as f64;
+/// How often the watchdog looks at the socket: often, so a dead socket is
+/// noticed close to [`SILENCE_LIMIT_SECS`], not a whole period later.
+const WATCHDOG_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+/// Silence after which an open socket is presumed dead.
+const SILENCE_LIMIT_MS: f64 = (SILENCE_LIMIT_SECS * 1000) as f64;
+// The limit must leave room for at least two heartbeats.
+const _: () = assert!(SILENCE_LIMIT_SECS >= 2 * HEARTBEAT_SECS);
 
 /// A subscriber's handler; called outside any borrow of the client, so it
 /// may subscribe or unsubscribe itself.
@@ -136,25 +142,39 @@ impl LiveClient {
         client
     }
 
-    /// Closes an open socket that has been silent for three heartbeats: the
-    /// connection died without a close (a laptop asleep, a dropped network),
-    /// and only a new socket will tell.
+    /// Drops an open socket that has been silent for [`SILENCE_LIMIT_SECS`]:
+    /// the connection died without a close (a laptop asleep, a dropped
+    /// network), and only a new socket will tell. The socket is let go at
+    /// once rather than waiting for its close, which on a dead network can
+    /// take a minute: the header and the pages turn now.
     fn check_heard(self) {
         let Some(rc) = self.inner.try_get_value() else {
             return;
         };
-        let inner = rc.borrow();
-        let silent_ms = js_sys::Date::now() - inner.last_heard;
-        let Some(socket) = &inner.socket else {
+        let silent_ms = {
+            let inner = rc.borrow();
+            let open = inner
+                .socket
+                .as_ref()
+                .is_some_and(|socket| socket.ready_state() == WebSocket::OPEN);
+            if !open {
+                return;
+            }
+            js_sys::Date::now() - inner.last_heard
+        };
+        if silent_ms <= SILENCE_LIMIT_MS {
+            return;
+        }
+        let Some(socket) = rc.borrow_mut().socket.take() else {
             return;
         };
-        if socket.ready_state() == WebSocket::OPEN && silent_ms > SILENCE_LIMIT_MS {
-            log(&format!(
-                "live: nothing heard for {:.0} s; reconnecting",
-                silent_ms / 1000.0
-            ));
-            let _ = socket.close();
-        }
+        socket.set_onclose(None);
+        socket.set_onmessage(None);
+        let _ = socket.close();
+        self.closed(
+            &format!("nothing heard for {:.0} s", silent_ms / 1000.0),
+            None,
+        );
     }
 
     /// The state shown in the header.

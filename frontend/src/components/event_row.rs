@@ -1,23 +1,28 @@
 //! One row of the events page: a change (put, delete, or a delete whose
 //! lease ended) with its key linked to the key view, a copy button, its
-//! revision, the value and the diff against the previous value (open at
-//! once when both are small); or a gap, in line where it happened, with
-//! the snapshot it was resynced to.
+//! revision, when it was received (or "from history"), the value and the
+//! diff against the previous value (open at once when both are small); or
+//! a gap, in line where it happened, with the snapshot it was resynced to.
+//! In the compact list a change is one line (time, revision, kind, key,
+//! size) and opens its value and diff on a click or Enter.
 //!
-//! DOM contract: `event-row` (`data-kind`, `data-key`, `data-revision`),
-//! `event-key`, `event-copy-key`, `event-diff-toggle`, `event-diff`,
-//! `events-gap`.
+//! DOM contract: `event-row` (`data-kind`, `data-key`, `data-revision`,
+//! `data-history`, `aria-expanded` when compact), `event-time`,
+//! `event-key`, `event-copy-key`, `event-detail`, `event-diff-toggle`,
+//! `event-diff`, `events-gap`.
 
 use std::sync::Arc;
 
 use etcdeck_shared::Bytes;
 use etcdeck_shared::ws::{EventKind, GapReason, WatchEvent};
+use leptos::ev;
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::components::copy_button::CopyButton;
 use crate::crumbs;
 use crate::diff::{self, Change, Shown};
-use crate::feed::{self, Item};
+use crate::feed::{self, Item, Line};
 use crate::format;
 use crate::route::BrowseLocation;
 
@@ -28,6 +33,15 @@ const DIFF_OPEN_UP_TO: usize = 2 * 1024;
 const PREVIEW_CHARS: usize = 160;
 /// Bytes of a binary value shown on its row, in hex.
 const PREVIEW_HEX_BYTES: usize = 32;
+
+/// How a row is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowStyle {
+    /// One line per change, value and diff on demand.
+    pub compact: bool,
+    /// The browser's time zone, minutes east of UTC, for times received.
+    pub utc_offset_min: i64,
+}
 
 /// Rows are keyed by sequence number; a gap row also by what it says, so
 /// it re-renders when its snapshot completes.
@@ -43,19 +57,24 @@ pub fn item_key(item: &Arc<Item>) -> (u64, usize, i64) {
     }
 }
 
-pub fn row(item: Arc<Item>, separator: Signal<Bytes>) -> AnyView {
+pub fn row(item: Arc<Item>, separator: Signal<Bytes>, style: RowStyle) -> AnyView {
     match &*item {
         Item::Gap {
             reason,
             keys,
             revision,
+            in_history,
             ..
         } => {
-            let why = match reason {
-                GapReason::Compacted { compact_revision } => {
+            let why = match (reason, in_history) {
+                (GapReason::Compacted { compact_revision }, false) => {
                     format!("history compacted at revision {compact_revision}")
                 }
-                GapReason::Lagged => "this tab fell behind".to_owned(),
+                (GapReason::Compacted { compact_revision }, true) => format!(
+                    "history compacted at revision {compact_revision}, so the changes \
+                     this page starts with are no longer in etcd"
+                ),
+                (GapReason::Lagged, _) => "this tab fell behind".to_owned(),
             };
             let then = match revision {
                 Some(r) => format!(
@@ -78,71 +97,150 @@ pub fn row(item: Arc<Item>, separator: Signal<Bytes>) -> AnyView {
             }
             .into_any()
         }
-        Item::Event { event, .. } => event_row(event.clone(), separator),
+        Item::Event { event, .. } => {
+            let Some(line) = item.line(style.utc_offset_min) else {
+                return ().into_any();
+            };
+            if style.compact {
+                compact_row(event.clone(), line, separator)
+            } else {
+                event_row(event.clone(), line, separator)
+            }
+        }
     }
 }
 
-fn event_row(event: WatchEvent, separator: Signal<Bytes>) -> AnyView {
-    let (kind, label, badge) = match (event.kind, event.lease_ended) {
-        (EventKind::Put, _) => (
-            "put",
-            "PUT",
-            "bg-emerald-100 text-emerald-900 dark:bg-emerald-900/60 dark:text-emerald-200",
-        ),
-        (EventKind::Delete, false) => (
-            "delete",
-            "DELETE",
-            "bg-red-100 text-red-900 dark:bg-red-900/60 dark:text-red-200",
-        ),
-        (EventKind::Delete, true) => (
-            "lease_ended",
-            "LEASE ENDED",
-            "bg-amber-100 text-amber-900 dark:bg-amber-900/60 dark:text-amber-200",
-        ),
-    };
-    let key = event.kv.key.clone();
-    let shown_key = key.display();
-    let revision = event.kv.mod_revision;
-    let href = BrowseLocation {
-        prefix: crumbs::level_of(&key, &separator.get_untracked()),
+/// The badge colours of a change's kind.
+fn badge_class(kind: &str) -> &'static str {
+    match kind {
+        "put" => "bg-emerald-100 text-emerald-900 dark:bg-emerald-900/60 dark:text-emerald-200",
+        "delete" => "bg-red-100 text-red-900 dark:bg-red-900/60 dark:text-red-200",
+        _ => "bg-amber-100 text-amber-900 dark:bg-amber-900/60 dark:text-amber-200",
+    }
+}
+
+/// The key view's link for a changed key.
+fn key_href(key: &Bytes, separator: Signal<Bytes>) -> String {
+    BrowseLocation {
+        prefix: crumbs::level_of(key, &separator.get_untracked()),
         key: Some(key.clone()),
     }
-    .href();
+    .href()
+}
+
+/// When the change was received, or that it is from history.
+fn time_view(line: &Line) -> AnyView {
+    match &line.time {
+        Some(time) => view! {
+            <span data-testid="event-time" class="shrink-0 font-mono text-xs tabular-nums text-slate-600 dark:text-slate-400" title="received by this page (local time)">
+                {time.clone()}
+            </span>
+        }
+        .into_any(),
+        None => view! {
+            <span data-testid="event-time" class="shrink-0 text-xs italic text-violet-700 dark:text-violet-300" title="read from etcd's history when the page opened: not seen live, so no time received">
+                "from history"
+            </span>
+        }
+        .into_any(),
+    }
+}
+
+/// One line per change; the value and the diff open on a click or Enter
+/// (not on the key's link or the copy button, which do their own thing).
+fn compact_row(event: WatchEvent, line: Line, separator: Signal<Bytes>) -> AnyView {
+    let open = RwSignal::new(false);
+    let history = line.time.is_none();
+    let href = key_href(&event.kv.key, separator);
+    let copy = line.key.clone();
+    let toggle_click = move |e: ev::MouseEvent| {
+        let on_control = e
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|t| t.closest("a, button").ok().flatten())
+            .is_some();
+        if !on_control {
+            open.update(|o| *o = !*o);
+        }
+    };
+    let toggle_key = move |e: ev::KeyboardEvent| {
+        let on_row = e
+            .target()
+            .zip(e.current_target())
+            .is_some_and(|(t, c)| t == c);
+        if on_row && e.key() == "Enter" {
+            e.prevent_default();
+            open.update(|o| *o = !*o);
+        }
+    };
+    let event = StoredValue::new(event);
+    let tint = if history {
+        "bg-violet-50/60 dark:bg-violet-950/30"
+    } else {
+        ""
+    };
+    view! {
+        <li
+            data-testid="event-row"
+            data-kind=line.kind
+            data-key=line.key.clone()
+            data-revision=line.revision.0.to_string()
+            data-history=if history { "true" } else { "false" }
+            tabindex="0"
+            aria-expanded=move || if open.get() { "true" } else { "false" }
+            title="Click or press Enter for the value and diff"
+            class=format!("cursor-pointer border-b border-slate-100 px-4 py-0.5 hover:bg-slate-50 focus-visible:outline-2 focus-visible:-outline-offset-2 focus-visible:outline-sky-500 dark:border-slate-800/60 dark:hover:bg-slate-900 {tint}")
+            on:click=toggle_click
+            on:keydown=toggle_key
+        >
+            <div class="flex min-w-0 items-center gap-3 text-sm leading-6">
+                <span class="w-24 shrink-0">{time_view(&line)}</span>
+                <span class="w-16 shrink-0 text-right tabular-nums text-slate-600 dark:text-slate-400" title="mod revision">
+                    {line.revision.0.to_string()}
+                </span>
+                <span class=format!("w-24 shrink-0 rounded px-1.5 text-center text-xs font-semibold tracking-wide {}", badge_class(line.kind))>
+                    {line.label}
+                </span>
+                <a
+                    href=href
+                    data-testid="event-key"
+                    title="Open this key"
+                    class="min-w-0 flex-1 truncate font-mono text-sky-800 underline-offset-2 hover:underline dark:text-sky-300"
+                >
+                    {line.key.clone()}
+                </a>
+                <CopyButton text=Callback::new(move |()| copy.clone()) what="key" testid="event-copy-key" />
+                <span class="w-20 shrink-0 text-right text-xs tabular-nums text-slate-600 dark:text-slate-400" title="value size">
+                    {line.size.clone().unwrap_or_else(|| "–".to_owned())}
+                </span>
+            </div>
+            <Show when=move || open.get()>
+                <div data-testid="event-detail" class="cursor-auto pb-2 pl-4">
+                    {event.with_value(|e| details(e, true))}
+                </div>
+            </Show>
+        </li>
+    }
+    .into_any()
+}
+
+fn event_row(event: WatchEvent, line: Line, separator: Signal<Bytes>) -> AnyView {
+    let (kind, label, badge) = (line.kind, line.label, badge_class(line.kind));
+    let history = line.time.is_none();
+    let shown_key = line.key.clone();
+    let revision = event.kv.mod_revision;
+    let href = key_href(&event.kv.key, separator);
     let copy = shown_key.clone();
-    let value_line = match event.kind {
-        EventKind::Put => {
-            let what = if event.kv.version == 1 {
-                "created"
-            } else {
-                "value"
-            };
-            Some((what, preview(&event.kv.value)))
-        }
-        EventKind::Delete => event.prev.as_ref().map(|p| ("was", preview(&p.value))),
-    };
-    let diff_part = match (event.kind, &event.prev) {
-        (EventKind::Put, Some(prev)) => {
-            let small =
-                prev.value.len() <= DIFF_OPEN_UP_TO && event.kv.value.len() <= DIFF_OPEN_UP_TO;
-            Some(diff_view(prev.value.clone(), event.kv.value.clone(), small).into_any())
-        }
-        (EventKind::Put, None) if event.kv.version > 1 => Some(
-            view! {
-                <p class="text-xs text-slate-500 dark:text-slate-400">
-                    "previous value not available (etcd no longer had it)"
-                </p>
-            }
-            .into_any(),
-        ),
-        _ => None,
-    };
     let data_key = shown_key.clone();
+    let time = time_view(&line);
+    let details = details(&event, false);
     view! {
         <li
             data-testid="event-row"
             data-kind=kind
             data-key=data_key
             data-revision=revision.0.to_string()
+            data-history=if history { "true" } else { "false" }
             class="border-b border-slate-100 px-4 py-2 dark:border-slate-800/60"
         >
             <div class="flex min-w-0 flex-wrap items-center gap-x-3 gap-y-1">
@@ -158,21 +256,60 @@ fn event_row(event: WatchEvent, separator: Signal<Bytes>) -> AnyView {
                     {shown_key}
                 </a>
                 <CopyButton text=Callback::new(move |()| copy.clone()) what="key" testid="event-copy-key" />
-                <span class="ml-auto shrink-0 text-sm tabular-nums text-slate-600 dark:text-slate-400" title="mod revision">
-                    {format!("rev {revision}")}
+                <span class="ml-auto flex shrink-0 items-center gap-3">
+                    {time}
+                    <span class="text-sm tabular-nums text-slate-600 dark:text-slate-400" title="mod revision">
+                        {format!("rev {revision}")}
+                    </span>
                 </span>
             </div>
-            {value_line
-                .map(|(what, text)| {
-                    view! {
-                        <p class="mt-1 min-w-0 truncate font-mono text-sm text-slate-700 dark:text-slate-300" title=text.clone()>
-                            <span class="mr-2 font-sans text-xs text-slate-500 dark:text-slate-400">{what}</span>
-                            {text.clone()}
-                        </p>
-                    }
-                })}
-            {diff_part}
+            {details}
         </li>
+    }
+    .into_any()
+}
+
+/// The value line and the diff of a change; `open` forces the diff open
+/// (the compact list opens a row to see it), else it opens when small.
+fn details(event: &WatchEvent, open: bool) -> AnyView {
+    let value_line = match event.kind {
+        EventKind::Put => {
+            let what = if event.kv.version == 1 {
+                "created"
+            } else {
+                "value"
+            };
+            Some((what, preview(&event.kv.value)))
+        }
+        EventKind::Delete => event.prev.as_ref().map(|p| ("was", preview(&p.value))),
+    };
+    let diff_part = match (event.kind, &event.prev) {
+        (EventKind::Put, Some(prev)) => {
+            let small =
+                prev.value.len() <= DIFF_OPEN_UP_TO && event.kv.value.len() <= DIFF_OPEN_UP_TO;
+            Some(diff_view(prev.value.clone(), event.kv.value.clone(), open || small).into_any())
+        }
+        (EventKind::Put, None) if event.kv.version > 1 => Some(
+            view! {
+                <p class="text-xs text-slate-500 dark:text-slate-400">
+                    "previous value not available (etcd no longer had it)"
+                </p>
+            }
+            .into_any(),
+        ),
+        _ => None,
+    };
+    view! {
+        {value_line
+            .map(|(what, text)| {
+                view! {
+                    <p class="mt-1 min-w-0 truncate font-mono text-sm text-slate-700 dark:text-slate-300" title=text.clone()>
+                        <span class="mr-2 font-sans text-xs text-slate-500 dark:text-slate-400">{what}</span>
+                        {text.clone()}
+                    </p>
+                }
+            })}
+        {diff_part}
     }
     .into_any()
 }

@@ -2,7 +2,8 @@
 //! Elections, Queues, Services, Audit), the connection
 //! indicator (`data-testid="connection"`: etcd as the backend sees it) with
 //! the live indicator beside it (`data-testid="live-state"`: this tab's
-//! WebSocket), and the session: the etcd user (`session-user`), a
+//! WebSocket, and not live while the status poll fails or says
+//! disconnected), and the session: the etcd user (`session-user`), a
 //! read-only badge with the backend's reason (`read-only`,
 //! `read-only-reason`) and the logout button (`logout`).
 
@@ -32,9 +33,13 @@ pub fn Header() -> impl IntoView {
             <ConnectionIndicator state=state />
             {use_context::<LiveClient>()
                 .map(|client| {
+                    let socket = client.state();
+                    let live = Signal::derive(move || {
+                        socket.get().with_backend(backend_answers(&state))
+                    });
                     view! {
                         <LiveIndicator
-                            state=client.state()
+                            state=live
                             on_dismiss=Callback::new(move |()| client.dismiss_resynced())
                         />
                     }
@@ -42,6 +47,17 @@ pub fn Header() -> impl IntoView {
             <SessionBadge />
         </header>
     }
+}
+
+/// Whether the last status poll reached etcdeck and found etcd connected
+/// (or none has answered yet): the live indicator turns with it, within a
+/// poll of etcdeck or the network going away.
+fn backend_answers(state: &ConnectionState) -> bool {
+    state.failure.with(Option::is_none)
+        && state.status.with(|s| {
+            !s.as_ref()
+                .is_some_and(|s| matches!(s.connection, Connection::Disconnected { .. }))
+        })
 }
 
 /// "connected · etcd X" in green, or a red "disconnected — retrying in Ns"

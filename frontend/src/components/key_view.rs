@@ -8,8 +8,13 @@
 //! place ("deleted at revision N"); after a gap, or a put that moves the key
 //! to another lease (whose TTL only a read can tell), it reads again.
 //!
-//! Write controls (hidden or disabled when [`crate::session::can_write`] is
-//! false): "edit" opens the [`Editor`] on the value shown, guarded on its
+//! Write controls follow what the user may do: when a key is opened,
+//! [`crate::may_write`] asks etcd once whether this user may write it
+//! (nothing is written), and "edit", "delete", "rename…" and "create it"
+//! are disabled while that is being asked and when etcd would refuse, with
+//! the reason as their title and under the key (`write-hint`); if the probe
+//! fails they are enabled and etcd decides at save. "copy to…" writes only
+//! its target, so it follows the session alone. "edit" opens the [`Editor`] on the value shown, guarded on its
 //! `mod_revision`; "delete", "copy to…" and "rename…" open the dialogs of
 //! [`crate::components::prefix_ops`]; the [`HistoryPanel`] restores an older
 //! version through the editor. With `at = Some(R)` the key is shown as it
@@ -24,11 +29,12 @@ use crate::api::{self, ApiFailure};
 use crate::components::copy_button::CopyButton;
 use crate::components::editor::{EditTarget, Editor};
 use crate::components::history::HistoryPanel;
-use crate::components::prefix_ops::{CopyDialog, DeleteKeyDialog, READ_ONLY_TITLE};
+use crate::components::prefix_ops::{CopyDialog, DeleteKeyDialog};
 use crate::components::value_viewer::ValueViewer;
 use crate::freshness::{Freshness, now_ms};
 use crate::live::Delivery;
 use crate::live_view::{Health, Watcher, follow_link};
+use crate::may_write::{self, Permission};
 
 /// Which key an answer belongs to, so a late answer for the previous
 /// selection is never shown as the current one.
@@ -148,7 +154,10 @@ enum KeyDialog {
 struct Controls {
     editing: RwSignal<Option<EditTarget>>,
     dialog: RwSignal<Option<KeyDialog>>,
-    can_write: Signal<bool>,
+    /// Whether etcd would let this user write the key shown.
+    may: Signal<Permission>,
+    /// Whether the session may write at all (copies write elsewhere).
+    session: Signal<Permission>,
     /// The key is shown as of an earlier revision: nothing is editable.
     past: bool,
 }
@@ -214,11 +223,33 @@ pub fn KeyView(
     {
         watch_key(watcher, resource, change);
     }
+    // Asked once per key opened: live changes to the key do not ask again.
+    let past = at.get_untracked().is_some();
+    let target = Signal::derive(move || {
+        if past {
+            None
+        } else {
+            selected.get().map(may_write::key)
+        }
+    });
     let controls = Controls {
         editing,
         dialog,
-        can_write: crate::session::can_write(),
-        past: at.get_untracked().is_some(),
+        may: may_write::may_write(target),
+        session: may_write::may_write(Signal::stored(None)),
+        past,
+    };
+    let write_hint = move || {
+        if controls.past || selected.with(Option::is_none) {
+            return None;
+        }
+        controls.may.get().refusal().map(|why| {
+            view! {
+                <p data-testid="write-hint" role="note" class="rounded border border-slate-300 bg-slate-50 p-2 text-sm text-slate-700 dark:border-slate-700 dark:bg-slate-900 dark:text-slate-300">
+                    {format!("Read-only here: {why}")}
+                </p>
+            }
+        })
     };
 
     // The key as shown now (read, with live changes applied): what a
@@ -343,6 +374,7 @@ pub fn KeyView(
             })}
             {editor}
             {content}
+            {write_hint}
             {history}
             {dialogs}
         </section>
@@ -353,22 +385,22 @@ fn key_of(selected: Signal<Option<Bytes>>) -> Bytes {
     selected.get_untracked().unwrap_or_default()
 }
 
-/// A write button: disabled with a reason when the session may not write.
+/// A write button: disabled with the reason when `may` does not allow it.
 fn write_button(
     label: &'static str,
     testid: &'static str,
     title: &'static str,
+    may: Signal<Permission>,
     controls: Controls,
     on_click: impl Fn() + 'static,
 ) -> impl IntoView {
-    let can_write = controls.can_write;
     let editing = controls.editing;
     view! {
         <button
             type="button"
             data-testid=testid
-            title=move || if can_write.get() { title } else { READ_ONLY_TITLE }
-            disabled=move || !can_write.get() || editing.with(Option::is_some)
+            title=move || may.with(|p| p.title(title))
+            disabled=move || !may.with(Permission::enabled) || editing.with(Option::is_some)
             class="rounded border border-slate-300 px-2 py-0.5 text-sm hover:bg-slate-100 disabled:cursor-not-allowed disabled:opacity-50 dark:border-slate-600 dark:hover:bg-slate-800"
             on:click=move |_| on_click()
         >
@@ -385,6 +417,7 @@ fn recreate_button(key: Bytes, controls: Controls) -> Option<impl IntoView> {
             "create it",
             "recreate-key",
             "Write this key again",
+            controls.may,
             controls,
             move || {
                 controls.editing.set(Some(EditTarget {
@@ -525,16 +558,16 @@ fn key_actions(kv: &KeyValue, controls: Controls) -> impl IntoView + use<> {
     let (key, mod_revision, seen_at) = (kv.key.clone(), kv.mod_revision, kv.revision);
     let (copy_key, rename_key) = (kv.key.clone(), kv.key.clone());
     view! {
-        {write_button("edit", "edit", "Edit this value (saved only if no one changed it meanwhile)", controls, move || {
+        {write_button("edit", "edit", "Edit this value (saved only if no one changed it meanwhile)", controls.may, controls, move || {
             controls.editing.set(Some(edit_target.clone()));
         })}
-        {write_button("delete", "delete-key", "Delete this key", controls, move || {
+        {write_button("delete", "delete-key", "Delete this key", controls.may, controls, move || {
             controls.dialog.set(Some(KeyDialog::Delete(key.clone(), mod_revision)));
         })}
-        {write_button("copy to…", "copy-key-to", "Copy this key to another key", controls, move || {
+        {write_button("copy to…", "copy-key-to", "Copy this key to another key", controls.session, controls, move || {
             controls.dialog.set(Some(KeyDialog::Copy { key: copy_key.clone(), rename: false, seen_at }));
         })}
-        {write_button("rename…", "rename-key", "Move this key to another key", controls, move || {
+        {write_button("rename…", "rename-key", "Move this key to another key", controls.may, controls, move || {
             controls.dialog.set(Some(KeyDialog::Copy { key: rename_key.clone(), rename: true, seen_at }));
         })}
     }

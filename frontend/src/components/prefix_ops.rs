@@ -3,7 +3,11 @@
 //! exact count and the first keys and having the user type the prefix
 //! (`delete-prefix-dialog`, `confirm-input`), and copy or rename a key or
 //! a small prefix (`copy-dialog`). Each one write, guarded on what the user
-//! saw; refusals from the backend are shown as its sentences.
+//! saw; refusals from the backend are shown as its sentences. Escape
+//! closes any of them wherever the focus is. After the prefix delete is
+//! refused (409: the prefix changed since its count; 403: etcd said no) its
+//! count is dropped and the button stays disabled until the keys are
+//! counted again.
 
 use etcdeck_shared::edit::{
     CopyRequest, DeletePrefixRequest, DeleteRequest, MAX_COPY_KEYS, PrefixPreview, Written,
@@ -36,14 +40,18 @@ pub fn Dialog(
     children: Children,
 ) -> impl IntoView {
     let label = title.clone();
+    // On the window, not the box: the button that opened the dialog is
+    // gone, so the focus is usually on the page's body, outside the box.
+    let escape = window_event_listener(leptos::ev::keydown, move |ev| {
+        if ev.key() == "Escape" && !ev.default_prevented() {
+            ev.prevent_default();
+            on_close.run(());
+        }
+    });
+    on_cleanup(move || escape.remove());
     view! {
         <div
             class="fixed inset-0 z-40 flex items-start justify-center overflow-auto bg-black/40 p-4"
-            on:keydown=move |ev: web_sys::KeyboardEvent| {
-                if ev.key() == "Escape" {
-                    on_close.run(());
-                }
-            }
         >
             <div
                 data-testid=testid
@@ -142,6 +150,19 @@ pub fn DeleteKeyDialog(
 /// What the delete-prefix dialog knows of the prefix.
 type Preview = Option<Result<PrefixPreview, ApiFailure>>;
 
+/// Whether a failed prefix delete makes its preview stale: the prefix
+/// changed since it was counted (409), or etcd refused (403).
+fn refuses_preview(failure: &ApiFailure) -> bool {
+    matches!(
+        failure,
+        ApiFailure::Conflict(_)
+            | ApiFailure::Api {
+                status: 409 | 403,
+                ..
+            }
+    )
+}
+
 /// Deletes every key under a prefix: shows the preview, and enables the
 /// button only once the prefix is typed exactly.
 #[component]
@@ -158,8 +179,12 @@ pub fn DeletePrefixDialog(
     let typed = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
+    // The delete was refused: the count shown is no longer to be trusted.
+    let stale = RwSignal::new(false);
     let prefix = StoredValue::new(prefix);
     let load = move || {
+        stale.set(false);
+        error.set(None);
         loaded.set(None);
         let prefix = prefix.get_value();
         spawn_local(async move {
@@ -171,7 +196,8 @@ pub fn DeletePrefixDialog(
         load();
     }
     let ready = Memo::new(move |_| {
-        loaded.with(|p| matches!(p, Some(Ok(p)) if p.count > 0))
+        !stale.get()
+            && loaded.with(|p| matches!(p, Some(Ok(p)) if p.count > 0))
             && typed.with(|t| prefix.with_value(|p| edit::confirms(t, p)))
     });
     let delete = move |_| {
@@ -192,6 +218,9 @@ pub fn DeletePrefixDialog(
             match answer {
                 Ok(written) => on_done.run(written),
                 Err(failure) => {
+                    if refuses_preview(&failure) {
+                        stale.try_set(true);
+                    }
                     error.try_set(Some(failure_sentence(&failure)));
                 }
             }
@@ -199,6 +228,18 @@ pub fn DeletePrefixDialog(
     };
     let shown = prefix.with_value(Bytes::display);
     let preview_view = move || {
+        if stale.get() {
+            return view! {
+                <div data-testid="preview-cleared" class="flex flex-wrap items-center gap-2 text-sm">
+                    <span>"The count was refused and is cleared: count the keys again before deleting."</span>
+                    <button type="button" data-testid="recount-prefix" class=format!("{BUTTON} {QUIET}")
+                        on:click=move |_| load()>
+                        "Count again"
+                    </button>
+                </div>
+            }
+            .into_any();
+        }
         match loaded.get() {
         None => view! { <p class="text-sm">"counting the keys…"</p> }.into_any(),
         Some(Err(failure)) => view! {

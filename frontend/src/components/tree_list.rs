@@ -14,6 +14,14 @@
 //! Right enters a directory, Left/Backspace goes up a level. The list keeps
 //! DOM focus itself and points at the cursor row with
 //! `aria-activedescendant`, because rows come and go as the window moves.
+//! The cursor row carries the focus ring itself (rows are opaque, so a ring
+//! on the list would be hidden under them).
+//!
+//! The selected key is brought into view: when the selection or the level
+//! changes (a deep link, back and forward), the list asks for pages until
+//! the key's row is loaded ([`crate::listing::seek`], bounded), scrolls it
+//! to the middle, puts the cursor on it and, unless the user is typing
+//! elsewhere, takes keyboard focus, so arrow keys move on from there.
 
 use etcdeck_shared::ws::{EventKind, WatchEvent, WatchRange};
 use etcdeck_shared::{Bytes, Child, Revision};
@@ -21,7 +29,7 @@ use leptos::ev;
 use leptos::html;
 use leptos::prelude::*;
 
-use crate::listing::Listing;
+use crate::listing::{Listing, Seek, seek};
 use crate::live_view::{ChangeWatch, Watcher, watch_changes};
 use crate::windowing::{self, OVERSCAN, PREFETCH_ROWS};
 
@@ -39,7 +47,8 @@ pub enum TreeAction {
     EnterDir(Bytes),
     /// Go to the level above.
     Up,
-    /// The visible window is near the end of what is loaded.
+    /// The next page is wanted: the visible window is near the end of what
+    /// is loaded, or the selected key's row is not loaded yet.
     NearEnd,
     /// Try the failed page request again.
     Retry,
@@ -143,6 +152,53 @@ pub fn TreeList(
         generation
     });
 
+    // The selected key waiting to be brought into view: set again whenever
+    // the selection or the level changes, cleared once its row is shown or
+    // it is known not to be in the level.
+    let generation = Memo::new(move |_| listing.with(|l| l.generation));
+    let pending = RwSignal::new(None::<Bytes>);
+    Effect::new(move |_| {
+        generation.track();
+        pending.set(selected.get());
+    });
+    let bring_into_view = move |index: usize| {
+        cursor.set(Some(index));
+        let Some(el) = scroller.get_untracked() else {
+            return;
+        };
+        let height = viewport.get_untracked();
+        if windowing::reveal(index, f64::from(el.scroll_top()), height, ROW_PX).is_some() {
+            let top = windowing::center(index, height, ROW_PX);
+            // Renders the rows there now; the element scrolls once the
+            // spacer's new height is in the DOM (the renderer runs first).
+            scroll_top.set(top);
+            request_animation_frame(move || {
+                if let Some(el) = scroller.get_untracked() {
+                    el.set_scroll_top(top as i32);
+                    scroll_top.set(f64::from(el.scroll_top()));
+                }
+            });
+        }
+        if !typing_elsewhere(&el) {
+            let _ = el.focus();
+        }
+    };
+    Effect::new(move |_| {
+        let Some(key) = pending.get() else {
+            return;
+        };
+        let separator = separator.get();
+        match listing.with(|l| seek(l, &key, &separator)) {
+            Seek::Found(index) => {
+                pending.set(None);
+                bring_into_view(index);
+            }
+            Seek::More => on_action.run(TreeAction::NearEnd),
+            Seek::Waiting => {}
+            Seek::Absent => pending.set(None),
+        }
+    });
+
     let total = move || listing.with(|l| l.children.len());
     let range = Memo::new(move |_| {
         windowing::visible_range(scroll_top.get(), viewport.get(), ROW_PX, total(), OVERSCAN)
@@ -244,9 +300,13 @@ pub fn TreeList(
         let is_cursor = move || cursor.get() == Some(index);
         let row_class = move || {
             let base = "absolute inset-x-0 flex h-9 cursor-pointer items-center gap-2 border-b border-slate-100 px-3 dark:border-slate-800/60";
+            // The ring shows on the cursor row while the list has keyboard
+            // focus, over the row's own background in either colour scheme.
+            let ring = "group-focus-visible:ring-2 group-focus-visible:ring-inset group-focus-visible:ring-sky-600 dark:group-focus-visible:ring-sky-300";
             match (is_selected.get(), is_cursor()) {
-                (true, _) => format!("{base} bg-sky-100 dark:bg-sky-900/60"),
-                (false, true) => format!("{base} bg-slate-100 dark:bg-slate-800"),
+                (true, true) => format!("{base} bg-sky-100 dark:bg-sky-900/60 {ring}"),
+                (true, false) => format!("{base} bg-sky-100 dark:bg-sky-900/60"),
+                (false, true) => format!("{base} bg-slate-100 dark:bg-slate-800 {ring}"),
                 (false, false) => format!("{base} hover:bg-slate-50 dark:hover:bg-slate-900"),
             }
         };
@@ -419,7 +479,7 @@ pub fn TreeList(
                 tabindex="0"
                 aria-label="Children of this prefix"
                 aria-activedescendant=move || cursor.get().map(|i| format!("tree-row-{i}"))
-                class="relative min-h-0 flex-1 overflow-y-auto outline-none focus-visible:ring-2 focus-visible:ring-sky-500 focus-visible:ring-inset"
+                class="group relative min-h-0 flex-1 overflow-y-auto outline-none focus-visible:ring-2 focus-visible:ring-sky-500 focus-visible:ring-inset"
                 style="overflow-y:auto;position:relative;flex:1 1 0%;min-height:0"
                 on:scroll=move |_| {
                     if let Some(el) = scroller.get_untracked() {
@@ -440,6 +500,21 @@ pub fn TreeList(
             </div>
         </div>
     }
+}
+
+/// Whether keyboard focus is on a control outside the list (an input, a
+/// button, a link): then bringing a row into view leaves it there.
+fn typing_elsewhere(list: &web_sys::HtmlElement) -> bool {
+    let Some(active) = document().active_element() else {
+        return false;
+    };
+    let body = document().body();
+    let on_body = body.is_some_and(|b| {
+        let b: &web_sys::Element = b.as_ref();
+        b == &active
+    });
+    let in_list = list.contains(Some(active.as_ref()));
+    !on_body && !in_list
 }
 
 /// A failure in the list's footer, with a button that asks again.

@@ -3,7 +3,9 @@
 //! answer which events can change it ([`LiveAnswer::changed_by`], the
 //! page's predicate), and reads again: at most every [`CHANGE_DEBOUNCE`]
 //! after such events, after a gap (ending that subscription at once instead
-//! of taking its snapshot), when a shown countdown reaches zero, shortly
+//! of taking its snapshot), shortly before a shown countdown would change
+//! state by the browser's count alone (keep-alives make no watch event, so
+//! only a read tells a renewed lease from a dying one), shortly
 //! when an answer is older than a change already seen, and when the
 //! connection is healthy again after a read failed for a passing reason.
 //! Its state is a [`ReadState`] (the data) and a [`Freshness`] (loading,
@@ -72,8 +74,8 @@ type Fetch<T> = Rc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<T, ApiFailure>
 struct Control {
     /// The debounced re-read waiting to start.
     pending: Option<TimeoutHandle>,
-    /// The re-read when the first shown countdown reaches zero.
-    zero: Option<TimeoutHandle>,
+    /// The re-read that has etcd confirm the shown countdowns.
+    recheck: Option<TimeoutHandle>,
     /// The re-read of a view that is read on a timer.
     poll: Option<IntervalHandle>,
     subs: Vec<(WatchRange, SubId)>,
@@ -281,7 +283,7 @@ impl<T: LiveAnswer> LiveView<T> {
         }
         if ok {
             self.replan();
-            self.arm_zero(now);
+            self.arm_recheck(now);
         }
         if stale {
             self.read_after(STALE_RETRY);
@@ -309,24 +311,25 @@ impl<T: LiveAnswer> LiveView<T> {
         .ok();
     }
 
-    /// Re-reads once when the first shown countdown reaches zero.
-    fn arm_zero(self, read_at_ms: u64) {
+    /// Re-reads once when the answer's countdowns need etcd's word again
+    /// ([`LiveAnswer::recheck_at_ms`]); each answer re-arms it.
+    fn arm_recheck(self, read_at_ms: u64) {
         let Some(control) = self.control() else {
             return;
         };
-        let zero = self
+        let due = self
             .state
-            .with_untracked(|s| s.data.as_ref().and_then(|d| d.zero_at_ms(read_at_ms)));
+            .with_untracked(|s| s.data.as_ref().and_then(|d| d.recheck_at_ms(read_at_ms)));
         let mut control = control.borrow_mut();
-        if let Some(timer) = control.zero.take() {
+        if let Some(timer) = control.recheck.take() {
             timer.clear();
         }
-        if let Some(at) = zero {
+        if let Some(at) = due {
             let wait = Duration::from_millis(at.saturating_sub(now_ms()));
-            control.zero = set_timeout_with_handle(
+            control.recheck = set_timeout_with_handle(
                 move || {
                     if let Some(control) = self.control() {
-                        control.borrow_mut().zero = None;
+                        control.borrow_mut().recheck = None;
                     }
                     self.read();
                 },
@@ -465,7 +468,7 @@ impl<T: LiveAnswer> LiveView<T> {
         let subs = {
             let mut control = control.borrow_mut();
             control.stopped = true;
-            for timer in [control.pending.take(), control.zero.take()]
+            for timer in [control.pending.take(), control.recheck.take()]
                 .into_iter()
                 .flatten()
             {

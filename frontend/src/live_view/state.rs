@@ -2,7 +2,7 @@
 //! know about its answers: [`ReadState`] (the last answer, when it came,
 //! the last failure, a live note) and [`LiveAnswer`] (the revision an
 //! answer was read at, what to watch, which events change it, when its
-//! first countdown ends), implemented by each page for its answers.
+//! countdowns need etcd's word again), implemented by each page for its answers.
 
 use etcdeck_shared::ws::{WatchEvent, WatchRange};
 use etcdeck_shared::{Bytes, Revision};
@@ -73,10 +73,12 @@ pub trait LiveAnswer: Clone + Send + Sync + 'static {
     fn not_shown(&self, _created: &[Bytes]) -> Vec<Bytes> {
         Vec::new()
     }
-    /// When the first countdown shown reaches zero (ms since the epoch),
-    /// for an answer that arrived at `read_at_ms`: the view reads again then
-    /// (a lease with no keys ends without any watch event).
-    fn zero_at_ms(&self, _read_at_ms: u64) -> Option<u64> {
+    /// When the view reads again to have etcd confirm the countdowns it
+    /// shows (ms since the epoch), for an answer that arrived at
+    /// `read_at_ms`: shortly before the first of them would change state by
+    /// the browser's count alone. Keep-alives and a lease with no keys
+    /// ending make no watch event; only a read tells.
+    fn recheck_at_ms(&self, _read_at_ms: u64) -> Option<u64> {
         None
     }
 }

@@ -10,6 +10,13 @@
 //! rename) of [`crate::components::prefix_ops`]. With `rev=R` in the URL
 //! the level and the key are shown as of revision `R`, read-only, under a
 //! banner with a way back to live.
+//!
+//! Under the breadcrumbs, a "go to prefix" box opens any level by name. A
+//! user whose etcd role may not read the top level is not left at a
+//! refusal: the start page goes on to the last prefix that user listed in
+//! this browser, or asks for one with a sentence naming the etcd user
+//! ([`crate::landing`]). A deep-linked key is brought into view and
+//! selected by the tree list, however many pages down it is.
 
 use etcdeck_shared::edit::Written;
 use etcdeck_shared::{Bytes, Revision};
@@ -22,15 +29,18 @@ use crate::api;
 use crate::components::breadcrumbs::Breadcrumbs;
 use crate::components::editor::{EditTarget, Editor};
 use crate::components::key_view::KeyView;
+use crate::components::prefix_box::GoToPrefix;
 use crate::components::prefix_ops::{CopyDialog, DeletePrefixDialog, READ_ONLY_TITLE};
 use crate::components::stale_notice::StaleNotice;
 use crate::components::tree_list::{TreeAction, TreeList};
 use crate::connection::ConnectionState;
 use crate::crumbs;
 use crate::freshness::{Freshness, now_ms};
+use crate::landing::{self, Landing, LocalStorage};
 use crate::listing::{Listing, PAGE_SIZE, PageRequest};
 use crate::live_view::{Health, follow_link};
 use crate::route::{self, BrowseLocation};
+use crate::session::Session;
 
 /// A prefix dialog the page has open.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -115,6 +125,46 @@ pub fn BrowsePage() -> impl IntoView {
     });
     let view_state = Signal::derive(move || freshness.with(Freshness::state));
 
+    // The etcd user this browser acts as: remembered prefixes are theirs.
+    let session = Session::get();
+    let user = Memo::new(move |_| {
+        session.and_then(|s| s.phase.with(|p| p.info().and_then(|i| i.user.clone())))
+    });
+    // Every level that lists is the user's last prefix from then on.
+    let listed = Memo::new(move |_| listing.with(|l| l.started.then(|| l.prefix.clone())));
+    Effect::new(move |_| {
+        if let Some(prefix) = listed.get() {
+            landing::remember(&LocalStorage, user.get().as_deref(), &prefix);
+        }
+    });
+    let landing_at = Memo::new(move |_| {
+        here.with(|h| {
+            listing.with(|l| {
+                landing::landing(h, l, || {
+                    landing::remembered(&LocalStorage, user.get_untracked().as_deref())
+                })
+            })
+        })
+    });
+    Effect::new(move |_| {
+        if let Landing::GoTo(prefix) = landing_at.get() {
+            // Replaces the refused start page, so Back does not return to it.
+            let to = BrowseLocation { prefix, key: None };
+            let href = route::href_at(to.href(), at.get_untracked());
+            let options = NavigateOptions {
+                replace: true,
+                ..NavigateOptions::default()
+            };
+            navigate.with_value(|nav| nav(&href, options));
+        }
+    });
+    // A memo, so the tree list below is made again only when this flips.
+    let asking = Memo::new(move |_| landing_at.with(|l| *l == Landing::AskForPrefix));
+    // Like walking the tree, a typed level keeps the key view as it is.
+    let go_to_prefix = Callback::new(move |prefix: Bytes| {
+        go(here.get_untracked().with_prefix(prefix));
+    });
+
     let on_action = Callback::new(move |action: TreeAction| match action {
         TreeAction::SelectKey(key) => go(here.get_untracked().with_key(key)),
         TreeAction::EnterDir(dir) => go(here.get_untracked().with_prefix(dir)),
@@ -143,14 +193,27 @@ pub fn BrowsePage() -> impl IntoView {
     });
 
     let can_write = crate::session::can_write();
+    // Whether etcd would let this user write every key of the level, asked
+    // once per level opened (the whole keyspace is not asked: nothing acts
+    // on it at once, and a new key at the root is judged at save).
+    let level_may = crate::may_write::may_write(Signal::derive(move || {
+        (at.get().is_none() && !prefix.with(Bytes::is_empty))
+            .then(|| crate::may_write::prefix(prefix.get()))
+    }));
     let creating = RwSignal::new(None::<EditTarget>);
     let dialog = RwSignal::new(None::<PrefixDialog>);
     // Another level closes what was open for the last one.
+    // Only when something is open: setting it anyway would mount the key
+    // view again (and read the key and ask the probe twice).
     Effect::new(move |_| {
         prefix.track();
         at.track();
-        creating.set(None);
-        dialog.set(None);
+        if creating.with_untracked(Option::is_some) {
+            creating.set(None);
+        }
+        if dialog.with_untracked(Option::is_some) {
+            dialog.set(None);
+        }
     });
     let refresh_level = move || on_action.run(TreeAction::Changed);
     let open_key = Callback::new(move |key: Bytes| go(here.get_untracked().with_key(key)));
@@ -197,39 +260,46 @@ pub fn BrowsePage() -> impl IntoView {
             let root = move || prefix.with(Bytes::is_empty);
             let prefix_title = move |what: &'static str| {
                 if !can_write.get() {
-                    READ_ONLY_TITLE
+                    READ_ONLY_TITLE.to_owned()
                 } else if root() {
                     "Open a level first: etcdeck does not act on the whole keyspace at once"
+                        .to_owned()
                 } else {
-                    what
+                    level_may.with(|p| p.title(what))
                 }
             };
+            let level_enabled = move || level_may.with(crate::may_write::Permission::enabled);
             view! {
                 <div data-testid="prefix-tools" class="flex flex-wrap items-center gap-1 border-b border-slate-200 px-3 py-1.5 dark:border-slate-800">
                     <button type="button" data-testid="new-key" class=tool
-                        disabled=move || !can_write.get()
-                        title=move || if can_write.get() { "Create a key under this level" } else { READ_ONLY_TITLE }
+                        disabled=move || !level_enabled()
+                        title=move || level_may.with(|p| p.title("Create a key under this level"))
                         on:click=move |_| creating.set(Some(EditTarget::create(prefix.get_untracked())))>
                         "New key"
                     </button>
                     <button type="button" data-testid="delete-prefix" class=tool
-                        disabled=move || !can_write.get() || root()
+                        disabled=move || !level_enabled() || root()
                         title=move || prefix_title("Delete every key under this prefix")
                         on:click=move |_| dialog.set(Some(PrefixDialog::Delete(prefix.get_untracked())))>
                         "Delete prefix…"
                     </button>
                     <button type="button" data-testid="copy-prefix" class=tool
                         disabled=move || !can_write.get() || root()
-                        title=move || prefix_title("Copy every key under this prefix to another prefix")
+                        title=move || if can_write.get() && !root() { "Copy every key under this prefix to another prefix".to_owned() } else { prefix_title("") }
                         on:click=move |_| dialog.set(Some(PrefixDialog::Copy { prefix: prefix.get_untracked(), rename: false }))>
                         "Copy…"
                     </button>
                     <button type="button" data-testid="rename-prefix" class=tool
-                        disabled=move || !can_write.get() || root()
+                        disabled=move || !level_enabled() || root()
                         title=move || prefix_title("Move every key under this prefix to another prefix")
                         on:click=move |_| dialog.set(Some(PrefixDialog::Copy { prefix: prefix.get_untracked(), rename: true }))>
                         "Rename…"
                     </button>
+                    {move || level_may.with(|p| p.refusal()).filter(|_| can_write.get()).map(|why| view! {
+                        <span data-testid="level-write-hint" class="text-xs text-slate-600 dark:text-slate-400">
+                            {format!("Read-only here: {why}")}
+                        </span>
+                    })}
                     <RevisionJump go=Callback::new(move |revision: Revision| {
                         let href = route::href_at(here.with_untracked(BrowseLocation::href), Some(revision));
                         navigate.with_value(|nav| nav(&href, NavigateOptions::default()));
@@ -283,9 +353,23 @@ pub fn BrowsePage() -> impl IntoView {
                 >
                     <div class="border-b border-slate-200 px-3 py-2 dark:border-slate-800">
                         <Breadcrumbs prefix=prefix separator=separator selected=selected at=at />
+                        <GoToPrefix separator=separator go=go_to_prefix focus=asking />
                     </div>
                     {toolbar}
-                    <TreeList listing=listing separator=separator selected=selected on_action=on_action />
+                    {move || {
+                        if asking.get() {
+                            let sentence = landing::top_level_refused(user.get().as_deref());
+                            view! {
+                                <p data-testid="landing" role="alert" class="m-3 rounded border border-amber-300 bg-amber-50 p-3 text-amber-900 dark:border-amber-800 dark:bg-amber-950/40 dark:text-amber-100">
+                                    {sentence}
+                                </p>
+                            }
+                            .into_any()
+                        } else {
+                            view! { <TreeList listing=listing separator=separator selected=selected on_action=on_action /> }
+                                .into_any()
+                        }
+                    }}
                 </aside>
                 {right}
             </div>

@@ -18,7 +18,7 @@ use leptos::prelude::*;
 
 use crate::api;
 use crate::components::coord::{ElectionsView, LeasesView, LocksView, QueuesView, ServicesView};
-use crate::coord::{CoordAnswer, first_zero_at_ms, not_yet_shown, watch_plan};
+use crate::coord::{CoordAnswer, not_yet_shown, recheck_at_ms, watch_plan};
 use crate::freshness::now_ms;
 use crate::lease_actions::LeaseActions;
 use crate::live_view::{LiveAnswer, LiveView};
@@ -43,8 +43,8 @@ impl<T: CoordAnswer> LiveAnswer for T {
         not_yet_shown(self, created)
     }
 
-    fn zero_at_ms(&self, read_at_ms: u64) -> Option<u64> {
-        first_zero_at_ms(&CoordAnswer::ttls(self), read_at_ms)
+    fn recheck_at_ms(&self, read_at_ms: u64) -> Option<u64> {
+        recheck_at_ms(&CoordAnswer::countdowns(self), read_at_ms)
     }
 }
 

@@ -1,7 +1,13 @@
 //! The events page (`/events?prefix=P`): every change under a prefix as it
-//! happens, newest first, with the previous value diffed, the event rate,
-//! pause and resume without losing anything, a key filter, and gaps shown
-//! where they happened. The state lives in [`crate::feed`]; this page
+//! happens, newest first, with the time it was received and the previous
+//! value diffed, the event rate, pause and resume without losing anything,
+//! a key filter, and gaps shown where they happened. It starts with the
+//! prefix's latest changes from etcd's history, marked as such: it reads
+//! etcd's revision `R` and subscribes from [`feed::history_from`]`(R)`, so
+//! one subscription carries history up to `R` and live changes after it,
+//! each once. The compact list (one line per change, the default on wide
+//! screens, remembered in the browser) opens a change's value and diff on a
+//! click or Enter. The state lives in [`crate::feed`]; this page
 //! subscribes through the tab's live client ([`Watcher`]) and renders it
 //! with [`crate::components::event_row`]. It reads nothing, so how current
 //! it is comes from its subscription and the connection alone
@@ -9,21 +15,23 @@
 //! changes arrive when it is back, none lost).
 //!
 //! Keyboard: `/` focuses the filter; space or `p` pauses and resumes when
-//! the focus is not in a text field.
+//! the focus is not in a text field; Enter on a compact row opens it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use etcdeck_shared::ws::{SubId, WatchRange};
-use etcdeck_shared::{Bytes, Revision};
+use etcdeck_shared::{Bytes, ErrorCode, Revision};
 use leptos::ev;
 use leptos::html;
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_location, use_navigate};
 use wasm_bindgen::JsCast;
 
-use crate::components::event_row::{item_key, row};
+use crate::api;
+use crate::components::event_row::{RowStyle, item_key, row};
 use crate::components::stale_notice::StaleNotice;
 use crate::connection::ConnectionState;
 use crate::feed::{self, Action, DISPLAY_LIMIT, Feed, Item, PAUSE_BUFFER, Rate};
@@ -31,6 +39,11 @@ use crate::freshness::{Freshness, now_ms};
 use crate::live::Delivery;
 use crate::live_view::{Health, Watcher, follow_link};
 use crate::route::{EventsLocation, bytes_from_display};
+
+/// Where the choice of the compact list is remembered.
+const COMPACT_STORAGE_KEY: &str = "etcdeck.events.compact";
+/// Screens at least this wide (CSS pixels) start with the compact list.
+const COMPACT_FROM_WIDTH: f64 = 1024.0;
 
 /// Said after the stale notice: what happens to the changes meanwhile.
 const STALE_DETAIL: &str = "The live connection is down or etcd is out of reach: changes \
@@ -54,9 +67,28 @@ pub fn EventsPage() -> impl IntoView {
     let rate_shown = RwSignal::new(0.0_f64);
     let filter = RwSignal::new(String::new());
     let subscription = StoredValue::new(None::<SubId>);
+    // Bumped by every new start, so a slow read of etcd's revision for a
+    // prefix the page has left does not subscribe.
+    let generation = StoredValue::new(0_u64);
+    let compact = RwSignal::new(stored_compact().unwrap_or_else(wide_screen));
+    let style = Signal::derive(move || RowStyle {
+        compact: compact.get(),
+        utc_offset_min: utc_offset_min(),
+    });
+    let toggle_compact = move || {
+        let on = !compact.get_untracked();
+        compact.set(on);
+        store_compact(on);
+    };
+
+    // Which subscription the feed follows: a handler of an earlier one
+    // (ended, replaced) ignores what still arrives for it.
+    let sub_token = StoredValue::new(0_u64);
+    let restart_from = RwSignal::new(None::<Revision>);
 
     let client = StoredValue::new_local(client);
     let unsubscribe = move || {
+        sub_token.try_update_value(|t| *t += 1);
         if let (Some(client), Some(id)) = (
             client.try_get_value().flatten(),
             subscription.try_get_value().flatten(),
@@ -70,28 +102,81 @@ pub fn EventsPage() -> impl IntoView {
             return;
         };
         let range = WatchRange::prefix(prefix.get_untracked());
+        let token = sub_token.get_value() + 1;
+        sub_token.set_value(token);
         let id = client.subscribe(range, true, from, move |delivery| {
+            if sub_token.try_get_value() != Some(token) {
+                return;
+            }
             follow_delivery(freshness, &delivery);
             if let Delivery::Events(events) = &delivery {
-                let count = events.len();
-                rate.try_update_value(|r| r.record(now(), count));
+                // Changes from history did not happen at this rate.
+                let until = feed.try_with_untracked(|f| f.history_until).flatten();
+                let count = events
+                    .iter()
+                    .filter(|e| until.is_none_or(|r| e.kv.mod_revision > r))
+                    .count();
+                if count > 0 {
+                    rate.try_update_value(|r| r.record(now(), count));
+                }
             }
-            if feed.try_update(|f| f.apply(delivery)) == Some(Action::Unsubscribe) {
-                unsubscribe();
+            let at = now() as u64;
+            match feed.try_update(|f| f.apply(delivery, at)) {
+                Some(Action::Unsubscribe) => unsubscribe(),
+                // etcd compacted the start of the history: replay what is
+                // left, with a new subscription.
+                Some(Action::SubscribeFrom(from)) => {
+                    unsubscribe();
+                    restart_from.try_set(Some(from));
+                }
+                _ => {}
             }
         });
         subscription.set_value(Some(id));
     };
 
-    // A new prefix starts a new feed, from now.
+    // A new prefix starts a new feed: its recent history, then live.
     Effect::new(move |_| {
-        prefix.track();
+        let start = prefix.get();
         unsubscribe();
         freshness.update(Freshness::restart);
         feed.set(Feed::new());
         rate.set_value(Rate::new(now()));
         rate_shown.set(0.0);
-        subscribe(None);
+        let this = generation.get_value() + 1;
+        generation.set_value(this);
+        spawn_local(async move {
+            let probe = probe_key(start);
+            let current = current_revision(&probe).await;
+            let from = match current {
+                Some(current) => {
+                    Some(first_kept(&probe, feed::history_from(current), current).await)
+                }
+                None => None,
+            };
+            if generation.try_get_value() != Some(this) {
+                return;
+            }
+            match (current, from) {
+                (Some(current), Some(from)) => {
+                    let mut started = Feed::with_history(current);
+                    if from > feed::history_from(current) {
+                        started.history_compacted = Some(from);
+                    }
+                    feed.try_set(started);
+                    subscribe(Some(from));
+                }
+                // Without etcd's revision there is no history to start
+                // from; the subscription says why if it is refused too.
+                _ => subscribe(None),
+            }
+        });
+    });
+    Effect::new(move |_| {
+        if let Some(from) = restart_from.get() {
+            restart_from.set(None);
+            subscribe(Some(from));
+        }
     });
     on_cleanup(unsubscribe);
 
@@ -174,6 +259,56 @@ pub fn EventsPage() -> impl IntoView {
                 .collect::<Vec<Arc<Item>>>()
         })
     });
+    // Newest first, so history (the oldest) is last, under its heading.
+    let live_shown = Memo::new(move |_| {
+        shown.with(|s| {
+            s.iter()
+                .filter(|i| !i.is_history())
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    });
+    let history_shown = Memo::new(move |_| {
+        shown.with(|s| {
+            s.iter()
+                .filter(|i| i.is_history())
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    });
+    let history_heading = move || {
+        let (until, trimmed, compacted) =
+            feed.with(|f| (f.history_until, f.history_trimmed, f.history_compacted));
+        let until = until?;
+        if history_shown.with(Vec::is_empty) && compacted.is_none() {
+            return None;
+        }
+        let mut older = String::new();
+        if trimmed > 0 {
+            older.push_str(&format!(
+                "; {} older revisions left out",
+                feed::thousands(trimmed)
+            ));
+        }
+        if let Some(at) = compacted {
+            older.push_str(&format!(
+                "; etcd has compacted its history before revision {at}, so nothing earlier can be shown"
+            ));
+        }
+        Some(view! {
+            <li
+                data-testid="events-history"
+                role="note"
+                class="border-y border-violet-200 bg-violet-50 px-4 py-1 text-xs text-violet-900 dark:border-violet-900 dark:bg-violet-950 dark:text-violet-200"
+            >
+                {format!(
+                    "From etcd's history, not seen live: the latest changes up to revision {until}, \
+                     from before this page opened (at most {} revisions{older}).",
+                    feed::HISTORY_REVISIONS,
+                )}
+            </li>
+        })
+    };
     let where_text = move || {
         let p = prefix.get();
         if p.is_empty() {
@@ -207,10 +342,15 @@ pub fn EventsPage() -> impl IntoView {
                     .into_any(),
                 );
             }
-            (f.items.is_empty() && f.buffer.is_empty()).then(|| {
+            let nothing_live = f.items.iter().chain(&f.buffer).all(|i| i.is_history());
+            let live_from = f
+                .history_until
+                .map(|r| format!("live from revision {}: ", r.0 + 1))
+                .unwrap_or_default();
+            nothing_live.then(|| {
                 view! {
                     <p data-testid="events-empty" class="p-4 text-slate-600 dark:text-slate-300">
-                        {move || format!("waiting for changes under {}", where_text())}
+                        {move || format!("{live_from}waiting for changes under {}", where_text())}
                     </p>
                 }
                 .into_any()
@@ -286,6 +426,22 @@ pub fn EventsPage() -> impl IntoView {
                     </Show>
                     <button
                         type="button"
+                        data-testid="events-compact"
+                        title="One line per change; click a row or press Enter on it for its value and diff"
+                        aria-pressed=move || if compact.get() { "true" } else { "false" }
+                        class=move || {
+                            if compact.get() {
+                                format!("{button} bg-slate-200 dark:bg-slate-700")
+                            } else {
+                                button.to_owned()
+                            }
+                        }
+                        on:click=move |_| toggle_compact()
+                    >
+                        "compact"
+                    </button>
+                    <button
+                        type="button"
                         data-testid="events-clear"
                         title="Empty the list"
                         class=button
@@ -346,9 +502,15 @@ pub fn EventsPage() -> impl IntoView {
                 class="min-h-0 flex-1 overflow-y-auto"
             >
                 <For
-                    each=move || shown.get()
+                    each=move || live_shown.get()
                     key=|item| item_key(item)
-                    children=move |item| row(item, separator)
+                    children=move |item| move || row(item.clone(), separator, style.get())
+                />
+                {history_heading}
+                <For
+                    each=move || history_shown.get()
+                    key=|item| item_key(item)
+                    children=move |item| move || row(item.clone(), separator, style.get())
                 />
             </ol>
         </div>
@@ -404,4 +566,106 @@ fn follow_delivery(freshness: RwSignal<Freshness>, delivery: &Delivery) {
 
 fn now() -> f64 {
     js_sys::Date::now()
+}
+
+/// A key inside the watched range, read to learn about etcd's revisions:
+/// the prefix itself, or `\0` (the first key there is) for every key. An
+/// etcd user who may watch the range may read it.
+fn probe_key(prefix: Bytes) -> Bytes {
+    if prefix.is_empty() {
+        Bytes::new(vec![0])
+    } else {
+        prefix
+    }
+}
+
+/// etcd's current revision, from one read of the probe key (a missing key
+/// says the revision it is missing at). `None` when the read fails.
+async fn current_revision(probe: &Bytes) -> Option<Revision> {
+    match api::key(probe).await {
+        Ok(kv) => Some(kv.revision),
+        Err(failure) => failure.revision(),
+    }
+}
+
+/// The first revision from `from` that etcd has not compacted: `from`
+/// itself after one read, else found by bisecting up to `current` with
+/// reads of the probe key at a revision (about ten for the whole window).
+/// Starting there spares the subscription a gap for history that is
+/// simply gone; if etcd compacts further meanwhile, the feed starts again
+/// from the compaction point it is told.
+async fn first_kept(probe: &Bytes, from: Revision, current: Revision) -> Revision {
+    if kept_at(probe, from).await {
+        return from;
+    }
+    let (mut gone, mut kept) = (from.0, current.0);
+    while kept - gone > 1 {
+        let mid = gone + (kept - gone) / 2;
+        if kept_at(probe, Revision(mid)).await {
+            kept = mid;
+        } else {
+            gone = mid;
+        }
+    }
+    Revision(kept)
+}
+
+/// Whether etcd still answers for `revision`; any answer but "compacted"
+/// counts as yes (a failed read is left to the subscription).
+async fn kept_at(probe: &Bytes, revision: Revision) -> bool {
+    match api::edit::key_at(probe, revision).await {
+        Ok(_) => true,
+        Err(failure) => failure.code() != Some(ErrorCode::Compacted),
+    }
+}
+
+/// The browser's time zone, in minutes east of UTC.
+fn utc_offset_min() -> i64 {
+    -(js_sys::Date::new_0().get_timezone_offset() as i64)
+}
+
+fn wide_screen() -> bool {
+    web_sys::window()
+        .and_then(|w| w.inner_width().ok())
+        .and_then(|w| w.as_f64())
+        .is_some_and(|w| w >= COMPACT_FROM_WIDTH)
+}
+
+/// The page's `localStorage`, reached without typed bindings; `None` where
+/// the browser refuses it (private modes, sandboxed frames).
+fn local_storage() -> Option<wasm_bindgen::JsValue> {
+    let window = web_sys::window()?;
+    let storage = js_sys::Reflect::get(&window, &"localStorage".into()).ok()?;
+    (!storage.is_null() && !storage.is_undefined()).then_some(storage)
+}
+
+fn storage_method(storage: &wasm_bindgen::JsValue, name: &str) -> Option<js_sys::Function> {
+    js_sys::Reflect::get(storage, &name.into())
+        .ok()?
+        .dyn_into::<js_sys::Function>()
+        .ok()
+}
+
+/// The compact list's remembered choice, if any.
+fn stored_compact() -> Option<bool> {
+    let storage = local_storage()?;
+    let value = storage_method(&storage, "getItem")?
+        .call1(&storage, &COMPACT_STORAGE_KEY.into())
+        .ok()?
+        .as_string()?;
+    match value.as_str() {
+        "1" => Some(true),
+        "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// Remembers the choice; a browser that refuses only forgets it.
+fn store_compact(on: bool) {
+    if let Some(storage) = local_storage()
+        && let Some(set) = storage_method(&storage, "setItem")
+    {
+        let value = if on { "1" } else { "0" };
+        let _ = set.call2(&storage, &COMPACT_STORAGE_KEY.into(), &value.into());
+    }
 }

@@ -7,7 +7,7 @@ use etcdeck_shared::{Bytes, LeaseId};
 use leptos::prelude::*;
 
 use super::frame::{BADGE, KEY_LINK, MUTED, ticking};
-use crate::coord::{format_ttl, held_for, key_href, since_words};
+use crate::coord::{format_shown, held_for, key_href, since_words};
 
 /// A holder: its key (shown by its last segment, the session's lease id;
 /// the card already names the prefix), its lease TTL and since when.
@@ -35,7 +35,7 @@ pub(super) fn contender_block(
             <p class="flex flex-wrap gap-x-4 text-base tabular-nums">
                 <span>
                     <span class=MUTED>"TTL "</span>
-                    <span data-testid="contender-ttl">{move || format_ttl(left())}</span>
+                    <span data-testid="contender-ttl">{move || format_shown(left())}</span>
                 </span>
                 <span title=tooltip>
                     <span class=MUTED>{format!("{word} for ")}</span>
@@ -112,7 +112,7 @@ pub(super) fn waiting_list(
                                         .then(|| view! { <span class="break-words font-semibold">{value}</span> })}
                                     {short_key_link(&c.key, c.lease)}
                                     <span class=format!("tabular-nums {MUTED}")>
-                                        {move || format!("TTL {}", format_ttl(left()))}
+                                        {move || format!("TTL {}", format_shown(left()))}
                                     </span>
                                 </li>
                             }

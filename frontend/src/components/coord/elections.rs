@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use super::contenders::{short_key_link, waiting_list};
 use super::frame::{CARD, Frame, MUTED, frame, grid, plural, ticking};
-use crate::coord::{format_ttl, held_for, since_words};
+use crate::coord::{format_shown, held_for, since_words};
 use crate::freshness::ViewState;
 use crate::live_view::ReadState;
 use crate::route::CoordKind;
@@ -85,7 +85,7 @@ fn election_card(election: Election, read_at: u64, now: Signal<u64>) -> impl Int
                         </span>
                         <span>
                             <span class=MUTED>"TTL "</span>
-                            <span data-testid="contender-ttl">{move || format_ttl(left())}</span>
+                            <span data-testid="contender-ttl">{move || format_shown(left())}</span>
                         </span>
                         {short_key_link(&leader.key, leader.lease)}
                     </p>

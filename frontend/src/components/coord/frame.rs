@@ -8,7 +8,7 @@ use leptos::prelude::*;
 
 use crate::api::ApiFailure;
 use crate::components::stale_notice::StaleNotice;
-use crate::coord::{Countdown, Liveness, key_href};
+use crate::coord::{Countdown, Liveness, TtlShown, key_href};
 use crate::freshness::ViewState;
 use crate::live_view::ReadState;
 use crate::route::CoordKind;
@@ -192,20 +192,34 @@ pub(super) fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// Seconds left now on a TTL read at `read_at`.
+/// What a TTL read at `read_at` shows now: the browser's count from etcd's
+/// figure, "checking" once that ran out (the view is asking etcd again), or
+/// gone when etcd said so.
 pub(super) fn ticking(
     ttl: Option<i64>,
     read_at: u64,
     now: Signal<u64>,
-) -> impl Fn() -> Option<i64> + Copy {
+) -> impl Fn() -> TtlShown + Copy {
     let countdown = Countdown::new(ttl, read_at);
-    move || countdown.remaining(now.get())
+    move || countdown.shown(now.get())
+}
+
+/// The tooltip of a countdown: etcd's figure and when it came, so the
+/// count is known for the estimate it is between two answers.
+pub(super) fn ttl_tooltip(ttl: Option<i64>, read_at: u64) -> String {
+    match ttl {
+        Some(secs) => format!(
+            "etcd said {secs}s left at {}; counted down in the browser until the next answer",
+            crate::freshness::clock_text(read_at)
+        ),
+        None => "etcd says this lease is gone".to_owned(),
+    }
 }
 
 pub(super) fn liveness_tone(state: Liveness) -> &'static str {
     match state {
         Liveness::Alive => "text-emerald-800 dark:text-emerald-300",
-        Liveness::Expiring => "text-amber-700 dark:text-amber-300",
+        Liveness::Expiring | Liveness::Checking => "text-amber-700 dark:text-amber-300",
         Liveness::Gone => "text-red-700 dark:text-red-300",
     }
 }

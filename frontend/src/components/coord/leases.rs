@@ -2,17 +2,21 @@
 //! keys, and (for sessions that may write) keep-alive and revoke; above
 //! the cards, "Grant lease" with the TTL checked as the backend checks it.
 
+use std::collections::HashMap;
+
 use etcdeck_shared::LeaseId;
 use etcdeck_shared::coord::{LeaseDetail, Leases};
 use leptos::prelude::*;
 
 use super::frame::{
     CARD, Frame, MUTED, frame_with_tools, grid, key_link, liveness_tone, plural, ticking,
+    ttl_tooltip,
 };
-use crate::coord::{Liveness, format_ttl, liveness};
+use crate::coord::{Liveness, TtlShown, format_shown, format_ttl, shown_liveness};
 use crate::freshness::ViewState;
-use crate::lease_actions::{LeaseActions, parse_ttl};
+use crate::lease_actions::{LeaseActions, parse_ttl, revoke_permissions};
 use crate::live_view::ReadState;
+use crate::may_write::Permission;
 use crate::route::CoordKind;
 
 #[component]
@@ -27,6 +31,20 @@ pub fn LeasesView(
     #[prop(optional)]
     actions: Option<LeaseActions>,
 ) -> impl IntoView {
+    // Whether etcd would let this user revoke each lease shown (revoking
+    // deletes its keys); asked when the shown keys change, not per answer.
+    let may_revoke = actions.map(|actions| {
+        revoke_permissions(
+            actions,
+            Signal::derive(move || {
+                state.with(|s| {
+                    s.data.as_ref().map_or_else(Vec::new, |d| {
+                        d.leases.iter().map(|l| (l.id, l.keys.clone())).collect()
+                    })
+                })
+            }),
+        )
+    });
     frame_with_tools(
         state,
         Frame {
@@ -48,7 +66,7 @@ pub fn LeasesView(
             grid(
                 data.leases
                     .into_iter()
-                    .map(|lease| lease_card(lease, read_at, now, actions)),
+                    .map(|lease| lease_card(lease, read_at, now, actions, may_revoke)),
             )
         },
     )
@@ -159,7 +177,12 @@ fn lease_tools(actions: LeaseActions) -> impl IntoView {
 
 /// "Keep alive once" and "Revoke" (after a confirmation naming the lease
 /// and how many keys go with it) on one lease card.
-fn lease_card_actions(actions: LeaseActions, id: LeaseId, key_count: u64) -> impl IntoView {
+fn lease_card_actions(
+    actions: LeaseActions,
+    id: LeaseId,
+    key_count: u64,
+    may_revoke: Signal<Permission>,
+) -> impl IntoView {
     let confirming = RwSignal::new(false);
     let question = StoredValue::new(format!(
         "Revoke lease {id}? {}",
@@ -186,12 +209,18 @@ fn lease_card_actions(actions: LeaseActions, id: LeaseId, key_count: u64) -> imp
                     type="button"
                     data-testid="lease-revoke"
                     class=format!("{BUTTON} border-red-500 text-red-800 hover:bg-red-50 dark:text-red-300 dark:hover:bg-red-950")
-                    prop:disabled=move || actions.busy.get()
+                    prop:disabled=move || actions.busy.get() || !may_revoke.with(Permission::enabled)
+                    title=move || may_revoke.with(|p| p.title("Revoke this lease: its keys are deleted with it"))
                     on:click=move |_| confirming.set(true)
                 >
                     "Revoke"
                 </button>
             </div>
+            {move || may_revoke.with(Permission::refusal).map(|why| view! {
+                <p data-testid="lease-revoke-hint" class=format!("text-sm {MUTED}")>
+                    {format!("Revoking is off: {why}")}
+                </p>
+            })}
             <Show when=move || confirming.get()>
                 <div
                     data-testid="revoke-confirmation"
@@ -205,7 +234,7 @@ fn lease_card_actions(actions: LeaseActions, id: LeaseId, key_count: u64) -> imp
                             type="button"
                             data-testid="confirm-revoke"
                             class=format!("{BUTTON} border-red-700 bg-red-700 text-white hover:bg-red-800")
-                            prop:disabled=move || actions.busy.get()
+                            prop:disabled=move || actions.busy.get() || !may_revoke.with(Permission::enabled)
                             on:click=move |_| {
                                 confirming.set(false);
                                 actions.revoke(id);
@@ -233,6 +262,7 @@ fn lease_card(
     read_at: u64,
     now: Signal<u64>,
     actions: Option<LeaseActions>,
+    may_revoke: Option<Memo<HashMap<LeaseId, Permission>>>,
 ) -> impl IntoView {
     let LeaseDetail {
         id,
@@ -242,17 +272,20 @@ fn lease_card(
         more_keys,
     } = lease;
     let left = ticking(remaining_ttl, read_at, now);
-    let state = move || liveness(true, left(), Some(granted_ttl));
+    let state = move || shown_liveness(true, left(), Some(granted_ttl));
+    let tooltip = ttl_tooltip(remaining_ttl, read_at);
     let bar = move || {
         let fraction = match (left(), granted_ttl) {
-            (Some(left), granted) if granted > 0 => (left as f64 / granted as f64).clamp(0.0, 1.0),
+            (TtlShown::Left(left), granted) if granted > 0 => {
+                (left as f64 / granted as f64).clamp(0.0, 1.0)
+            }
             _ => 0.0,
         };
         format!("width: {:.1}%", fraction * 100.0)
     };
     let bar_tone = move || match state() {
         Liveness::Alive => "h-full rounded-full bg-emerald-500",
-        Liveness::Expiring => "h-full rounded-full bg-amber-500",
+        Liveness::Expiring | Liveness::Checking => "h-full rounded-full bg-amber-500",
         Liveness::Gone => "h-full rounded-full bg-red-500",
     };
     let key_count = keys.len() as u64 + more_keys;
@@ -263,15 +296,18 @@ fn lease_card(
                 <span
                     data-testid="lease-remaining"
                     data-state=move || state().as_str()
+                    title=tooltip
                     class=move || format!("text-5xl font-bold tabular-nums {}", liveness_tone(state()))
                 >
-                    {move || format_ttl(left())}
+                    {move || format_shown(left())}
                 </span>
                 <span class=format!("text-lg {MUTED}")>
-                    {move || {
-                        if left().is_some() {
-                            format!("left of {}", format_ttl(Some(granted_ttl)))
-                        } else {
+                    {move || match left() {
+                        TtlShown::Left(_) => format!("left of {}", format_ttl(Some(granted_ttl))),
+                        TtlShown::Checking => {
+                            format!("asking etcd (granted {})", format_ttl(Some(granted_ttl)))
+                        }
+                        TtlShown::Gone => {
                             format!("expired (granted {})", format_ttl(Some(granted_ttl)))
                         }
                     }}
@@ -299,7 +335,14 @@ fn lease_card(
                         view! { <p class=format!("text-sm {MUTED}")>{format!("and {more_keys} more")}</p> }
                     })}
             </div>
-            {actions.map(|actions| lease_card_actions(actions, id, key_count))}
+            {actions.map(|actions| {
+                let may = Signal::derive(move || {
+                    may_revoke
+                        .and_then(|m| m.with(|m| m.get(&id).cloned()))
+                        .unwrap_or(Permission::Unknown)
+                });
+                lease_card_actions(actions, id, key_count, may)
+            })}
         </article>
     }
 }

@@ -1,12 +1,13 @@
 //! The services view: one card per registered service with its instances,
-//! each alive, expiring or gone by its lease, with its address.
+//! each alive, expiring, checking (the browser's count ran out and etcd is
+//! being asked again) or gone by its lease, with its address.
 
 use etcdeck_shared::Bytes;
 use etcdeck_shared::coord::{Instance, Service, Services};
 use leptos::prelude::*;
 
-use super::frame::{CARD, Frame, MUTED, frame, grid, liveness_tone, plural, ticking};
-use crate::coord::{Countdown, Liveness, format_ttl, key_href, liveness};
+use super::frame::{CARD, Frame, MUTED, frame, grid, liveness_tone, plural, ticking, ttl_tooltip};
+use crate::coord::{Countdown, Liveness, format_shown, format_ttl, key_href, shown_liveness};
 use crate::freshness::ViewState;
 use crate::live_view::ReadState;
 use crate::route::CoordKind;
@@ -77,20 +78,20 @@ fn service_card(service: Service, read_at: u64, now: Signal<u64>) -> impl IntoVi
         .collect();
     let tally = move || {
         let now = now.get();
-        let mut counts = [0usize; 3];
+        let mut counts = [0usize; 4];
         for (lease, countdown, granted) in &countdowns {
-            match liveness(*lease, countdown.remaining(now), *granted) {
+            match shown_liveness(*lease, countdown.shown(now), *granted) {
                 Liveness::Alive => counts[0] += 1,
                 Liveness::Expiring => counts[1] += 1,
-                Liveness::Gone => counts[2] += 1,
+                Liveness::Checking => counts[2] += 1,
+                Liveness::Gone => counts[3] += 1,
             }
         }
         let mut parts = vec![format!("{} alive", counts[0])];
-        if counts[1] > 0 {
-            parts.push(format!("{} expiring", counts[1]));
-        }
-        if counts[2] > 0 {
-            parts.push(format!("{} gone", counts[2]));
+        for (count, word) in counts[1..].iter().zip(["expiring", "checking", "gone"]) {
+            if *count > 0 {
+                parts.push(format!("{count} {word}"));
+            }
         }
         parts.join(" · ")
     };
@@ -123,10 +124,11 @@ fn instance_row(instance: Instance, read_at: u64, now: Signal<u64>) -> impl Into
     } = instance;
     let left = ticking(lease_ttl, read_at, now);
     let has_lease = lease.is_some();
-    let state = move || liveness(has_lease, left(), granted_ttl);
+    let state = move || shown_liveness(has_lease, left(), granted_ttl);
+    let tooltip = has_lease.then(|| ttl_tooltip(lease_ttl, read_at));
     let dot = move || match state() {
         Liveness::Alive => "inline-block h-3 w-3 shrink-0 rounded-full bg-emerald-500",
-        Liveness::Expiring => {
+        Liveness::Expiring | Liveness::Checking => {
             "inline-block h-3 w-3 shrink-0 animate-pulse rounded-full bg-amber-500"
         }
         Liveness::Gone => "inline-block h-3 w-3 shrink-0 rounded-full bg-red-500",
@@ -134,9 +136,13 @@ fn instance_row(instance: Instance, read_at: u64, now: Signal<u64>) -> impl Into
     let ttl = move || match (has_lease, granted_ttl) {
         (false, _) => "no lease".to_owned(),
         (true, Some(granted)) => {
-            format!("TTL {} / {}", format_ttl(left()), format_ttl(Some(granted)))
+            format!(
+                "TTL {} / {}",
+                format_shown(left()),
+                format_ttl(Some(granted))
+            )
         }
-        (true, None) => format!("TTL {}", format_ttl(left())),
+        (true, None) => format!("TTL {}", format_shown(left())),
     };
     view! {
         <li
@@ -158,7 +164,9 @@ fn instance_row(instance: Instance, read_at: u64, now: Signal<u64>) -> impl Into
                 <span data-testid="instance-address" class="break-all font-mono text-base">
                     {address.unwrap_or_else(|| "(no address in the value)".to_owned())}
                 </span>
-                <span data-testid="instance-ttl" class=format!("tabular-nums {MUTED}")>{ttl}</span>
+                <span data-testid="instance-ttl" title=tooltip class=format!("tabular-nums {MUTED}")>
+                    {ttl}
+                </span>
             </div>
         </li>
     }
