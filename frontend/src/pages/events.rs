@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use etcdeck_shared::ws::{SubId, WatchRange};
-use etcdeck_shared::{Bytes, ErrorCode, Revision};
+use etcdeck_shared::{Bytes, Revision};
 use leptos::ev;
 use leptos::html;
 use leptos::prelude::*;
@@ -30,7 +30,6 @@ use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_location, use_navigate};
 use wasm_bindgen::JsCast;
 
-use crate::api;
 use crate::components::event_row::{RowStyle, item_key, row};
 use crate::components::stale_notice::StaleNotice;
 use crate::connection::ConnectionState;
@@ -39,11 +38,11 @@ use crate::freshness::{Freshness, now_ms};
 use crate::live::Delivery;
 use crate::live_view::{Health, Watcher, follow_link};
 use crate::route::{EventsLocation, bytes_from_display};
+use history::{current_revision, first_kept, probe_key};
+use prefs::{store_compact, stored_compact, wide_screen};
 
-/// Where the choice of the compact list is remembered.
-const COMPACT_STORAGE_KEY: &str = "etcdeck.events.compact";
-/// Screens at least this wide (CSS pixels) start with the compact list.
-const COMPACT_FROM_WIDTH: f64 = 1024.0;
+mod history;
+mod prefs;
 
 /// Said after the stale notice: what happens to the changes meanwhile.
 const STALE_DETAIL: &str = "The live connection is down or etcd is out of reach: changes \
@@ -568,104 +567,7 @@ fn now() -> f64 {
     js_sys::Date::now()
 }
 
-/// A key inside the watched range, read to learn about etcd's revisions:
-/// the prefix itself, or `\0` (the first key there is) for every key. An
-/// etcd user who may watch the range may read it.
-fn probe_key(prefix: Bytes) -> Bytes {
-    if prefix.is_empty() {
-        Bytes::new(vec![0])
-    } else {
-        prefix
-    }
-}
-
-/// etcd's current revision, from one read of the probe key (a missing key
-/// says the revision it is missing at). `None` when the read fails.
-async fn current_revision(probe: &Bytes) -> Option<Revision> {
-    match api::key(probe).await {
-        Ok(kv) => Some(kv.revision),
-        Err(failure) => failure.revision(),
-    }
-}
-
-/// The first revision from `from` that etcd has not compacted: `from`
-/// itself after one read, else found by bisecting up to `current` with
-/// reads of the probe key at a revision (about ten for the whole window).
-/// Starting there spares the subscription a gap for history that is
-/// simply gone; if etcd compacts further meanwhile, the feed starts again
-/// from the compaction point it is told.
-async fn first_kept(probe: &Bytes, from: Revision, current: Revision) -> Revision {
-    if kept_at(probe, from).await {
-        return from;
-    }
-    let (mut gone, mut kept) = (from.0, current.0);
-    while kept - gone > 1 {
-        let mid = gone + (kept - gone) / 2;
-        if kept_at(probe, Revision(mid)).await {
-            kept = mid;
-        } else {
-            gone = mid;
-        }
-    }
-    Revision(kept)
-}
-
-/// Whether etcd still answers for `revision`; any answer but "compacted"
-/// counts as yes (a failed read is left to the subscription).
-async fn kept_at(probe: &Bytes, revision: Revision) -> bool {
-    match api::edit::key_at(probe, revision).await {
-        Ok(_) => true,
-        Err(failure) => failure.code() != Some(ErrorCode::Compacted),
-    }
-}
-
 /// The browser's time zone, in minutes east of UTC.
 fn utc_offset_min() -> i64 {
     -(js_sys::Date::new_0().get_timezone_offset() as i64)
-}
-
-fn wide_screen() -> bool {
-    web_sys::window()
-        .and_then(|w| w.inner_width().ok())
-        .and_then(|w| w.as_f64())
-        .is_some_and(|w| w >= COMPACT_FROM_WIDTH)
-}
-
-/// The page's `localStorage`, reached without typed bindings; `None` where
-/// the browser refuses it (private modes, sandboxed frames).
-fn local_storage() -> Option<wasm_bindgen::JsValue> {
-    let window = web_sys::window()?;
-    let storage = js_sys::Reflect::get(&window, &"localStorage".into()).ok()?;
-    (!storage.is_null() && !storage.is_undefined()).then_some(storage)
-}
-
-fn storage_method(storage: &wasm_bindgen::JsValue, name: &str) -> Option<js_sys::Function> {
-    js_sys::Reflect::get(storage, &name.into())
-        .ok()?
-        .dyn_into::<js_sys::Function>()
-        .ok()
-}
-
-/// The compact list's remembered choice, if any.
-fn stored_compact() -> Option<bool> {
-    let storage = local_storage()?;
-    let value = storage_method(&storage, "getItem")?
-        .call1(&storage, &COMPACT_STORAGE_KEY.into())
-        .ok()?
-        .as_string()?;
-    match value.as_str() {
-        "1" => Some(true),
-        "0" => Some(false),
-        _ => None,
-    }
-}
-
-/// Remembers the choice; a browser that refuses only forgets it.
-fn store_compact(on: bool) {
-    if let Some(storage) = local_storage()
-        && let Some(set) = storage_method(&storage, "setItem")
-    {
-        let value = if on { "1" } else { "0" };
-        let _ = set.call2(&storage, &COMPACT_STORAGE_KEY.into(), &value.into());
-    }
 }
