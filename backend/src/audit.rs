@@ -89,6 +89,7 @@ mod tests {
             new_revision: None,
             result: AuditResult::Ok,
             detail: None,
+            address: None,
         }
     }
 

@@ -64,6 +64,15 @@ pub struct Cli {
         value_delimiter = ','
     )]
     pub allowed_origins: Vec<String>,
+    /// The address of a reverse proxy in front of etcdeck (repeatable):
+    /// only requests from it may name the client's address in
+    /// `X-Forwarded-For`; everyone else's is the connection's own.
+    #[arg(
+        long = "trusted-proxy",
+        env = "ETCDECK_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Minutes without a request after which a login session ends.
     #[arg(long, env = "ETCDECK_SESSION_IDLE_MINUTES", default_value_t = 30)]
     pub session_idle_minutes: u64,
@@ -207,6 +216,8 @@ pub struct ServerConfig {
     /// Origins besides etcdeck's own host, as `scheme://host[:port]` in
     /// lower case.
     pub allowed_origins: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// A session unused this long ends.
     pub session_idle: std::time::Duration,
     pub separator: Vec<u8>,
@@ -221,6 +232,7 @@ impl Default for ServerConfig {
             wall_token: None,
             allow_unauthenticated_writes: false,
             allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
             session_idle: std::time::Duration::from_secs(30 * 60),
             separator: b"/".to_vec(),
             dist: PathBuf::from("dist"),
@@ -363,6 +375,7 @@ impl Cli {
                 wall_token,
                 allow_unauthenticated_writes: self.allow_unauthenticated_writes,
                 allowed_origins,
+                trusted_proxies: self.trusted_proxies,
                 session_idle: std::time::Duration::from_secs(self.session_idle_minutes * 60),
                 separator: self.separator.into_bytes(),
                 dist: self.dist,

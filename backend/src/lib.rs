@@ -87,6 +87,9 @@ pub async fn run(
             tracing::debug!(error = %err, "cannot set TCP_NODELAY");
         }
     });
+    // Handlers learn the client's address (login throttling, the sessions
+    // list, the audit log) from the connection.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -319,6 +319,10 @@ pub struct AuditEntry {
     pub result: AuditResult,
     /// A sentence on what went wrong, when it did.
     pub detail: Option<String>,
+    /// The client's address, where it matters (logins and session
+    /// actions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

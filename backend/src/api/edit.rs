@@ -107,6 +107,7 @@ impl<'a> Attempt<'a> {
             new_revision,
             result,
             detail,
+            address: None,
         });
         outcome.map(Json)
     }

@@ -11,6 +11,7 @@
 //! `copy.rs`, `history.rs`, `audit.rs`).
 
 mod audit;
+mod client;
 mod copy;
 mod edit;
 mod error;

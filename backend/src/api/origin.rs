@@ -68,6 +68,7 @@ mod tests {
             wall_token: None,
             allow_unauthenticated_writes: false,
             allowed_origins: allowed.iter().map(|s| s.to_string()).collect(),
+            trusted_proxies: Vec::new(),
             session_idle: std::time::Duration::from_secs(60),
             separator: b"/".to_vec(),
             dist: "dist".into(),

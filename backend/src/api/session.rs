@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use etcdeck_shared::edit::{LoginRequest, SessionInfo};
 
+use super::client::ClientAddr;
 use super::extract::{check_csrf, clear_cookie, session_cookie, session_from, set_cookie};
 use super::origin::from_https;
 use super::{AppState, Failure, same_site};
@@ -43,6 +44,7 @@ pub(super) async fn session(
 /// `POST /api/v1/login`.
 pub(super) async fn login(
     State(state): State<AppState>,
+    client: ClientAddr,
     headers: HeaderMap,
     body: Result<Json<LoginRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, Failure> {
@@ -66,7 +68,7 @@ pub(super) async fn login(
                 LoginRequest::Password { user, .. } => user.as_str(),
                 LoginRequest::Token { .. } => "(access token)",
             };
-            tracing::warn!(user = who, error = %err, "login refused");
+            tracing::warn!(user = who, address = %client.shown(), error = %err, "login refused");
             if matches!(err, LoginError::Rejected | LoginError::BadToken) {
                 tokio::time::sleep(FAILED_LOGIN_DELAY).await;
             }
@@ -76,6 +78,7 @@ pub(super) async fn login(
     tracing::info!(
         user = session.user.as_deref().unwrap_or("-"),
         kind = ?session.kind,
+        address = %client.shown(),
         "logged in"
     );
     let info: SessionInfo = session.info(state.sessions.idle_limit());

@@ -49,13 +49,8 @@ pub fn config(endpoints: Vec<String>, user: Option<(&str, &str)>) -> Config {
             tls: None,
         },
         server: ServerConfig {
-            read_only: false,
-            wall_token: None,
-            allow_unauthenticated_writes: false,
-            allowed_origins: Vec::new(),
-            session_idle: Duration::from_secs(30 * 60),
-            separator: b"/".to_vec(),
             dist: PathBuf::from("/nonexistent-dist"),
+            ..ServerConfig::default()
         },
         coord: Default::default(),
     }

@@ -179,6 +179,7 @@ fn audit_row(entry: AuditEntry) -> impl IntoView {
         new_revision,
         result,
         detail,
+        address,
     } = entry;
     let revisions = revision_text(
         old_revision.map(|r| r.to_string()),
@@ -189,7 +190,17 @@ fn audit_row(entry: AuditEntry) -> impl IntoView {
             <td class=format!("{TD} whitespace-nowrap tabular-nums")>
                 <time datetime=iso_time(at_ms)>{local_time(at_ms)}</time>
             </td>
-            <td class=TD>{user.unwrap_or_else(|| "(no auth)".to_owned())}</td>
+            <td class=TD>
+                {user.unwrap_or_else(|| "(no auth)".to_owned())}
+                {address
+                    .map(|address| {
+                        view! {
+                            <span data-testid="audit-address" class=format!("block {MUTED}")>
+                                {address}
+                            </span>
+                        }
+                    })}
+            </td>
             <td class=format!("{TD} font-mono")>{action}</td>
             <td class=TD>
                 {key_cell(key, "audit-key")}
