@@ -39,6 +39,9 @@ pub struct BrowserSession {
     /// The etcd user it acts as (`None` without etcd auth).
     pub user: Option<String>,
     pub etcd: EtcdSession,
+    /// The etcd user has etcd's `root` role (asked at login): it may see
+    /// everyone's sessions and reveal masked values.
+    pub is_root: bool,
     csrf: String,
     can_write: bool,
     read_only_reason: Option<String>,
@@ -94,6 +97,14 @@ impl BrowserSession {
     fn end(&self) {
         self.ended.send_replace(true);
     }
+}
+
+/// Who a new session acts as.
+struct NewSession {
+    kind: SessionKind,
+    user: Option<String>,
+    etcd: EtcdSession,
+    is_root: bool,
 }
 
 /// Why a cookie does not stand for a session.
@@ -228,10 +239,22 @@ impl Sessions {
         } else {
             (true, None)
         };
+        // Only etcd's root may see everyone's sessions and reveal masked
+        // values; a login that cannot tell is treated as not root.
+        let is_root = match etcd.is_root().await {
+            Ok(is_root) => is_root,
+            Err(err) => {
+                tracing::warn!(user, error = %err, "cannot tell whether this user has the root role");
+                false
+            }
+        };
         Ok(self.insert(
-            SessionKind::Login,
-            Some(user.to_owned()),
-            etcd,
+            NewSession {
+                kind: SessionKind::Login,
+                user: Some(user.to_owned()),
+                etcd,
+                is_root,
+            },
             can_write,
             reason,
         ))
@@ -272,9 +295,12 @@ impl Sessions {
         let server = self.inner.server.clone();
         self.insert_as(
             id,
-            SessionKind::Token,
-            server.user().map(str::to_owned),
-            server,
+            NewSession {
+                kind: SessionKind::Token,
+                user: server.user().map(str::to_owned),
+                etcd: server,
+                is_root: false,
+            },
             false,
             Some("a wall screen's access token only reads".to_owned()),
         )
@@ -298,9 +324,12 @@ impl Sessions {
         };
         let server = self.inner.server.clone();
         self.insert(
-            SessionKind::Open,
-            server.user().map(str::to_owned),
-            server,
+            NewSession {
+                kind: SessionKind::Open,
+                user: server.user().map(str::to_owned),
+                etcd: server,
+                is_root: false,
+            },
             can_write,
             reason,
         )
@@ -340,31 +369,34 @@ impl Sessions {
 
     fn insert(
         &self,
-        kind: SessionKind,
-        user: Option<String>,
-        etcd: EtcdSession,
+        new: NewSession,
         can_write: bool,
         read_only_reason: Option<String>,
     ) -> (String, Arc<BrowserSession>) {
         let id = random_token();
-        let session = self.insert_as(id.clone(), kind, user, etcd, can_write, read_only_reason);
+        let session = self.insert_as(id.clone(), new, can_write, read_only_reason);
         (id, session)
     }
 
     fn insert_as(
         &self,
         id: String,
-        kind: SessionKind,
-        user: Option<String>,
-        etcd: EtcdSession,
+        new: NewSession,
         can_write: bool,
         read_only_reason: Option<String>,
     ) -> Arc<BrowserSession> {
+        let NewSession {
+            kind,
+            user,
+            etcd,
+            is_root,
+        } = new;
         let (ended, _) = watch::channel(false);
         let session = Arc::new(BrowserSession {
             kind,
             user,
             etcd,
+            is_root,
             csrf: random_token(),
             can_write,
             read_only_reason,

@@ -205,6 +205,22 @@ impl EtcdSession {
         }
     }
 
+    /// Whether this session's etcd user has etcd's `root` role, asked of
+    /// etcd (`UserGet` on one's own user needs no admin permission). A
+    /// session without credentials is not root.
+    pub async fn is_root(&self) -> Result<bool, EtcdError> {
+        let Some(user) = self.user() else {
+            return Ok(false);
+        };
+        let user = &user.to_owned();
+        let answer = self
+            .call(Retry::Always, |mut client| async move {
+                client.user_get(user.clone()).await
+            })
+            .await?;
+        Ok(answer.roles().iter().any(|role| role == "root"))
+    }
+
     pub fn endpoints(&self) -> &[String] {
         &self.inner.config.endpoints
     }
