@@ -79,6 +79,15 @@ pub struct Cli {
     /// What splits keys into tree levels.
     #[arg(long, env = "ETCDECK_SEPARATOR", default_value = "/")]
     pub separator: String,
+    /// A JSON-lines file that keeps the audit log across restarts (every
+    /// write and login, appended before it is answered); without it the
+    /// audit log lives in memory only.
+    #[arg(long, env = "ETCDECK_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
+    /// Size in MiB past which the audit file is rotated (to `PATH.1`, ...,
+    /// keeping 3).
+    #[arg(long, env = "ETCDECK_AUDIT_LOG_MAX_MB", default_value_t = 64)]
+    pub audit_log_max_mb: u64,
     /// Directory of the built frontend.
     #[arg(long, env = "ETCDECK_DIST", default_value = "dist")]
     pub dist: PathBuf,
@@ -123,6 +132,15 @@ pub struct Config {
     pub etcd: EtcdConfig,
     pub server: ServerConfig,
     pub coord: CoordConfig,
+    /// Where the audit log is kept, if on disk.
+    pub audit: AuditConfig,
+}
+
+/// `--audit-log` and its rotation size.
+#[derive(Debug, Clone, Default)]
+pub struct AuditConfig {
+    pub path: Option<PathBuf>,
+    pub max_bytes: u64,
 }
 
 /// Prefixes of the coordination views. Lock, election and queue names have
@@ -269,6 +287,8 @@ pub enum ConfigError {
     BadOrigin(String),
     #[error("--session-idle-minutes must be at least 1")]
     NoIdle,
+    #[error("--audit-log-max-mb must be at least 1")]
+    NoAuditSize,
 }
 
 impl Cli {
@@ -363,8 +383,15 @@ impl Cli {
         if self.session_idle_minutes == 0 {
             return Err(ConfigError::NoIdle);
         }
+        if self.audit_log_max_mb == 0 {
+            return Err(ConfigError::NoAuditSize);
+        }
         Ok(Config {
             coord,
+            audit: AuditConfig {
+                path: self.audit_log,
+                max_bytes: self.audit_log_max_mb * 1024 * 1024,
+            },
             etcd: EtcdConfig {
                 endpoints,
                 credentials,

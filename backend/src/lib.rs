@@ -52,6 +52,8 @@ pub use config::{Cli, Config};
 pub enum RunError {
     #[error(transparent)]
     Start(#[from] etcd::StartError),
+    #[error(transparent)]
+    Audit(#[from] audit::AuditError),
     #[error("serving HTTP failed: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -63,6 +65,12 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
+    // Before etcd: a dashboard that cannot keep its audit log must not
+    // start taking writes.
+    let audit = match &config.audit.path {
+        Some(path) => audit::Audit::open(path, config.audit.max_bytes)?,
+        None => audit::Audit::in_memory(),
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let session = etcd::EtcdSession::start(config.etcd.clone(), stop_rx.clone()).await?;
     let hub = hub::Hub::new();
@@ -78,7 +86,7 @@ pub async fn run(
         config: server_config,
         shutdown: stop_rx,
         sockets: sockets.clone(),
-        audit: audit::Audit::default(),
+        audit,
     });
     // Live events are small frames that should leave at once, not wait to be
     // coalesced with the next one.

@@ -42,6 +42,7 @@ impl Running {
                 ..ServerConfig::default()
             },
             coord,
+            audit: Default::default(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(etcdeck::run(listener, config, async {

@@ -97,7 +97,7 @@ impl<'a> Attempt<'a> {
             Ok(done) => (revision(done), AuditResult::Ok, None),
             Err(failure) => (None, audit_result(failure), Some(failure.sentence())),
         };
-        self.state.audit.record(AuditEntry {
+        let recorded = self.state.audit.record_checked(AuditEntry {
             at_ms: crate::audit::now_ms(),
             user: self.user,
             action: self.action.to_owned(),
@@ -109,6 +109,18 @@ impl<'a> Attempt<'a> {
             detail,
             address: None,
         });
+        // A line that did not reach the audit file is said (the write was
+        // made or refused all the same), and stops the next writes.
+        if let Err(err) = recorded {
+            let made = match (&outcome, new_revision) {
+                (Ok(_), Some(revision)) => {
+                    format!("the write itself was made at revision {revision}")
+                }
+                (Ok(_), None) => "the action itself was done".to_owned(),
+                (Err(failure), _) => format!("the write itself failed: {}", failure.sentence()),
+            };
+            return Err(Failure::Unavailable(format!("{err}; {made}")));
+        }
         outcome.map(Json)
     }
 }

@@ -84,6 +84,11 @@ impl FromRequestParts<AppState> for Writer {
             );
             return Err(Failure::ReadOnly(reason));
         }
+        // No write goes unrecorded: while the audit file fails, none starts.
+        state
+            .audit
+            .check_writable()
+            .map_err(|err| Failure::Unavailable(err.to_string()))?;
         Ok(Writer {
             etcd: session.etcd.clone(),
             user: session.user.clone(),

@@ -53,6 +53,7 @@ pub fn config(endpoints: Vec<String>, user: Option<(&str, &str)>) -> Config {
             ..ServerConfig::default()
         },
         coord: Default::default(),
+        audit: Default::default(),
     }
 }
 

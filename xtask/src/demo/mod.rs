@@ -85,6 +85,12 @@ pub fn run(args: Vec<String>) -> Result<()> {
                 .arg("--wall-token-file")
                 .arg(started.password_file(WALL_TOKEN));
         }
+        // The demo keeps its audit log next to its etcd data, across runs.
+        if !has_flag(&args, "--audit-log") && std::env::var_os("ETCDECK_AUDIT_LOG").is_none() {
+            etcdeck
+                .arg("--audit-log")
+                .arg(root.join(".etcdeck").join("audit.jsonl"));
+        }
         // The demo's queue (locks, elections and services are found by themselves).
         if !has_flag(&args, "--queue-prefix") {
             etcdeck.args(["--queue-prefix", "queue/emails"]);
