@@ -79,6 +79,10 @@ pub struct Cli {
     /// What splits keys into tree levels.
     #[arg(long, env = "ETCDECK_SEPARATOR", default_value = "/")]
     pub separator: String,
+    /// etcd's `--quota-backend-bytes`, for the cluster page's database size
+    /// against its quota and the forecast of when it is reached.
+    #[arg(long, env = "ETCDECK_QUOTA_BACKEND_BYTES")]
+    pub quota_backend_bytes: Option<u64>,
     /// Directory of the built frontend.
     #[arg(long, env = "ETCDECK_DIST", default_value = "dist")]
     pub dist: PathBuf,
@@ -220,6 +224,8 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// A session unused this long ends.
     pub session_idle: std::time::Duration,
+    /// etcd's backend quota, when given.
+    pub quota_backend_bytes: Option<u64>,
     pub separator: Vec<u8>,
     pub dist: PathBuf,
 }
@@ -234,6 +240,7 @@ impl Default for ServerConfig {
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             session_idle: std::time::Duration::from_secs(30 * 60),
+            quota_backend_bytes: None,
             separator: b"/".to_vec(),
             dist: PathBuf::from("dist"),
         }
@@ -377,6 +384,7 @@ impl Cli {
                 allowed_origins,
                 trusted_proxies: self.trusted_proxies,
                 session_idle: std::time::Duration::from_secs(self.session_idle_minutes * 60),
+                quota_backend_bytes: self.quota_backend_bytes,
                 separator: self.separator.into_bytes(),
                 dist: self.dist,
             },
