@@ -264,6 +264,7 @@ fn entry(action: &str, key: Bytes, result: AuditResult) -> AuditEntry {
         new_revision: Some(Revision(42)),
         result,
         detail: None,
+        address: None,
     }
 }
 
