@@ -115,3 +115,64 @@ async fn members_down_and_leader_changes_show_within_seconds() {
     );
     server.stop().await;
 }
+
+/// etcd's count of gRPC requests it answered, over every member.
+async fn handled(etcd: &EtcdCluster) -> f64 {
+    let mut total = 0.0;
+    for member in 0..etcd.member_count() {
+        total +=
+            support::live::etcd_metric(&etcd.endpoint(member), "grpc_server_handled_total").await;
+    }
+    total
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_open_cluster_pages_cost_etcd_nothing_more() {
+    const WINDOW: Duration = Duration::from_secs(10);
+    let etcd = block_in_place(|| EtcdCluster::start(ClusterOptions::three().with_auth()))
+        .expect("start a 3-member cluster");
+    let server = Server::start(config(etcd.endpoints(), Some(("root", ROOT_PASSWORD))))
+        .await
+        .expect("etcdeck starts");
+    view_until(&server, Duration::from_secs(10), "all three up", |v| {
+        up_count(v) == 3
+    })
+    .await;
+
+    let before = handled(&etcd).await;
+    tokio::time::sleep(WINDOW).await;
+    let idle = handled(&etcd).await - before;
+
+    // Twenty pages, each reading the view every 2 s as the page does.
+    let server = std::sync::Arc::new(server);
+    let before = handled(&etcd).await;
+    let pages: Vec<_> = (0..20)
+        .map(|_| {
+            let server = server.clone();
+            tokio::spawn(async move {
+                let started = Instant::now();
+                while started.elapsed() < WINDOW {
+                    view(&server).await;
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            })
+        })
+        .collect();
+    for page in pages {
+        page.await.expect("page");
+    }
+    let open = handled(&etcd).await - before;
+    eprintln!(
+        "etcd requests in {WINDOW:?}: idle etcdeck {idle}, with 20 cluster pages open {open} \
+         ({:.2} vs {:.2} per second)",
+        idle / WINDOW.as_secs_f64(),
+        open / WINDOW.as_secs_f64()
+    );
+    // The pages read the prober's answers; the page loads themselves add
+    // nothing. Allow for the member list read every 30 s falling into one
+    // window and not the other.
+    assert!(
+        open <= idle * 1.2 + 3.0,
+        "20 cluster pages cost etcd {open} requests in {WINDOW:?} against {idle} idle"
+    );
+}
