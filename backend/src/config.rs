@@ -88,6 +88,10 @@ pub struct Cli {
     /// keeping 3).
     #[arg(long, env = "ETCDECK_AUDIT_LOG_MAX_MB", default_value_t = 64)]
     pub audit_log_max_mb: u64,
+    /// etcd's `--quota-backend-bytes`, for the cluster page's database size
+    /// against its quota and the forecast of when it is reached.
+    #[arg(long, env = "ETCDECK_QUOTA_BACKEND_BYTES")]
+    pub quota_backend_bytes: Option<u64>,
     /// Directory of the built frontend.
     #[arg(long, env = "ETCDECK_DIST", default_value = "dist")]
     pub dist: PathBuf,
@@ -238,6 +242,8 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// A session unused this long ends.
     pub session_idle: std::time::Duration,
+    /// etcd's backend quota, when given.
+    pub quota_backend_bytes: Option<u64>,
     pub separator: Vec<u8>,
     pub dist: PathBuf,
 }
@@ -252,6 +258,7 @@ impl Default for ServerConfig {
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             session_idle: std::time::Duration::from_secs(30 * 60),
+            quota_backend_bytes: None,
             separator: b"/".to_vec(),
             dist: PathBuf::from("dist"),
         }
@@ -404,6 +411,7 @@ impl Cli {
                 allowed_origins,
                 trusted_proxies: self.trusted_proxies,
                 session_idle: std::time::Duration::from_secs(self.session_idle_minutes * 60),
+                quota_backend_bytes: self.quota_backend_bytes,
                 separator: self.separator.into_bytes(),
                 dist: self.dist,
             },

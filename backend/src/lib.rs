@@ -13,14 +13,16 @@
 //!   per-subscriber promise of live events.
 //! - [`coord`]: the coordination views (leases, locks, elections, queues,
 //!   services) and the queue trackers fed by the hub.
+//! - [`cluster`]: the cluster view and the histories kept for it, from the
+//!   endpoint prober's readings.
 //! - [`auth`]: the browser sessions (login, wall token, open), each with its
 //!   etcd client; knows nothing of HTTP.
 //! - [`audit`]: the audit log of writes.
 //! - [`api`]: HTTP routes, the session cookie and extractors, the one error
 //!   mapping and the built frontend; the only module that names axum.
 //!
-//! Dependencies point one way: `api -> {auth, audit, coord, hub, tree,
-//! etcd}`, `auth -> etcd`, `coord -> {hub, tree, etcd}`, `hub -> etcd`,
+//! Dependencies point one way: `api -> {auth, audit, cluster, coord, hub,
+//! tree, etcd}`, `cluster -> etcd`, `auth -> etcd`, `coord -> {hub, tree, etcd}`, `hub -> etcd`,
 //! `etcd -> tree` (it implements the lister's `KeySource` and uses its one
 //! range end of a prefix), and everything `-> config`. `tree` and `audit`
 //! depend on no other module.
@@ -28,6 +30,7 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod coord;
 pub mod etcd;
@@ -77,10 +80,16 @@ pub async fn run(
     let coord = coord::Coord::start(session.clone(), hub.clone(), config.coord, stop_rx.clone());
     let sockets = TaskTracker::new();
     let server_config = Arc::new(config.server);
+    let cluster = cluster::Cluster::start(
+        session.clone(),
+        server_config.quota_backend_bytes,
+        stop_rx.clone(),
+    );
     let sessions = auth::Sessions::start(session.clone(), server_config.clone(), stop_rx.clone());
     let app = api::router(api::AppState {
         hub,
         coord,
+        cluster,
         session,
         sessions,
         config: server_config,

@@ -117,6 +117,11 @@ pub async fn queues() -> Result<Queues, ApiFailure> {
     get_json(path::QUEUES.to_owned()).await
 }
 
+/// `GET /api/v1/cluster`: members, health, alarms and histories.
+pub async fn cluster() -> Result<etcdeck_shared::cluster::ClusterView, ApiFailure> {
+    get_json(etcdeck_shared::cluster::CLUSTER_PATH.to_owned()).await
+}
+
 /// `GET /api/v1/services`: registered service instances under the
 /// configured prefixes.
 pub async fn services() -> Result<Services, ApiFailure> {

@@ -17,6 +17,7 @@
 //!   coordination pages ([`crate::pages::coord`]);
 //! - `/login?next=..` (and `#token=..`): [`LoginPage`];
 //! - `/audit`: [`AuditPage`];
+//! - `/cluster`: [`ClusterPage`];
 //! - anything else: [`NotFound`].
 
 use std::time::Duration;
@@ -35,6 +36,7 @@ use crate::components::header::Header;
 use crate::connection::ConnectionState;
 use crate::pages::audit::AuditPage;
 use crate::pages::browse::BrowsePage;
+use crate::pages::cluster::ClusterPage;
 use crate::pages::coord::{ElectionsPage, LeasesPage, LocksPage, QueuesPage, ServicesPage};
 use crate::pages::events::EventsPage;
 use crate::pages::login::{LOGIN_PATH, LoginPage, SessionEndedDialog, login_href};
@@ -160,6 +162,7 @@ fn Shell(session: Session) -> impl IntoView {
                                     <Route path=path!("/queues") view=QueuesPage />
                                     <Route path=path!("/services") view=ServicesPage />
                                     <Route path=path!("/audit") view=AuditPage />
+                                    <Route path=path!("/cluster") view=ClusterPage />
                                     <Route path=path!("/login") view=LoginPage />
                                 </Routes>
                             }

@@ -12,6 +12,7 @@
 //! - [`ws`]: the live protocol spoken over the WebSocket.
 //! - [`edit`]: sessions, guarded edits, history, lease actions and the
 //!   audit log.
+//! - [`cluster`]: the cluster view (members, health, alarms, histories).
 //! - [`coord`]: bodies of the coordination views (leases, locks, elections,
 //!   queues, services).
 //! - [`limits`]: the limits both sides check (lease TTLs, value size, level
@@ -19,6 +20,7 @@
 
 pub mod api;
 pub mod bytes;
+pub mod cluster;
 pub mod coord;
 pub mod edit;
 pub mod limits;

@@ -12,6 +12,7 @@
 
 mod audit;
 mod client;
+mod cluster;
 mod copy;
 mod edit;
 mod error;
@@ -64,6 +65,8 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     pub hub: Hub,
     pub coord: Coord,
+    /// The cluster view's histories.
+    pub cluster: crate::cluster::Cluster,
     /// Becomes `true` when the server is stopping (long-lived WebSockets end).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// The WebSocket tasks, so a stopping server can wait for them.
@@ -88,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .route(path::ELECTIONS, get(elections))
         .route(path::QUEUES, get(queues))
         .route(path::SERVICES, get(services))
+        .route(etcdeck_shared::cluster::CLUSTER_PATH, get(cluster::view))
         .route(
             edit_path::MAY_WRITE,
             get(may_write::one).post(may_write::many),

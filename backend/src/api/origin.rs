@@ -70,6 +70,7 @@ mod tests {
             allowed_origins: allowed.iter().map(|s| s.to_string()).collect(),
             trusted_proxies: Vec::new(),
             session_idle: std::time::Duration::from_secs(60),
+            quota_backend_bytes: None,
             separator: b"/".to_vec(),
             dist: "dist".into(),
         }

@@ -64,6 +64,54 @@ impl Health {
     }
 }
 
+/// One endpoint's last answer to the prober's `Status`, for the cluster
+/// view (which asks etcd nothing of its own).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusReading {
+    pub member_id: u64,
+    /// The leader it knows (0 for none).
+    pub leader_id: u64,
+    pub version: String,
+    pub db_size: u64,
+    pub db_size_in_use: u64,
+    pub raft_term: u64,
+    pub raft_index: u64,
+    pub raft_applied_index: u64,
+    /// etcd's `errors`: "etcdserver: no leader" and active alarms
+    /// ("memberID:N alarm:NOSPACE").
+    pub errors: Vec<String>,
+    pub latency: Duration,
+    pub revision: i64,
+}
+
+/// What the cluster view knows of one endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EndpointState {
+    /// Not asked yet.
+    Unknown,
+    Up(StatusReading),
+    Down(String),
+}
+
+/// One member from etcd's member list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberEntry {
+    pub id: u64,
+    pub name: String,
+    pub peer_urls: Vec<String>,
+    pub client_urls: Vec<String>,
+    pub is_learner: bool,
+}
+
+/// Everything the prober knows of the cluster now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterReadings {
+    /// Each endpoint etcdeck was given, with its URL.
+    pub endpoints: Vec<(String, EndpointState)>,
+    /// etcd's member list as last read (every 30 s), empty before.
+    pub members: Vec<MemberEntry>,
+}
+
 /// The endpoints of one cluster and what is known of each. Cheap to clone.
 #[derive(Clone, Debug)]
 pub(super) struct Endpoints {
@@ -80,6 +128,10 @@ struct Inner {
     probes: Mutex<Vec<Option<Client>>>,
     /// Member names by client URL, from etcd's member list.
     names: Mutex<(HashMap<String, String>, Option<Instant>)>,
+    /// The member list itself, for the cluster view.
+    members: Mutex<Vec<MemberEntry>>,
+    /// Each endpoint's last status answer.
+    readings: Mutex<Vec<Option<StatusReading>>>,
     connection: watch::Sender<Connection>,
     /// etcd's revision as each answered probe found it (sent on every
     /// answer, changed or not: the time of a sighting is news too).
@@ -107,6 +159,7 @@ impl Endpoints {
             .map(|_| watch::channel(Health::Unknown).0)
             .collect();
         let probes = Mutex::new(vec![None; urls.len()]);
+        let readings = Mutex::new(vec![None; urls.len()]);
         let (connection, _) = watch::channel(Connection::Disconnected {
             reason: "connecting".into(),
             retry_in_secs: 0,
@@ -118,6 +171,8 @@ impl Endpoints {
                 anonymous,
                 probes,
                 names: Mutex::new((HashMap::new(), None)),
+                members: Mutex::new(Vec::new()),
+                readings,
                 connection,
                 revision: watch::channel(None).0,
             }),
@@ -173,11 +228,25 @@ impl Endpoints {
             Err(err) => return self.mark_down(endpoint, &err),
         };
         let mut client_for_call = client.clone();
+        let asked = Instant::now();
         match with_timeout(PROBE_TIMEOUT, client_for_call.status()).await {
             Ok(status) => {
                 if let Some(header) = status.header() {
                     self.inner.revision.send_replace(Some(header.revision()));
                 }
+                lock(&self.inner.readings)[endpoint] = Some(StatusReading {
+                    member_id: status.header().map_or(0, |h| h.member_id()),
+                    leader_id: status.leader(),
+                    version: status.version().to_owned(),
+                    db_size: u64::try_from(status.db_size()).unwrap_or(0),
+                    db_size_in_use: u64::try_from(status.raft_used_db_size()).unwrap_or(0),
+                    raft_term: status.raft_term(),
+                    raft_index: status.raft_index(),
+                    raft_applied_index: status.raft_applied_index(),
+                    errors: status.errors().to_vec(),
+                    latency: asked.elapsed(),
+                    revision: status.header().map_or(0, |h| h.revision()),
+                });
                 self.set(
                     endpoint,
                     Health::Up {
@@ -238,10 +307,41 @@ impl Endpoints {
                             .map(|url| (url.trim_end_matches('/').to_owned(), m.name().to_owned()))
                     })
                     .collect();
+                *lock(&self.inner.members) = list
+                    .members()
+                    .iter()
+                    .map(|m| MemberEntry {
+                        id: m.id(),
+                        name: m.name().to_owned(),
+                        peer_urls: m.peer_urls().to_vec(),
+                        client_urls: m.client_urls().to_vec(),
+                        is_learner: m.is_learner(),
+                    })
+                    .collect();
                 *lock(&self.inner.names) = (names, Some(Instant::now()));
                 self.publish();
             }
             Err(err) => tracing::debug!(error = %err, "etcd's member list is unavailable"),
+        }
+    }
+
+    /// What the prober knows of every endpoint and member now.
+    pub(super) fn readings(&self) -> ClusterReadings {
+        let readings = lock(&self.inner.readings).clone();
+        let endpoints = (0..self.inner.urls.len())
+            .map(|i| {
+                let state = match (self.health(i), &readings[i]) {
+                    (Health::Down { error }, _) => EndpointState::Down(error),
+                    (Health::Up { .. }, Some(reading)) => EndpointState::Up(reading.clone()),
+                    // Marked up by a request before the prober asked it.
+                    (Health::Up { .. } | Health::Unknown, _) => EndpointState::Unknown,
+                };
+                (self.inner.urls[i].clone(), state)
+            })
+            .collect();
+        ClusterReadings {
+            endpoints,
+            members: lock(&self.inner.members).clone(),
         }
     }
 

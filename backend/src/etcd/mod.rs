@@ -42,6 +42,7 @@ use crate::config::{Credentials, EtcdConfig};
 use endpoints::{Endpoints, went_down};
 
 pub use coord::{LeaseInfo, RangeKv, RangeKvs};
+pub use endpoints::{ClusterReadings, EndpointState, MemberEntry, StatusReading};
 pub use error::{EtcdError, StartError};
 pub use history::{HistoryError, KeyHistory};
 pub use probe::MayWrite;
@@ -219,6 +220,13 @@ impl EtcdSession {
             })
             .await?;
         Ok(answer.roles().iter().any(|role| role == "root"))
+    }
+
+    /// What the endpoint prober knows of every endpoint and member now:
+    /// asks etcd nothing (the prober's once-a-second `Status` and its
+    /// member list every 30 s are shared by every reader).
+    pub fn cluster_readings(&self) -> ClusterReadings {
+        self.inner.endpoints.readings()
     }
 
     pub fn endpoints(&self) -> &[String] {

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod browse;
+pub mod cluster;
 pub mod coord;
 pub mod events;
 pub mod login;
