@@ -79,9 +79,10 @@ pub struct Cli {
     /// What splits keys into tree levels.
     #[arg(long, env = "ETCDECK_SEPARATOR", default_value = "/")]
     pub separator: String,
-    /// Directory of the built frontend.
-    #[arg(long, env = "ETCDECK_DIST", default_value = "dist")]
-    pub dist: PathBuf,
+    /// Serve the frontend from this directory (the output of `trunk build`)
+    /// instead of the one built into the binary; for development.
+    #[arg(long, env = "ETCDECK_DIST", value_name = "DIR")]
+    pub dist: Option<PathBuf>,
     /// A Mutex name (`etcdctl lock NAME`) to show even when idle and always
     /// as a lock; repeatable. Locks with holders are found without it.
     #[arg(
@@ -221,7 +222,8 @@ pub struct ServerConfig {
     /// A session unused this long ends.
     pub session_idle: std::time::Duration,
     pub separator: Vec<u8>,
-    pub dist: PathBuf,
+    /// `--dist`: a frontend on disk to serve instead of the embedded one.
+    pub dist: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -235,7 +237,7 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             session_idle: std::time::Duration::from_secs(30 * 60),
             separator: b"/".to_vec(),
-            dist: PathBuf::from("dist"),
+            dist: None,
         }
     }
 }

@@ -71,7 +71,7 @@ mod tests {
             trusted_proxies: Vec::new(),
             session_idle: std::time::Duration::from_secs(60),
             separator: b"/".to_vec(),
-            dist: "dist".into(),
+            dist: None,
         }
     }
 
