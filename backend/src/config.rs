@@ -92,9 +92,10 @@ pub struct Cli {
     /// against its quota and the forecast of when it is reached.
     #[arg(long, env = "ETCDECK_QUOTA_BACKEND_BYTES")]
     pub quota_backend_bytes: Option<u64>,
-    /// Directory of the built frontend.
-    #[arg(long, env = "ETCDECK_DIST", default_value = "dist")]
-    pub dist: PathBuf,
+    /// Serve the frontend from this directory (the output of `trunk build`)
+    /// instead of the one built into the binary; for development.
+    #[arg(long, env = "ETCDECK_DIST", value_name = "DIR")]
+    pub dist: Option<PathBuf>,
     /// A Mutex name (`etcdctl lock NAME`) to show even when idle and always
     /// as a lock; repeatable. Locks with holders are found without it.
     #[arg(
@@ -245,7 +246,8 @@ pub struct ServerConfig {
     /// etcd's backend quota, when given.
     pub quota_backend_bytes: Option<u64>,
     pub separator: Vec<u8>,
-    pub dist: PathBuf,
+    /// `--dist`: a frontend on disk to serve instead of the embedded one.
+    pub dist: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -260,7 +262,7 @@ impl Default for ServerConfig {
             session_idle: std::time::Duration::from_secs(30 * 60),
             quota_backend_bytes: None,
             separator: b"/".to_vec(),
-            dist: PathBuf::from("dist"),
+            dist: None,
         }
     }
 }

@@ -32,13 +32,17 @@ export function requireBuilds() {
  * Starts etcdeck against `etcd` (a handle from `startEtcd`) and waits until
  * `GET /healthz` answers 200. It signs in as etcd's root unless `as` names
  * another user (`{ user, password }`); `args` are more flags (say
- * `--queue-prefix NAME`). The handle can also kill it and start it again on
- * the same address, as a crash and a restart would.
+ * `--queue-prefix NAME`). `bin` is the binary to run (default `ETCDECK_BIN`),
+ * `cwd` its working directory, and `dist` the frontend it serves with `--dist`
+ * (default `ETCDECK_DIST`; `null` for none: the binary serves the frontend
+ * built into it, and `ETCDECK_DIST` is kept out of its environment). The
+ * handle can also kill it and start it again on the same address, as a crash
+ * and a restart would.
  */
 export async function startEtcdeck(
   etcd,
   as = { user: etcd.user, password: etcd.password },
-  { args = [] } = {},
+  { args = [], bin = etcdeckBin, cwd, dist = etcdeckDist } = {},
 ) {
   requireBuilds();
   const dir = await tempDir('etcdeck');
@@ -52,14 +56,16 @@ export async function startEtcdeck(
 
   const launch = () => {
     if (proc) earlier += `${proc.output()}\n[etcdeck restarted]\n`;
-    proc = startProcess('etcdeck', etcdeckBin, [
+    const env = { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info', NO_COLOR: '1' };
+    if (dist === null) delete env.ETCDECK_DIST;
+    proc = startProcess('etcdeck', bin, [
       '--endpoints', etcd.endpoint,
       '--user', as.user,
       '--password-file', passwordFile,
       '--listen', `127.0.0.1:${port}`,
-      '--dist', etcdeckDist,
+      ...(dist === null ? [] : ['--dist', dist]),
       ...args,
-    ], { env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info', NO_COLOR: '1' } });
+    ], { env, ...(cwd ? { cwd } : {}) });
   };
   const waitHealthy = () =>
     waitFor(

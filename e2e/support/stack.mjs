@@ -10,9 +10,10 @@ import { requireBuilds, startEtcdeck } from './etcdeck.mjs';
 
 /**
  * Starts etcd (of `members` members), etcdeck (with more flags
- * `etcdeckArgs`) and Chromium; stops what did start if one fails.
+ * `etcdeckArgs`, and `etcdeck` the other options of `startEtcdeck`: `bin`,
+ * `cwd`, `dist`) and Chromium; stops what did start if one fails.
  */
-export async function startStack({ etcdeckArgs = [], members = 1 } = {}) {
+export async function startStack({ etcdeckArgs = [], members = 1, etcdeck = {} } = {}) {
   requireBuilds();
   const stack = { etcd: null, app: null, browser: null };
   stack.stop = async () => {
@@ -22,7 +23,7 @@ export async function startStack({ etcdeckArgs = [], members = 1 } = {}) {
   };
   try {
     stack.etcd = await startEtcd({ members });
-    stack.app = await startEtcdeck(stack.etcd, undefined, { args: etcdeckArgs });
+    stack.app = await startEtcdeck(stack.etcd, undefined, { ...etcdeck, args: etcdeckArgs });
     stack.browser = await startBrowser();
     stack.page = stack.browser.page;
   } catch (err) {

@@ -4,6 +4,8 @@
 //!   against the cluster named by `--endpoints` in ARGS (see [`xtask::demo`]).
 //! - `cargo xtask test`: every check, with a summary (see [`xtask::suite`]).
 //! - `cargo xtask bench [ARGS...]`: the figures of `BENCHMARKS.md` (see [`xtask::bench`]).
+//! - `cargo xtask served-sizes`: what the built release binary sends of its wasm per
+//!   `Accept-Encoding` (the last figures of `bench`, alone).
 
 #![allow(clippy::print_stdout)]
 
@@ -33,6 +35,9 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Print what the built release binary sends of its wasm with `Accept-Encoding` br, gzip
+    /// and none (run `cargo xtask bench` or build it first).
+    ServedSizes,
 }
 
 fn main() -> ExitCode {
@@ -41,6 +46,7 @@ fn main() -> ExitCode {
         Cmd::Run { args } => xtask::demo::run(args).map(|()| true),
         Cmd::Test => xtask::suite::run(),
         Cmd::Bench { args } => xtask::bench::run(args).map(|()| true),
+        Cmd::ServedSizes => xtask::bench::served_sizes().map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

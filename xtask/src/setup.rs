@@ -197,14 +197,17 @@ pub fn frontend_build_command() -> std::process::Command {
     cmd
 }
 
-/// `cargo build --release -p etcdeck-backend`: `target/release/etcdeck`.
+/// `cargo build --release -p etcdeck-backend`: `target/release/etcdeck`, with the frontend of
+/// `dist/` built in. Run it after [`frontend_build_command`]: the backend's build script
+/// embeds whatever `dist/` holds, and cargo rebuilds the backend whenever `dist/` changed.
 pub fn backend_build_command() -> std::process::Command {
     let mut cmd = command(cargo());
     cmd.args(["build", "--release", "-p", "etcdeck-backend"]);
     cmd
 }
 
-/// Builds the frontend and the backend for release.
+/// Builds the frontend, then the backend for release, which embeds it (in this order, so the
+/// binary carries the current frontend).
 pub fn build_release() -> Result<()> {
     if !project_root().join("Trunk.toml").exists() {
         bail!("Trunk.toml is missing: the frontend cannot be built");

@@ -94,6 +94,7 @@ pub fn run() -> Result<bool> {
                 .env("CHROMEDRIVER", "/usr/bin/chromedriver"),
         )
     }));
+    // The frontend first: the release backend embeds `dist/` as it is when it is built.
     results.push(step("frontend release build (trunk)", false, || {
         streamed(&mut setup::frontend_build_command())
     }));

@@ -38,7 +38,7 @@ impl Running {
             },
             server: ServerConfig {
                 read_only: true,
-                dist: "/nonexistent".into(),
+                dist: Some("/nonexistent".into()),
                 ..ServerConfig::default()
             },
             coord,

@@ -10,6 +10,7 @@
 //! extractors; the write side is split by concern (`edit.rs`, `prefix.rs`,
 //! `copy.rs`, `history.rs`, `audit.rs`).
 
+mod assets;
 mod audit;
 mod client;
 mod cluster;
@@ -31,7 +32,7 @@ use std::time::Duration;
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use etcdeck_shared::coord::{Elections, Leases, Locks, Queues, Services};
@@ -39,7 +40,6 @@ use etcdeck_shared::edit::path as edit_path;
 use etcdeck_shared::{
     Connection, DEFAULT_LEVEL_PAGE, KeyValue, Level, LiveStats, MAX_LEVEL_PAGE, Status, path,
 };
-use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -115,7 +115,7 @@ pub fn router(state: AppState) -> Router {
         .route(path::WS, get(ws::upgrade))
         .route(path::LIVE, get(live))
         .merge(api)
-        .fallback_service(frontend(&state.config.dist))
+        .fallback_service(frontend(state.config.dist.as_deref()))
         .with_state(state);
     // Around the whole router, not each route: only there does a 405 carry
     // its `Allow` header, which the `ApiError` sentence names.
@@ -137,24 +137,10 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
 }
 
-/// The built frontend; any path that is not a file is the app's own route,
-/// so it gets `index.html` (deep links).
-fn frontend(dist: &Path) -> Router {
-    let index = dist.join("index.html");
-    if !index.is_file() {
-        tracing::warn!(dist = %dist.display(), "no built frontend found; serving a notice instead");
-        return Router::new().fallback(|| async {
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Html(
-                    "<!doctype html><title>etcdeck</title><p>The etcdeck frontend has not been built. \
-                     Start etcdeck with <code>cargo xtask run</code>, or pass <code>--dist</code> \
-                     pointing at a built <code>dist/</code> directory.</p>",
-                ),
-            )
-        });
-    }
-    Router::new().fallback_service(ServeDir::new(dist).fallback(ServeFile::new(index)))
+/// The built frontend (`assets.rs`): any path that is not a file is the
+/// app's own route, so it gets `index.html` (deep links).
+fn frontend(dist: Option<&Path>) -> Router {
+    assets::router(dist)
 }
 
 /// `GET /healthz`: 200 when etcd answers now (some members may be down:

@@ -72,7 +72,7 @@ mod tests {
             session_idle: std::time::Duration::from_secs(60),
             quota_backend_bytes: None,
             separator: b"/".to_vec(),
-            dist: "dist".into(),
+            dist: None,
         }
     }
 

@@ -49,7 +49,7 @@ pub fn config(endpoints: Vec<String>, user: Option<(&str, &str)>) -> Config {
             tls: None,
         },
         server: ServerConfig {
-            dist: PathBuf::from("/nonexistent-dist"),
+            dist: Some(PathBuf::from("/nonexistent-dist")),
             ..ServerConfig::default()
         },
         coord: Default::default(),

@@ -98,9 +98,8 @@ pub fn run(args: Vec<String>) -> Result<()> {
         etcdeck.args(&args);
         demo = Some(started);
     }
-    if !has_flag(&args, "--dist") {
-        etcdeck.arg("--dist").arg(root.join("dist"));
-    }
+    // No `--dist`: the release binary serves the frontend built into it, which
+    // `build_release` has just rebuilt from the current `dist/`.
 
     println!("$ {}", describe(&etcdeck));
     let mut server = etcdeck
