@@ -76,6 +76,10 @@ pub struct Cli {
     /// Minutes without a request after which a login session ends.
     #[arg(long, env = "ETCDECK_SESSION_IDLE_MINUTES", default_value_t = 30)]
     pub session_idle_minutes: u64,
+    /// Hours after its login at which a session ends however much it is
+    /// used (an absolute lifetime; wall screens are exempt).
+    #[arg(long, env = "ETCDECK_SESSION_MAX_HOURS", default_value_t = 12)]
+    pub session_max_hours: u64,
     /// What splits keys into tree levels.
     #[arg(long, env = "ETCDECK_SEPARATOR", default_value = "/")]
     pub separator: String,
@@ -220,6 +224,8 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// A session unused this long ends.
     pub session_idle: std::time::Duration,
+    /// A login or open session this old ends, used or not.
+    pub session_max: std::time::Duration,
     pub separator: Vec<u8>,
     pub dist: PathBuf,
 }
@@ -234,6 +240,7 @@ impl Default for ServerConfig {
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             session_idle: std::time::Duration::from_secs(30 * 60),
+            session_max: std::time::Duration::from_secs(12 * 3600),
             separator: b"/".to_vec(),
             dist: PathBuf::from("dist"),
         }
@@ -269,6 +276,8 @@ pub enum ConfigError {
     BadOrigin(String),
     #[error("--session-idle-minutes must be at least 1")]
     NoIdle,
+    #[error("--session-max-hours must be at least 1")]
+    NoMaxLifetime,
 }
 
 impl Cli {
@@ -363,6 +372,9 @@ impl Cli {
         if self.session_idle_minutes == 0 {
             return Err(ConfigError::NoIdle);
         }
+        if self.session_max_hours == 0 {
+            return Err(ConfigError::NoMaxLifetime);
+        }
         Ok(Config {
             coord,
             etcd: EtcdConfig {
@@ -377,6 +389,7 @@ impl Cli {
                 allowed_origins,
                 trusted_proxies: self.trusted_proxies,
                 session_idle: std::time::Duration::from_secs(self.session_idle_minutes * 60),
+                session_max: std::time::Duration::from_secs(self.session_max_hours * 3600),
                 separator: self.separator.into_bytes(),
                 dist: self.dist,
             },
@@ -510,6 +523,7 @@ mod tests {
         );
         assert_eq!(cfg.server.allowed_origins, ["https://deck.example.com"]);
         assert_eq!(cfg.server.session_idle.as_secs(), 30 * 60);
+        assert_eq!(cfg.server.session_max.as_secs(), 12 * 3600);
         let err = parse(&["--allowed-origin", "deck.example.com"])
             .into_config(|_| None)
             .unwrap_err();

@@ -17,6 +17,7 @@
 //!   coordination pages ([`crate::pages::coord`]);
 //! - `/login?next=..` (and `#token=..`): [`LoginPage`];
 //! - `/audit`: [`AuditPage`];
+//! - `/sessions`: [`SessionsPage`];
 //! - anything else: [`NotFound`].
 
 use std::time::Duration;
@@ -39,6 +40,7 @@ use crate::pages::coord::{ElectionsPage, LeasesPage, LocksPage, QueuesPage, Serv
 use crate::pages::events::EventsPage;
 use crate::pages::login::{LOGIN_PATH, LoginPage, SessionEndedDialog, login_href};
 use crate::pages::not_found::NotFound;
+use crate::pages::sessions::SessionsPage;
 use crate::session::{Phase, Session};
 
 /// Wait before asking for the session again when the backend could not be
@@ -160,6 +162,7 @@ fn Shell(session: Session) -> impl IntoView {
                                     <Route path=path!("/queues") view=QueuesPage />
                                     <Route path=path!("/services") view=ServicesPage />
                                     <Route path=path!("/audit") view=AuditPage />
+                                    <Route path=path!("/sessions") view=SessionsPage />
                                     <Route path=path!("/login") view=LoginPage />
                                 </Routes>
                             }

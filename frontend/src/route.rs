@@ -109,6 +109,8 @@ pub const EVENTS_PATH: &str = "/events";
 pub const LOGIN_PATH: &str = "/login";
 /// The audit page's path.
 pub const AUDIT_PATH: &str = "/audit";
+/// The sessions page's path.
+pub const SESSIONS_PATH: &str = "/sessions";
 
 /// Where the events page is: the prefix whose changes are shown.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

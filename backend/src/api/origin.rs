@@ -70,6 +70,7 @@ mod tests {
             allowed_origins: allowed.iter().map(|s| s.to_string()).collect(),
             trusted_proxies: Vec::new(),
             session_idle: std::time::Duration::from_secs(60),
+            session_max: std::time::Duration::from_secs(3600),
             separator: b"/".to_vec(),
             dist: "dist".into(),
         }
