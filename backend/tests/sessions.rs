@@ -8,6 +8,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use etcdeck::config::Password;
 use etcdeck_shared::edit::{AuditLog, CSRF_HEADER, LoginRequest, SessionInfo, path as edit_path};
 use etcdeck_shared::sessions::{EndSessionRequest, SessionList, path as sessions_path};
 use etcdeck_shared::ws::SESSION_ENDED_CLOSE;
@@ -23,6 +24,7 @@ const BOB: (&str, &str) = ("bob", "bob-password-1");
 /// etcdctl's own 5 s limit is short on a busy test machine (auth changes
 /// are raft proposals, and a bcrypt hash for a new password).
 const PATIENT: &str = "--command-timeout=30s";
+const WALL_TOKEN: &str = "wall-screen-token-0123456789";
 const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.224 Safari/537.36";
 const FIREFOX: &str =
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:122.0) Gecko/20100101 Firefox/122.0";
@@ -365,8 +367,10 @@ async fn a_session_past_its_lifetime_is_refused_with_a_sentence() {
     let etcd = etcd();
     let server = start(&etcd, |c| {
         c.server.session_max = Duration::from_secs(2);
+        c.server.wall_token = Some(Password::new(WALL_TOKEN));
     })
     .await;
+    let wall = wall_screen(&server).await;
     let browser = Browser::log_in(&server, ALICE, CHROME, None).await;
     let mut socket = open_socket(&server, &browser.cookie).await;
     // In use all along: the lifetime is absolute, not idle time.
@@ -382,6 +386,68 @@ async fn a_session_past_its_lifetime_is_refused_with_a_sentence() {
     // A new login starts a new lifetime.
     let again = Browser::log_in(&server, ALICE, CHROME, Some(&browser.cookie)).await;
     assert_eq!(again.read("/alice/x").await.status(), 404);
+    // A wall screen has no lifetime: it would only come back from its
+    // cookie at once, so it keeps showing.
+    let list = wall.sessions().await;
+    assert_eq!(list.sessions.len(), 1, "a wall screen sees only itself");
+    assert_eq!(list.sessions[0].expires_ms, None);
+    assert_eq!(wall.get(path::STATUS).await.status(), 200);
+    assert_eq!(wall.read("/alice/x").await.status(), 404);
+    server.stop().await;
+}
+
+/// A wall screen logged in with its access token.
+async fn wall_screen(server: &Server) -> Browser {
+    let http = reqwest::Client::new();
+    let response = http
+        .post(server.url(edit_path::LOGIN))
+        .header("user-agent", CHROME)
+        .json(&LoginRequest::Token {
+            token: WALL_TOKEN.into(),
+        })
+        .send()
+        .await
+        .expect("token login");
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("cookie pair")
+        .to_owned();
+    let info: SessionInfo = response.json().await.expect("session info");
+    Browser {
+        cookie,
+        csrf: info.csrf,
+        agent: CHROME,
+        http,
+        base: server.url(""),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_asks_the_browser_to_clear_its_cache_and_storage() {
+    let etcd = etcd();
+    let server = start(&etcd, |_| {}).await;
+    let browser = Browser::log_in(&server, ALICE, CHROME, None).await;
+    let out = browser
+        .http
+        .post(server.url(edit_path::LOGOUT))
+        .header("cookie", &browser.cookie)
+        .header(CSRF_HEADER, &browser.csrf)
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(out.status(), 204);
+    assert_eq!(out.headers()["clear-site-data"], r#""cache", "storage""#);
+    assert!(
+        out.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    assert_eq!(browser.read("/alice/x").await.status(), 401);
     server.stop().await;
 }
 

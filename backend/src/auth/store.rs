@@ -365,6 +365,8 @@ impl Sessions {
         let mut shown: Vec<(Duration, SessionSummary)> = by_id
             .values()
             .filter(|other| may_see(&caller, other))
+            // Ended but not swept yet: its next request ends it.
+            .filter(|other| other.end_reason(&self.inner.config).is_none())
             .map(|other| {
                 (
                     other.idle_for(),
