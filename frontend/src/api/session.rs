@@ -12,6 +12,7 @@ use etcdeck_shared::edit::{
 };
 use etcdeck_shared::sessions::{EndSessionRequest, SessionList, path as sessions_path};
 use gloo_net::http::Request;
+use leptos::prelude::WithUntracked;
 
 use super::{ApiFailure, decode, get_json, network_detail, post_json};
 
@@ -28,7 +29,10 @@ pub async fn session() -> Result<SessionInfo, ApiFailure> {
 
 /// Asks the backend whether the active session still stands (after the
 /// WebSocket was refused: the browser does not say why a socket failed to
-/// open), and ends it or takes the answer.
+/// open), and ends it or takes the answer. An answer for another etcd user
+/// (this browser logged in as someone else in another tab, which ended this
+/// tab's session) ends it too: the page must not go on as that user over
+/// what the previous one was shown.
 pub fn recheck() {
     let Some(current) = crate::session::current().filter(|s| s.is_active_now()) else {
         return;
@@ -36,8 +40,20 @@ pub fn recheck() {
     leptos::task::spawn_local(async move {
         match session().await {
             Ok(info) => {
+                let same = current
+                    .phase
+                    .try_with_untracked(|phase| {
+                        phase
+                            .info()
+                            .is_some_and(|was| was.user == info.user && was.kind == info.kind)
+                    })
+                    .unwrap_or(false);
                 if current.is_active_now() {
-                    current.started(info);
+                    if same {
+                        current.started(info);
+                    } else {
+                        current.ended();
+                    }
                 }
             }
             Err(failure) if super::is_login_required(&failure) => current.ended(),
