@@ -2,7 +2,7 @@
 // user each list both sessions on the Sessions page; one ends the other's,
 // and the other page asks to log in again within two seconds (its
 // WebSocket is closed with the session-ended code); ending this session
-// logs the page out.
+// logs the page out; logging out clears what the page kept in the browser.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -76,4 +76,19 @@ test('one browser ends the other session of the same user from the Sessions page
   } finally {
     await other.stop();
   }
+}));
+
+test('logging out clears what the page kept in the browser (Clear-Site-Data)', { timeout: 60_000 }, user(async (page, { app }) => {
+  await act.logIn(page, app, VIEWER);
+  await page.goto(`${app.url}/?prefix=/app/`);
+  await check.liveStateIs(page, 'connected');
+  // What the page remembers per browser (the last prefix, the events
+  // page's compact choice) lives in localStorage.
+  await page.evaluate(() => localStorage.setItem('etcdeck-e2e-probe', 'kept'));
+  await byTestId(page, 'logout').click();
+  await page.waitForURL(/\/login/);
+  await waitFor(async () => (await page.evaluate(() => localStorage.getItem('etcdeck-e2e-probe'))) === null, {
+    what: 'localStorage to be cleared by the logout',
+    saw: async () => JSON.stringify(await page.evaluate(() => localStorage.getItem('etcdeck-e2e-probe'))),
+  });
 }));
