@@ -521,9 +521,11 @@ impl EtcdSession {
     }
 
     /// `err`, or [`EtcdError::PasswordRevoked`] when it is etcd refusing the
-    /// password of this session, which it accepted before (every session
-    /// with credentials was authenticated when it was made: a login's
-    /// wrong password never gets here). Marks the session revoked then.
+    /// password of this session, which it accepted before: a login's session
+    /// was authenticated when it was made, so a wrong password at login never
+    /// gets here. (etcdeck's own session, when it started while etcd was
+    /// unreachable, may meet a wrong `--user` password here first; that is
+    /// said the same way.) Marks the session revoked then.
     fn revoked_if(&self, err: EtcdError) -> EtcdError {
         match (&err, self.user()) {
             (EtcdError::AuthFailed(_), Some(user)) => {
