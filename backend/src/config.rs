@@ -76,6 +76,10 @@ pub struct Cli {
     /// Minutes without a request after which a login session ends.
     #[arg(long, env = "ETCDECK_SESSION_IDLE_MINUTES", default_value_t = 30)]
     pub session_idle_minutes: u64,
+    /// Hours after its login at which a session ends however much it is
+    /// used (an absolute lifetime; wall screens are exempt).
+    #[arg(long, env = "ETCDECK_SESSION_MAX_HOURS", default_value_t = 12)]
+    pub session_max_hours: u64,
     /// What splits keys into tree levels.
     #[arg(long, env = "ETCDECK_SEPARATOR", default_value = "/")]
     pub separator: String,
@@ -245,6 +249,8 @@ pub struct ServerConfig {
     pub session_idle: std::time::Duration,
     /// etcd's backend quota, when given.
     pub quota_backend_bytes: Option<u64>,
+    /// A login or open session this old ends, used or not.
+    pub session_max: std::time::Duration,
     pub separator: Vec<u8>,
     /// `--dist`: a frontend on disk to serve instead of the embedded one.
     pub dist: Option<PathBuf>,
@@ -261,6 +267,7 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             session_idle: std::time::Duration::from_secs(30 * 60),
             quota_backend_bytes: None,
+            session_max: std::time::Duration::from_secs(12 * 3600),
             separator: b"/".to_vec(),
             dist: None,
         }
@@ -298,6 +305,8 @@ pub enum ConfigError {
     NoIdle,
     #[error("--audit-log-max-mb must be at least 1")]
     NoAuditSize,
+    #[error("--session-max-hours must be at least 1")]
+    NoMaxLifetime,
 }
 
 impl Cli {
@@ -394,6 +403,8 @@ impl Cli {
         }
         if self.audit_log_max_mb == 0 {
             return Err(ConfigError::NoAuditSize);
+        if self.session_max_hours == 0 {
+            return Err(ConfigError::NoMaxLifetime);
         }
         Ok(Config {
             coord,
@@ -414,6 +425,7 @@ impl Cli {
                 trusted_proxies: self.trusted_proxies,
                 session_idle: std::time::Duration::from_secs(self.session_idle_minutes * 60),
                 quota_backend_bytes: self.quota_backend_bytes,
+                session_max: std::time::Duration::from_secs(self.session_max_hours * 3600),
                 separator: self.separator.into_bytes(),
                 dist: self.dist,
             },
@@ -547,6 +559,7 @@ mod tests {
         );
         assert_eq!(cfg.server.allowed_origins, ["https://deck.example.com"]);
         assert_eq!(cfg.server.session_idle.as_secs(), 30 * 60);
+        assert_eq!(cfg.server.session_max.as_secs(), 12 * 3600);
         let err = parse(&["--allowed-origin", "deck.example.com"])
             .into_config(|_| None)
             .unwrap_err();

@@ -18,6 +18,7 @@
 //! - `/login?next=..` (and `#token=..`): [`LoginPage`];
 //! - `/audit`: [`AuditPage`];
 //! - `/cluster`: [`ClusterPage`];
+//! - `/sessions`: [`SessionsPage`];
 //! - anything else: [`NotFound`].
 
 use std::time::Duration;
@@ -41,6 +42,7 @@ use crate::pages::coord::{ElectionsPage, LeasesPage, LocksPage, QueuesPage, Serv
 use crate::pages::events::EventsPage;
 use crate::pages::login::{LOGIN_PATH, LoginPage, SessionEndedDialog, login_href};
 use crate::pages::not_found::NotFound;
+use crate::pages::sessions::SessionsPage;
 use crate::session::{Phase, Session};
 
 /// Wait before asking for the session again when the backend could not be
@@ -163,6 +165,7 @@ fn Shell(session: Session) -> impl IntoView {
                                     <Route path=path!("/services") view=ServicesPage />
                                     <Route path=path!("/audit") view=AuditPage />
                                     <Route path=path!("/cluster") view=ClusterPage />
+                                    <Route path=path!("/sessions") view=SessionsPage />
                                     <Route path=path!("/login") view=LoginPage />
                                 </Routes>
                             }

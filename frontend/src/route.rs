@@ -111,6 +111,8 @@ pub const LOGIN_PATH: &str = "/login";
 pub const AUDIT_PATH: &str = "/audit";
 /// The cluster page's path.
 pub const CLUSTER_PATH: &str = "/cluster";
+/// The sessions page's path.
+pub const SESSIONS_PATH: &str = "/sessions";
 
 /// Where the events page is: the prefix whose changes are shown.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

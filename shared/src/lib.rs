@@ -15,6 +15,7 @@
 //! - [`cluster`]: the cluster view (members, health, alarms, histories).
 //! - [`coord`]: bodies of the coordination views (leases, locks, elections,
 //!   queues, services).
+//! - [`sessions`]: the sessions view (list a person's sessions, end one).
 //! - [`limits`]: the limits both sides check (lease TTLs, value size, level
 //!   pages), each with the sentence that refuses a value past it.
 
@@ -24,6 +25,7 @@ pub mod cluster;
 pub mod coord;
 pub mod edit;
 pub mod limits;
+pub mod sessions;
 pub mod ws;
 
 pub use api::*;

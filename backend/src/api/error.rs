@@ -274,6 +274,11 @@ impl Failure {
                         (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::EtcdUnavailable)
                     }
                     EtcdError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge),
+                    // The browser session ends with it (`auth` watches for
+                    // this), so the page asks to log in again.
+                    EtcdError::PasswordRevoked(_) => {
+                        (StatusCode::UNAUTHORIZED, ErrorCode::LoginRequired)
+                    }
                     EtcdError::InvalidRequest(_)
                     | EtcdError::Compacted(_)
                     | EtcdError::FutureRevision(_)

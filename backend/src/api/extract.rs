@@ -22,7 +22,7 @@ use etcdeck_shared::edit::{CSRF_HEADER, SESSION_COOKIE};
 
 use super::origin::same_site;
 use super::{AppState, Failure};
-use crate::auth::{BrowserSession, Lookup, Sessions};
+use crate::auth::{BrowserSession, Sessions};
 use crate::etcd::EtcdSession;
 
 /// A request that reads etcd, with the session's etcd client.
@@ -106,17 +106,11 @@ pub(super) fn session_from(
             "log in with your etcd user name and password".into(),
         ));
     };
-    sessions.get(&id).map_err(|lookup| {
-        Failure::LoginRequired(match lookup {
-            Lookup::Expired => format!(
-                "your session ended after {} minutes without use; log in again",
-                sessions.idle_limit().as_secs() / 60
-            ),
-            Lookup::Unknown => {
-                "your session has ended (you logged out, or etcdeck restarted); log in again".into()
-            }
-        })
-    })
+    // The store says why in a sentence (idle, too old, ended by someone,
+    // a password etcd no longer accepts).
+    sessions
+        .get(&id)
+        .map_err(|lookup| Failure::LoginRequired(lookup.to_string()))
 }
 
 /// The request must carry the session's CSRF token.

@@ -24,6 +24,7 @@ mod origin;
 mod prefix;
 mod query;
 mod session;
+mod sessions;
 mod ws;
 
 use std::path::Path;
@@ -37,6 +38,7 @@ use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use etcdeck_shared::coord::{Elections, Leases, Locks, Queues, Services};
 use etcdeck_shared::edit::path as edit_path;
+use etcdeck_shared::sessions::path as sessions_path;
 use etcdeck_shared::{
     Connection, DEFAULT_LEVEL_PAGE, KeyValue, Level, LiveStats, MAX_LEVEL_PAGE, Status, path,
 };
@@ -84,6 +86,8 @@ pub fn router(state: AppState) -> Router {
         .route(edit_path::SESSION, get(session::session))
         .route(edit_path::LOGIN, post(session::login))
         .route(edit_path::LOGOUT, post(session::logout))
+        .route(sessions_path::SESSIONS, get(sessions::list))
+        .route(sessions_path::END_SESSION, post(sessions::end))
         .route(path::LEVEL, get(level))
         .route(path::KEY, get(key))
         .route(path::LEASES, get(leases))

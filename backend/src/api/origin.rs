@@ -71,6 +71,7 @@ mod tests {
             trusted_proxies: Vec::new(),
             session_idle: std::time::Duration::from_secs(60),
             quota_backend_bytes: None,
+            session_max: std::time::Duration::from_secs(3600),
             separator: b"/".to_vec(),
             dist: None,
         }

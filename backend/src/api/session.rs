@@ -5,6 +5,9 @@
 //! browser then holds only an HttpOnly, SameSite=Strict cookie and learns
 //! the session's CSRF token from the answer. A failed login waits a moment
 //! before answering, which slows down password guessing through etcdeck.
+//! Every login gets a fresh random session id and ends the session the
+//! browser held before; logging out also asks the browser to clear what it
+//! cached and stored for this site (`Clear-Site-Data`).
 
 use std::time::Duration;
 
@@ -17,6 +20,7 @@ use etcdeck_shared::edit::{LoginRequest, SessionInfo};
 use super::client::ClientAddr;
 use super::extract::{check_csrf, clear_cookie, session_cookie, session_from, set_cookie};
 use super::origin::from_https;
+use super::sessions::seen;
 use super::{AppState, Failure, same_site};
 use crate::auth::LoginError;
 
@@ -27,6 +31,7 @@ const FAILED_LOGIN_DELAY: Duration = Duration::from_millis(400);
 /// disabled a browser without a session gets an open one.
 pub(super) async fn session(
     State(state): State<AppState>,
+    client: ClientAddr,
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
     let idle = state.sessions.idle_limit();
@@ -35,7 +40,7 @@ pub(super) async fn session(
         Err(failure) => failure,
     };
     if state.sessions.etcd_is_open().await == Some(true) {
-        let (id, session) = state.sessions.open();
+        let (id, session) = state.sessions.open(seen(&client, &headers));
         return Ok(with_cookie(&id, &headers, Json(session.info(idle))));
     }
     Err(ended)
@@ -52,14 +57,15 @@ pub(super) async fn login(
     same_site(&headers, &state.config)?;
     let Json(request) =
         body.map_err(|err| Failure::BadRequest(format!("malformed login: {}", err.body_text())))?;
+    let seen = seen(&client, &headers);
     let attempt = match &request {
         LoginRequest::Password { user, password } => {
             if user.is_empty() {
                 return Err(Failure::BadRequest("the user name is empty".into()));
             }
-            state.sessions.login_password(user, password).await
+            state.sessions.login_password(user, password, seen).await
         }
-        LoginRequest::Token { token } => state.sessions.login_token(token),
+        LoginRequest::Token { token } => state.sessions.login_token(token, seen),
     };
     let (id, session) = match attempt {
         Ok(done) => done,
@@ -85,9 +91,11 @@ pub(super) async fn login(
     Ok(with_cookie(&id, &headers, Json(info)))
 }
 
-/// `POST /api/v1/logout`: ends the session (its WebSockets close) and
-/// clears the cookie. Needs the CSRF token, so another site cannot log the
-/// user out.
+/// `POST /api/v1/logout`: ends the session (its WebSockets close), clears
+/// the cookie, and asks the browser to drop this site's cache and storage
+/// (`localStorage` with it: the page's remembered preferences go too, which
+/// on a shared computer is the point). Needs the CSRF token, so another
+/// site cannot log the user out.
 pub(super) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(id) = session_cookie(&headers)
         && let Ok(session) = state.sessions.get(&id)
@@ -102,10 +110,19 @@ pub(super) async fn logout(State(state): State<AppState>, headers: HeaderMap) ->
     }
     (
         StatusCode::NO_CONTENT,
-        [(header::SET_COOKIE, clear_cookie())],
+        [
+            (header::SET_COOKIE, clear_cookie()),
+            (CLEAR_SITE_DATA, CLEAR_ON_LOGOUT.to_owned()),
+        ],
     )
         .into_response()
 }
+
+/// What a logout asks the browser to forget. Not `"cookies"`: the cookie is
+/// cleared by name, and clearing every cookie would log the browser out of
+/// anything else served from this host.
+const CLEAR_ON_LOGOUT: &str = r#""cache", "storage""#;
+const CLEAR_SITE_DATA: header::HeaderName = header::HeaderName::from_static("clear-site-data");
 
 fn with_cookie(id: &str, headers: &HeaderMap, body: impl IntoResponse) -> Response {
     (

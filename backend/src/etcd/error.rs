@@ -12,6 +12,13 @@ pub enum EtcdError {
     /// etcd rejected the user name or password.
     #[error("etcd rejected the credentials: {0}")]
     AuthFailed(String),
+    /// etcd no longer accepts the password of a session that logged in with
+    /// it: the user was deleted or its password changed (its tokens were
+    /// revoked and authenticating again failed). Final for that session.
+    #[error(
+        "etcd no longer accepts the password of user {0} (the user was deleted or its password changed); log in again"
+    )]
+    PasswordRevoked(String),
     /// The etcd user may not do this.
     #[error("permission denied by etcd: {0}")]
     PermissionDenied(String),

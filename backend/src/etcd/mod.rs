@@ -119,6 +119,9 @@ struct Inner {
     /// When the auth token was last renewed; held while renewing, so that
     /// many watches failing at once renew it once.
     token_renewed: Mutex<Option<Instant>>,
+    /// Turns `true` once etcd refused this session's password after it had
+    /// been accepted ([`EtcdError::PasswordRevoked`]).
+    revoked: watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -179,6 +182,7 @@ impl EtcdSession {
                 clients,
                 preferred: AtomicUsize::new(0),
                 token_renewed: Mutex::new(None),
+                revoked: watch::channel(false).0,
             }),
         }
     }
@@ -372,7 +376,7 @@ impl EtcdSession {
                     last = Some(err);
                     continue;
                 }
-                Err(err) => return Err(err),
+                Err(err) => return Err(self.revoked_via(via, err)),
             };
             let mut health = endpoints.watch(endpoint);
             // A write that must not be repeated waits for its answer: the
@@ -417,7 +421,7 @@ impl EtcdSession {
                     after_lost_answer |= !not_sent;
                     last = Some(err);
                 }
-                Err(err) => return Err(err),
+                Err(err) => return Err(self.revoked_via(via, err)),
             }
         }
         Err(last.unwrap_or_else(|| {
@@ -521,7 +525,44 @@ impl EtcdSession {
             }
         }
         *renewed = Some(Instant::now());
-        refused.map_or(Ok(()), Err)
+        refused.map_or(Ok(()), |err| Err(self.revoked_if(err)))
+    }
+
+    /// `err`, or [`EtcdError::PasswordRevoked`] when it is etcd refusing the
+    /// password of this session, which it accepted before: a login's session
+    /// was authenticated when it was made, so a wrong password at login never
+    /// gets here. (etcdeck's own session, when it started while etcd was
+    /// unreachable, may meet a wrong `--user` password here first; that is
+    /// said the same way.) Marks the session revoked then.
+    fn revoked_if(&self, err: EtcdError) -> EtcdError {
+        match (&err, self.user()) {
+            (EtcdError::AuthFailed(_), Some(user)) => {
+                self.inner.revoked.send_replace(true);
+                EtcdError::PasswordRevoked(user.to_owned())
+            }
+            _ => err,
+        }
+    }
+
+    /// [`Self::revoked_if`] for requests made with this session's own
+    /// credentials; an anonymous probe's refusal says nothing of them.
+    fn revoked_via(&self, via: Via<'_>, err: EtcdError) -> EtcdError {
+        match via {
+            Via::Session => self.revoked_if(err),
+            Via::Fresh(_) => err,
+        }
+    }
+
+    /// Whether etcd refused this session's password after accepting it.
+    pub fn is_revoked(&self) -> bool {
+        *self.inner.revoked.borrow()
+    }
+
+    /// Resolves when etcd refuses this session's password after accepting
+    /// it (never for a session whose password stays valid).
+    pub async fn revoked(&self) {
+        let mut revoked = self.inner.revoked.subscribe();
+        let _ = revoked.wait_for(|r| *r).await;
     }
 }
 

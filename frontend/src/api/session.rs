@@ -1,6 +1,6 @@
 //! The session side of the API: who the browser is (`GET /api/v1/session`,
 //! and [`recheck`] after a refused socket), logging in and out, the audit
-//! log and the lease actions.
+//! log, the sessions view (list, end one) and the lease actions.
 //!
 //! Logging in does not go through [`super::post_json`]: a refused password
 //! is a 401 like an expired session, and must not be taken for one.
@@ -10,7 +10,9 @@ use etcdeck_shared::edit::{
     AuditLog, CSRF_HEADER, LeaseGrantRequest, LeaseGranted, LeaseKept, LeaseRequest, LoginRequest,
     SessionInfo, Written, path,
 };
+use etcdeck_shared::sessions::{EndSessionRequest, SessionList, path as sessions_path};
 use gloo_net::http::Request;
+use leptos::prelude::WithUntracked;
 
 use super::{ApiFailure, decode, get_json, network_detail, post_json};
 
@@ -27,7 +29,10 @@ pub async fn session() -> Result<SessionInfo, ApiFailure> {
 
 /// Asks the backend whether the active session still stands (after the
 /// WebSocket was refused: the browser does not say why a socket failed to
-/// open), and ends it or takes the answer.
+/// open), and ends it or takes the answer. An answer for another etcd user
+/// (this browser logged in as someone else in another tab, which ended this
+/// tab's session) ends it too: the page must not go on as that user over
+/// what the previous one was shown.
 pub fn recheck() {
     let Some(current) = crate::session::current().filter(|s| s.is_active_now()) else {
         return;
@@ -35,8 +40,20 @@ pub fn recheck() {
     leptos::task::spawn_local(async move {
         match session().await {
             Ok(info) => {
+                let same = current
+                    .phase
+                    .try_with_untracked(|phase| {
+                        phase
+                            .info()
+                            .is_some_and(|was| was.user == info.user && was.kind == info.kind)
+                    })
+                    .unwrap_or(false);
                 if current.is_active_now() {
-                    current.started(info);
+                    if same {
+                        current.started(info);
+                    } else {
+                        current.ended();
+                    }
                 }
             }
             Err(failure) if super::is_login_required(&failure) => current.ended(),
@@ -78,6 +95,38 @@ pub async fn logout() -> Result<(), ApiFailure> {
 /// `GET /api/v1/audit`: the most recent writes through etcdeck.
 pub async fn audit() -> Result<AuditLog, ApiFailure> {
     get_json(path::AUDIT.to_owned()).await
+}
+
+/// `GET /api/v1/sessions`: the sessions this user may see.
+pub async fn sessions() -> Result<SessionList, ApiFailure> {
+    get_json(sessions_path::SESSIONS.to_owned()).await
+}
+
+/// `POST /api/v1/sessions/end`: ends the session `handle` names (204, no
+/// body). A 401 means this session itself ended.
+pub async fn end_session(handle: String) -> Result<(), ApiFailure> {
+    let answer = async {
+        let mut request =
+            Request::post(sessions_path::END_SESSION).header("Accept", "application/json");
+        if let Some(csrf) = crate::session::csrf() {
+            request = request.header(CSRF_HEADER, &csrf);
+        }
+        let response = request
+            .json(&EndSessionRequest { handle })
+            .map_err(|err| ApiFailure::Network(err.to_string()))?
+            .send()
+            .await
+            .map_err(|err| ApiFailure::Network(network_detail(&err)))?;
+        if response.ok() {
+            return Ok(());
+        }
+        decode::<serde_json::Value>(response).await.map(|_| ())
+    }
+    .await;
+    if let Err(failure) = &answer {
+        super::notice_failure(failure);
+    }
+    answer
 }
 
 /// `POST /api/v1/lease/grant`.

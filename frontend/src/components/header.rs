@@ -1,5 +1,5 @@
 //! The top bar: app name, the page links (Browse, Events, Leases, Locks,
-//! Elections, Queues, Services, Audit), the connection
+//! Elections, Queues, Services, Audit, Sessions), the connection
 //! indicator (`data-testid="connection"`: etcd as the backend sees it) with
 //! the live indicator beside it (`data-testid="live-state"`: this tab's
 //! WebSocket, and not live while the status poll fails or says
@@ -18,6 +18,7 @@ use crate::connection::{ConnectionState, POLL_EVERY};
 use crate::live::LiveState;
 use crate::route::{
     AUDIT_PATH, BrowseLocation, CLUSTER_PATH, CoordKind, EVENTS_PATH, EventsLocation, LOGIN_PATH,
+    SESSIONS_PATH,
 };
 use crate::session::{Phase, Session, read_only_text};
 
@@ -192,8 +193,13 @@ fn PageLinks() -> impl IntoView {
     let on_coord = Memo::new(move |_| CoordKind::at(&location.pathname.get()));
     let on_audit = Memo::new(move |_| location.pathname.get() == AUDIT_PATH);
     let on_cluster = Memo::new(move |_| location.pathname.get() == CLUSTER_PATH);
+    let on_sessions = Memo::new(move |_| location.pathname.get() == SESSIONS_PATH);
     let on_browse = move || {
-        !on_events.get() && !on_audit.get() && !on_cluster.get() && on_coord.get().is_none()
+        !on_events.get()
+            && !on_audit.get()
+            && !on_cluster.get()
+            && !on_sessions.get()
+            && on_coord.get().is_none()
     };
     let prefix =
         Memo::new(move |_| -> Bytes { BrowseLocation::from_query(&location.search.get()).prefix });
@@ -262,6 +268,14 @@ fn PageLinks() -> impl IntoView {
                 aria-current=move || on_cluster.get().then_some("page")
             >
                 "Cluster"
+            </a>
+            <a
+                href=SESSIONS_PATH
+                data-testid="nav-sessions"
+                class=move || link(on_sessions.get())
+                aria-current=move || on_sessions.get().then_some("page")
+            >
+                "Sessions"
             </a>
         </nav>
     }

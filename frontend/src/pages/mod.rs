@@ -8,3 +8,4 @@ pub mod coord;
 pub mod events;
 pub mod login;
 pub mod not_found;
+pub mod sessions;
