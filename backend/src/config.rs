@@ -403,6 +403,7 @@ impl Cli {
         }
         if self.audit_log_max_mb == 0 {
             return Err(ConfigError::NoAuditSize);
+        }
         if self.session_max_hours == 0 {
             return Err(ConfigError::NoMaxLifetime);
         }
