@@ -1,7 +1,8 @@
 //! The audit log: every write attempted through etcdeck (who, what, the
-//! revision the user saw, the revision written, the result) goes to the
-//! backend log under the `etcdeck::audit` target and into a bounded
-//! in-memory list that the audit view reads.
+//! revision the user saw, the revision written, the result) and every
+//! login attempt (the user name tried, the client's address, the result)
+//! goes to the backend log under the `etcdeck::audit` target and into a
+//! bounded in-memory list that the audit view reads.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -23,6 +24,7 @@ impl Audit {
     pub fn record(&self, entry: AuditEntry) {
         let key = entry.key.display();
         let to = entry.to.as_ref().map(|t| t.display());
+        let address = entry.address.as_deref().unwrap_or("-");
         match entry.result {
             AuditResult::Ok => tracing::info!(
                 target: "etcdeck::audit",
@@ -32,6 +34,7 @@ impl Audit {
                 to = to.as_deref().unwrap_or("-"),
                 old_revision = entry.old_revision.map(|r| r.0),
                 new_revision = entry.new_revision.map(|r| r.0),
+                address,
                 result = "ok",
             ),
             result => tracing::warn!(
@@ -41,6 +44,7 @@ impl Audit {
                 key = %key,
                 to = to.as_deref().unwrap_or("-"),
                 old_revision = entry.old_revision.map(|r| r.0),
+                address,
                 result = ?result,
                 detail = entry.detail.as_deref().unwrap_or("-"),
             ),

@@ -70,11 +70,13 @@ pub async fn run(
     let sockets = TaskTracker::new();
     let server_config = Arc::new(config.server);
     let sessions = auth::Sessions::start(session.clone(), server_config.clone(), stop_rx.clone());
+    let throttle = auth::Throttle::start(&server_config.login_throttle, stop_rx.clone());
     let app = api::router(api::AppState {
         hub,
         coord,
         session,
         sessions,
+        throttle,
         config: server_config,
         shutdown: stop_rx,
         sockets: sockets.clone(),
