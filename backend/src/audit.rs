@@ -3,20 +3,33 @@
 //! login attempt (the user name tried, the client's address, the result)
 //! goes to the backend log under the `etcdeck::audit` target and into a
 //! bounded in-memory list that the audit view reads.
+//!
+//! Logins are kept apart from everything else, each up to
+//! [`AUDIT_CAPACITY`]: refused logins cost an attacker nothing once they
+//! are throttled, and a flood of them must not push the writes out of
+//! the audit view.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use etcdeck_shared::edit::{AuditEntry, AuditResult};
+use etcdeck_shared::edit::{ACTION_LOGIN, ACTION_LOGIN_TOKEN, AuditEntry, AuditResult};
 
-/// How many entries the audit view can show; older ones stay in the log.
+/// How many login entries, and apart how many other entries, the audit
+/// view can show; older ones stay in the log.
 pub const AUDIT_CAPACITY: usize = 1_000;
 
 /// The audit log. Cheap to clone.
 #[derive(Clone, Debug, Default)]
 pub struct Audit {
-    entries: Arc<Mutex<VecDeque<AuditEntry>>>,
+    entries: Arc<Mutex<Kept>>,
+}
+
+/// The entries kept for the audit view, each list newest first.
+#[derive(Debug, Default)]
+struct Kept {
+    logins: VecDeque<AuditEntry>,
+    others: VecDeque<AuditEntry>,
 }
 
 impl Audit {
@@ -49,7 +62,12 @@ impl Audit {
                 detail = entry.detail.as_deref().unwrap_or("-"),
             ),
         }
-        let mut entries = self.lock();
+        let mut kept = self.lock();
+        let entries = if entry.action == ACTION_LOGIN || entry.action == ACTION_LOGIN_TOKEN {
+            &mut kept.logins
+        } else {
+            &mut kept.others
+        };
         if entries.len() == AUDIT_CAPACITY {
             entries.pop_back();
         }
@@ -58,10 +76,24 @@ impl Audit {
 
     /// The kept entries, newest first.
     pub fn recent(&self) -> Vec<AuditEntry> {
-        self.lock().iter().cloned().collect()
+        let kept = self.lock();
+        let mut logins = kept.logins.iter().peekable();
+        let mut others = kept.others.iter().peekable();
+        let mut recent = Vec::with_capacity(kept.logins.len() + kept.others.len());
+        // Both lists are newest first: merge them by time.
+        loop {
+            let next = match (logins.peek(), others.peek()) {
+                (Some(login), Some(other)) if login.at_ms > other.at_ms => logins.next(),
+                (_, Some(_)) => others.next(),
+                (Some(_), None) => logins.next(),
+                (None, None) => break,
+            };
+            recent.extend(next.cloned());
+        }
+        recent
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<AuditEntry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
         // A panic while holding the lock cannot leave the list inconsistent.
         self.entries
             .lock()
@@ -107,5 +139,26 @@ mod tests {
         assert_eq!(recent.len(), AUDIT_CAPACITY);
         assert_eq!(recent[0].at_ms, AUDIT_CAPACITY as u64 + 4);
         assert_eq!(recent[AUDIT_CAPACITY - 1].at_ms, 5);
+    }
+
+    #[test]
+    fn a_flood_of_logins_leaves_the_writes_in_view() {
+        let audit = Audit::default();
+        audit.record(entry(1));
+        audit.record(entry(3));
+        for n in 0..(AUDIT_CAPACITY as u64 * 2) {
+            audit.record(AuditEntry {
+                action: ACTION_LOGIN.into(),
+                result: AuditResult::Throttled,
+                ..entry(2 + n * 2)
+            });
+        }
+        let recent = audit.recent();
+        assert_eq!(recent.len(), AUDIT_CAPACITY + 2);
+        let writes: Vec<_> = recent.iter().filter(|e| e.action == "put").collect();
+        assert_eq!(writes.len(), 2);
+        // Newest first across both lists.
+        assert!(recent.windows(2).all(|w| w[0].at_ms >= w[1].at_ms));
+        assert_eq!(recent.last().map(|e| e.at_ms), Some(1));
     }
 }
