@@ -1,9 +1,15 @@
 //! The audit log: every write attempted through etcdeck (who, what, the
 //! revision the user saw, the revision written, the result), every login
-//! and every other audited action goes to the backend log under the
-//! `etcdeck::audit` target, into a bounded in-memory list that the audit
+//! attempt (the user name tried, the client's address, the result) and
+//! every other audited action goes to the backend log under the
+//! `etcdeck::audit` target, into bounded in-memory lists that the audit
 //! view reads and, with `--audit-log PATH`, to a JSON-lines file that
 //! survives restarts.
+//!
+//! Logins are kept apart from everything else, each up to
+//! [`AUDIT_CAPACITY`]: refused logins cost an attacker nothing once they
+//! are throttled, and a flood of them must not push the writes out of the
+//! audit view.
 //!
 //! The file:
 //! - one [`AuditEntry`] per line, as the audit API serves it (keys in
@@ -30,9 +36,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use etcdeck_shared::edit::{AuditEntry, AuditResult};
+use etcdeck_shared::edit::{ACTION_LOGIN, ACTION_LOGIN_TOKEN, AuditEntry, AuditResult};
 
-/// How many entries the audit view can show; older ones stay in the log.
+/// How many login entries, and apart how many other entries, the audit
+/// view can show; older ones stay in the log (and the file).
 pub const AUDIT_CAPACITY: usize = 1_000;
 /// How many rotated files (`PATH.1` ... `PATH.N`) are kept.
 pub const ROTATED_KEPT: usize = 3;
@@ -62,9 +69,48 @@ pub struct Audit {
 
 #[derive(Debug, Default)]
 struct Inner {
-    /// Newest first.
-    entries: VecDeque<AuditEntry>,
+    kept: Kept,
     file: Option<LogFile>,
+}
+
+/// The entries kept for the audit view, each list newest first.
+#[derive(Debug, Default)]
+struct Kept {
+    logins: VecDeque<AuditEntry>,
+    others: VecDeque<AuditEntry>,
+}
+
+impl Kept {
+    /// Keeps `entry` as the newest of its list, dropping that list's oldest
+    /// past [`AUDIT_CAPACITY`].
+    fn push(&mut self, entry: AuditEntry) {
+        let entries = if entry.action == ACTION_LOGIN || entry.action == ACTION_LOGIN_TOKEN {
+            &mut self.logins
+        } else {
+            &mut self.others
+        };
+        if entries.len() == AUDIT_CAPACITY {
+            entries.pop_back();
+        }
+        entries.push_front(entry);
+    }
+
+    /// Both lists merged, newest first.
+    fn recent(&self) -> Vec<AuditEntry> {
+        let mut logins = self.logins.iter().peekable();
+        let mut others = self.others.iter().peekable();
+        let mut recent = Vec::with_capacity(self.logins.len() + self.others.len());
+        loop {
+            let next = match (logins.peek(), others.peek()) {
+                (Some(login), Some(other)) if login.at_ms > other.at_ms => logins.next(),
+                (_, Some(_)) => others.next(),
+                (Some(_), None) => logins.next(),
+                (None, None) => break,
+            };
+            recent.extend(next.cloned());
+        }
+        recent
+    }
 }
 
 #[derive(Debug)]
@@ -98,10 +144,10 @@ impl Audit {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(open_error)?;
         }
-        let mut entries = VecDeque::new();
+        let mut kept = Kept::default();
         let mut skipped = 0;
         for file in [rotated(path, 1), path.to_owned()] {
-            skipped += read_back(&file, &mut entries).map_err(open_error)?;
+            skipped += read_back(&file, &mut kept).map_err(open_error)?;
         }
         if skipped > 0 {
             tracing::warn!(path = %path.display(), lines = skipped, "skipped audit log lines that do not parse");
@@ -113,10 +159,14 @@ impl Audit {
             file.write_all(b"\n").map_err(open_error)?;
             metadata = file.metadata().map_err(open_error)?;
         }
-        tracing::info!(path = %path.display(), entries = entries.len(), "audit log opened");
+        tracing::info!(
+            path = %path.display(),
+            entries = kept.logins.len() + kept.others.len(),
+            "audit log opened"
+        );
         Ok(Audit {
             inner: Arc::new(Mutex::new(Inner {
-                entries,
+                kept,
                 file: Some(LogFile {
                     path: path.to_owned(),
                     max_bytes: max_bytes.max(1),
@@ -158,10 +208,7 @@ impl Audit {
         };
         log.append(&resumed)?;
         tracing::info!(path = %log.path.display(), "the audit log can be written again");
-        if inner.entries.len() == AUDIT_CAPACITY {
-            inner.entries.pop_back();
-        }
-        inner.entries.push_front(resumed);
+        inner.kept.push(resumed);
         Ok(())
     }
 
@@ -182,16 +229,13 @@ impl Audit {
             Some(file) => file.append(&entry),
             None => Ok(()),
         };
-        if inner.entries.len() == AUDIT_CAPACITY {
-            inner.entries.pop_back();
-        }
-        inner.entries.push_front(entry);
+        inner.kept.push(entry);
         written
     }
 
     /// The kept entries, newest first.
     pub fn recent(&self) -> Vec<AuditEntry> {
-        self.lock().entries.iter().cloned().collect()
+        self.lock().kept.recent()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -281,10 +325,10 @@ fn append(path: &Path) -> std::io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
 }
 
-/// Adds the entries of `path` (oldest first in the file) to the front of
-/// `entries` (newest first), keeping at most [`AUDIT_CAPACITY`]; a missing
-/// file adds nothing. Returns how many lines did not parse.
-fn read_back(path: &Path, entries: &mut VecDeque<AuditEntry>) -> std::io::Result<usize> {
+/// Keeps the entries of `path` (oldest first in the file) as the newest so
+/// far, at most [`AUDIT_CAPACITY`] of each list; a missing file adds
+/// nothing. Returns how many lines did not parse.
+fn read_back(path: &Path, kept: &mut Kept) -> std::io::Result<usize> {
     // Only regular files are read back (never a device or a pipe).
     if !path.is_file() {
         return Ok(0);
@@ -301,12 +345,7 @@ fn read_back(path: &Path, entries: &mut VecDeque<AuditEntry>) -> std::io::Result
             continue;
         }
         match serde_json::from_slice::<AuditEntry>(&line) {
-            Ok(entry) => {
-                if entries.len() == AUDIT_CAPACITY {
-                    entries.pop_back();
-                }
-                entries.push_front(entry);
-            }
+            Ok(entry) => kept.push(entry),
             Err(_) => skipped += 1,
         }
     }

@@ -254,6 +254,41 @@ pub struct ServerConfig {
     pub separator: Vec<u8>,
     /// `--dist`: a frontend on disk to serve instead of the embedded one.
     pub dist: Option<PathBuf>,
+    /// How failed logins are slowed down (not a flag: tests shorten it).
+    pub login_throttle: ThrottlePolicy,
+}
+
+/// How failed logins are throttled, per client address and per etcd user
+/// name (`auth::throttle` explains the policy). Every tier must let an
+/// attempt through; together they make the delays grow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    pub tiers: Vec<ThrottleTier>,
+    /// Most addresses (and, apart, user names) remembered at once; past it
+    /// new ones share one limit.
+    pub max_keys: usize,
+}
+
+/// One tier: `burst` failures at once, then one more every `every`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleTier {
+    pub burst: u32,
+    pub every: std::time::Duration,
+}
+
+impl Default for ThrottlePolicy {
+    /// 5 failures at once, then one a second up to 10, one every 30 s up
+    /// to 20, then one every 5 minutes.
+    fn default() -> Self {
+        let tier = |burst, secs| ThrottleTier {
+            burst,
+            every: std::time::Duration::from_secs(secs),
+        };
+        ThrottlePolicy {
+            tiers: vec![tier(5, 1), tier(10, 30), tier(20, 300)],
+            max_keys: 50_000,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -270,6 +305,7 @@ impl Default for ServerConfig {
             session_max: std::time::Duration::from_secs(12 * 3600),
             separator: b"/".to_vec(),
             dist: None,
+            login_throttle: ThrottlePolicy::default(),
         }
     }
 }
@@ -429,6 +465,7 @@ impl Cli {
                 session_max: std::time::Duration::from_secs(self.session_max_hours * 3600),
                 separator: self.separator.into_bytes(),
                 dist: self.dist,
+                login_throttle: ThrottlePolicy::default(),
             },
         })
     }

@@ -86,12 +86,14 @@ pub async fn run(
         stop_rx.clone(),
     );
     let sessions = auth::Sessions::start(session.clone(), server_config.clone(), stop_rx.clone());
+    let throttle = auth::Throttle::start(&server_config.login_throttle, stop_rx.clone());
     let app = api::router(api::AppState {
         hub,
         coord,
         cluster,
         session,
         sessions,
+        throttle,
         config: server_config,
         shutdown: stop_rx,
         sockets: sockets.clone(),

@@ -1,5 +1,6 @@
-//! The session side of the app mounted with canned state: the login form,
-//! the header's user and read-only badge, the audit table, and the lease
+//! The session side of the app mounted with canned state: the login form
+//! (and its countdown after a throttled login), the header's user and
+//! read-only badge, the audit table (writes and logins), and the lease
 //! actions shown only to sessions that may write. Run with
 //! `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p etcdeck-frontend --target wasm32-unknown-unknown --test session`.
 
@@ -133,6 +134,63 @@ async fn login_form_says_when_the_session_ended() {
             .unwrap_or_default()
             .contains("session ended")
     );
+}
+
+#[wasm_bindgen_test]
+async fn a_throttled_login_counts_down_on_the_button_and_keeps_the_fields() {
+    let root = container();
+    let retry_in = RwSignal::new(0u64);
+    let sent = RwSignal::new(None::<(String, String)>);
+    let error = RwSignal::new(None::<String>);
+    let _handle = mount_to(root.clone(), move || {
+        view! {
+            <LoginForm
+                on_submit=Callback::new(move |fields| sent.set(Some(fields)))
+                error=error
+                sending=Signal::stored(false)
+                retry_in=retry_in
+            />
+        }
+    });
+    settle().await;
+    let button = one(&root, "login-submit");
+    assert_eq!(button.text_content().unwrap_or_default(), "Log in");
+    assert_eq!(button.get_attribute("data-retry-in"), None);
+
+    error.set(Some(
+        "too many failed logins for this user or from this address; try again in 42 s".into(),
+    ));
+    retry_in.set(42);
+    settle().await;
+    assert!(button.has_attribute("disabled"));
+    assert_eq!(
+        button.text_content().unwrap_or_default(),
+        "Try again in 42 s"
+    );
+    assert_eq!(button.get_attribute("data-retry-in").as_deref(), Some("42"));
+    assert!(
+        one(&root, "login-error")
+            .text_content()
+            .unwrap_or_default()
+            .starts_with("too many failed logins")
+    );
+    // The fields stay usable; submitting waits for the countdown.
+    let user: HtmlInputElement = one(&root, "login-user").unchecked_into();
+    let password: HtmlInputElement = one(&root, "login-password").unchecked_into();
+    assert!(!user.disabled() && !password.disabled());
+    user.set_value("root");
+    password.set_value("pw");
+    button.click();
+    settle().await;
+    assert_eq!(sent.get_untracked(), None);
+
+    retry_in.set(0);
+    settle().await;
+    assert!(!button.has_attribute("disabled"));
+    assert_eq!(button.text_content().unwrap_or_default(), "Log in");
+    button.click();
+    settle().await;
+    assert_eq!(sent.get_untracked(), Some(("root".into(), "pw".into())));
 }
 
 // ---------------------------------------------------------------- session
@@ -351,6 +409,70 @@ async fn audit_table_lists_entries_as_given() {
             .text_content()
             .unwrap_or_default()
             .contains("cannot reach the etcdeck backend")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn audit_table_shows_logins_with_their_address_and_no_key() {
+    let root = container();
+    let login = |user: Option<&str>, action: &str, result, detail: Option<&str>| AuditEntry {
+        user: user.map(str::to_owned),
+        old_revision: None,
+        new_revision: None,
+        detail: detail.map(str::to_owned),
+        address: Some("192.0.2.7".into()),
+        ..entry(action, Bytes::default(), result)
+    };
+    let log = AuditLog {
+        entries: vec![
+            login(
+                Some("root"),
+                "login",
+                AuditResult::Throttled,
+                Some("too many failed logins for this user or from this address; try again in 4 s"),
+            ),
+            login(
+                Some("root"),
+                "login",
+                AuditResult::Denied,
+                Some("etcd rejected this user name or password"),
+            ),
+            login(None, "login_token", AuditResult::Ok, None),
+        ],
+    };
+    let state = RwSignal::new(ReadState::loaded(log, 0));
+    let _handle = mount_to(root.clone(), move || view! { <AuditView state=state /> });
+    settle().await;
+    let rows = query_all(&root, "[data-testid='audit-row']");
+    let results: Vec<_> = rows
+        .iter()
+        .map(|r| r.get_attribute("data-result").unwrap_or_default())
+        .collect();
+    assert_eq!(results, ["throttled", "denied", "ok"]);
+    // A login has no key: a dash, no copy button.
+    assert_eq!(count(&root, "audit-no-key"), 3);
+    assert_eq!(count(&root, "audit-key"), 0);
+    assert_eq!(count(&root, "audit-copy"), 0);
+    for row in &rows {
+        assert_eq!(
+            one(row, "audit-address").text_content().unwrap_or_default(),
+            "192.0.2.7"
+        );
+        assert!(row.text_content().unwrap_or_default().contains("— → —"));
+    }
+    assert_eq!(
+        one(&rows[0], "audit-result")
+            .text_content()
+            .unwrap_or_default(),
+        "throttled"
+    );
+    let first = rows[0].text_content().unwrap_or_default();
+    assert!(first.contains("root") && first.contains("login"), "{first}");
+    assert!(
+        rows[2]
+            .text_content()
+            .unwrap_or_default()
+            .contains("(wall screen)")
     );
 }
 

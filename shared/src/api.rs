@@ -258,6 +258,8 @@ pub enum ErrorCode {
     /// The API path exists but does not take this HTTP method (the answer's
     /// `Allow` header and sentence name the ones it takes).
     MethodNotAllowed,
+    /// Too many failed logins: the answer is 429 with `Retry-After`.
+    Throttled,
     Internal,
 }
 

@@ -292,13 +292,14 @@ pub struct WriteAnswer {
     pub reason: Option<String>,
 }
 
-/// `GET /api/v1/audit`: the most recent writes through etcdeck, newest first.
+/// `GET /api/v1/audit`: the most recent writes and logins through etcdeck,
+/// newest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditLog {
     pub entries: Vec<AuditEntry>,
 }
 
-/// One write attempt.
+/// One write or login attempt.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     /// Milliseconds since the Unix epoch.
@@ -306,9 +307,10 @@ pub struct AuditEntry {
     /// The etcd user (`None` without etcd auth).
     pub user: Option<String>,
     /// `put`, `delete`, `delete_prefix`, `copy`, `rename`, `lease_grant`,
-    /// `lease_revoke` or `lease_keep_alive`.
+    /// `lease_revoke` or `lease_keep_alive`; [`ACTION_LOGIN`] (the user
+    /// name tried, never the password) or [`ACTION_LOGIN_TOKEN`] (no user).
     pub action: String,
-    /// The key, prefix or source it acted on.
+    /// The key, prefix or source it acted on; empty for a login.
     pub key: Bytes,
     /// The target of a copy or rename.
     pub to: Option<Bytes>,
@@ -331,10 +333,19 @@ pub enum AuditResult {
     Ok,
     /// Refused by the guard: someone else changed it first.
     Conflict,
-    /// Refused by etcd's permissions or etcdeck's read-only mode.
+    /// Refused by etcd's permissions or etcdeck's read-only mode; for a
+    /// login, a wrong password or access token.
     Denied,
     Failed,
+    /// A login refused without asking etcd: too many failures for the user
+    /// name or from the address.
+    Throttled,
 }
+
+/// [`AuditEntry::action`] of a login with an etcd user's password.
+pub const ACTION_LOGIN: &str = "login";
+/// [`AuditEntry::action`] of a wall screen's login with the access token.
+pub const ACTION_LOGIN_TOKEN: &str = "login_token";
 
 #[cfg(test)]
 mod tests {

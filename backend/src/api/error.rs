@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use etcdeck_shared::edit::Conflict;
 use etcdeck_shared::{ApiError, ErrorCode, Revision};
 
-use crate::auth::LoginError;
+use crate::auth::{LoginError, Throttled};
 use crate::coord::CoordError;
 use crate::etcd::{EtcdError, HistoryError, is_lease_not_found};
 use crate::hub::Ended;
@@ -54,6 +54,8 @@ pub enum Failure {
     MethodNotAllowed(String),
     /// etcdeck could not answer now (a request that ran out of time).
     Unavailable(String),
+    /// Too many failed logins: 429 with `Retry-After`, etcd not asked.
+    Throttled(Throttled),
     /// etcdeck itself failed.
     Internal(String),
     Etcd(EtcdError),
@@ -210,6 +212,7 @@ impl Failure {
             | Failure::Unavailable(m)
             | Failure::Internal(m) => m.clone(),
             Failure::KeyConflict(conflict) => conflict.message.clone(),
+            Failure::Throttled(throttled) => throttled.to_string(),
             Failure::Etcd(err) => err.to_string(),
         }
     }
@@ -265,6 +268,11 @@ impl Failure {
                 ErrorCode::Internal,
                 message,
             ),
+            Failure::Throttled(throttled) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::Throttled,
+                throttled.to_string(),
+            ),
             Failure::Etcd(err) => {
                 let (status, code) = match &err {
                     EtcdError::PermissionDenied(_) => {
@@ -311,7 +319,20 @@ impl IntoResponse for Failure {
             // sentence.
             return (StatusCode::CONFLICT, Json(*conflict)).into_response();
         }
+        // Scripts read the wait from the header; people from the sentence.
+        let retry_after = match &self {
+            Failure::Throttled(throttled) => Some(throttled.retry_after_secs()),
+            _ => None,
+        };
         let (status, body) = self.classify();
+        if let Some(secs) = retry_after {
+            return (
+                status,
+                [(header::RETRY_AFTER, HeaderValue::from(secs))],
+                Json(body),
+            )
+                .into_response();
+        }
         (status, Json(body)).into_response()
     }
 }
@@ -475,6 +496,20 @@ mod tests {
         assert_eq!(refused.into_api_error().code, ErrorCode::BadRequest);
         let other = Failure::from(Ended::ReadFailed(EtcdError::Other("boom".into())));
         assert_eq!(other.into_api_error().code, ErrorCode::Internal);
+    }
+
+    #[test]
+    fn a_throttled_login_says_when_to_try_again() {
+        let throttled = Failure::Throttled(Throttled {
+            retry_after: std::time::Duration::from_millis(2_300),
+        });
+        let response = throttled.into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+        let (status, code) = code_of(Failure::Throttled(Throttled {
+            retry_after: std::time::Duration::from_secs(4),
+        }));
+        assert_eq!((status, code), (429, ErrorCode::Throttled));
     }
 
     /// axum's own answers get a code by their status and keep their text.

@@ -77,6 +77,8 @@ pub struct AppState {
     pub audit: crate::audit::Audit,
     /// The browsers' sessions.
     pub sessions: crate::auth::Sessions,
+    /// How fast logins may fail, per address and per user name.
+    pub throttle: crate::auth::Throttle,
 }
 
 /// The whole HTTP application.

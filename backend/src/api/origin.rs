@@ -74,6 +74,7 @@ mod tests {
             session_max: std::time::Duration::from_secs(3600),
             separator: b"/".to_vec(),
             dist: None,
+            login_throttle: Default::default(),
         }
     }
 

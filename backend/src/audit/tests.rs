@@ -37,6 +37,27 @@ fn newest_first_and_bounded() {
 }
 
 #[test]
+fn a_flood_of_logins_leaves_the_writes_in_view() {
+    let audit = Audit::in_memory();
+    audit.record(entry(1));
+    audit.record(entry(3));
+    for n in 0..(AUDIT_CAPACITY as u64 * 2) {
+        audit.record(AuditEntry {
+            action: etcdeck_shared::edit::ACTION_LOGIN.into(),
+            result: AuditResult::Throttled,
+            ..entry(2 + n * 2)
+        });
+    }
+    let recent = audit.recent();
+    assert_eq!(recent.len(), AUDIT_CAPACITY + 2);
+    let writes: Vec<_> = recent.iter().filter(|e| e.action == "put").collect();
+    assert_eq!(writes.len(), 2);
+    // Newest first across both lists.
+    assert!(recent.windows(2).all(|w| w[0].at_ms >= w[1].at_ms));
+    assert_eq!(recent.last().map(|e| e.at_ms), Some(1));
+}
+
+#[test]
 fn entries_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("logs").join("audit.jsonl");

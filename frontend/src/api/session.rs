@@ -62,17 +62,43 @@ pub fn recheck() {
     });
 }
 
+/// A refused login: the backend's failure, and for a throttled one (429)
+/// the seconds its `Retry-After` asks to wait.
+#[derive(Clone, Debug)]
+pub struct LoginFailure {
+    pub failure: ApiFailure,
+    pub retry_after_secs: Option<u64>,
+}
+
+impl std::fmt::Display for LoginFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.failure.fmt(f)
+    }
+}
+
 /// `POST /api/v1/login`: starts a session (the cookie is set by the
-/// answer); a refused login is a 401 with the backend's sentence.
-pub async fn login(request: &LoginRequest) -> Result<SessionInfo, ApiFailure> {
+/// answer); a refused login is a 401 with the backend's sentence, a
+/// throttled one a 429 with `Retry-After`.
+pub async fn login(request: &LoginRequest) -> Result<SessionInfo, LoginFailure> {
+    let failed = |failure| LoginFailure {
+        failure,
+        retry_after_secs: None,
+    };
     let response = Request::post(path::LOGIN)
         .header("Accept", "application/json")
         .json(request)
-        .map_err(|err| ApiFailure::Network(err.to_string()))?
+        .map_err(|err| failed(ApiFailure::Network(err.to_string())))?
         .send()
         .await
-        .map_err(|err| ApiFailure::Network(network_detail(&err)))?;
-    decode(response).await
+        .map_err(|err| failed(ApiFailure::Network(network_detail(&err))))?;
+    let retry_after_secs = (response.status() == 429)
+        .then(|| response.headers().get("retry-after"))
+        .flatten()
+        .and_then(|value| value.trim().parse().ok());
+    decode(response).await.map_err(|failure| LoginFailure {
+        failure,
+        retry_after_secs,
+    })
 }
 
 /// `POST /api/v1/logout`: ends the session (204, no body).

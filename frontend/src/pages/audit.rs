@@ -1,6 +1,7 @@
-//! `/audit`: the most recent writes through etcdeck, newest first (who,
-//! what, which key, the revision seen and the one written, and how it
-//! ended). Read through a [`LiveView`] at once, on "refresh", every
+//! `/audit`: the most recent writes and logins through etcdeck, newest
+//! first (who, from where, what, which key, the revision seen and the one
+//! written, and how it ended). A login row has no key; a wall screen's
+//! login has no user. Read through a [`LiveView`] at once, on "refresh", every
 //! [`REFRESH_EVERY`] while the tab is visible (the log lives in the
 //! backend, so no etcd watch can follow it), and when the connection is
 //! healthy again after a failed read; stale meanwhile.
@@ -8,11 +9,11 @@
 //! DOM contract: `audit-page`, `audit-loading`, `audit-empty`,
 //! `audit-error`, `audit-refresh`, `audit-stale`, `stale-notice`, rows
 //! `audit-row` (`data-result`), and in them `audit-key`, `audit-to`,
-//! `audit-result`, `audit-detail`.
+//! `audit-result`, `audit-detail`, `audit-address`, `audit-no-key`.
 
 use std::time::Duration;
 
-use etcdeck_shared::edit::{AuditEntry, AuditLog, AuditResult};
+use etcdeck_shared::edit::{ACTION_LOGIN_TOKEN, AuditEntry, AuditLog, AuditResult};
 use etcdeck_shared::ws::{WatchEvent, WatchRange};
 use etcdeck_shared::{Bytes, Revision};
 use leptos::prelude::*;
@@ -79,10 +80,11 @@ pub fn AuditView(
         match (data, error) {
             (Some(log), _) if log.entries.is_empty() => view! {
                 <div data-testid="audit-empty" role="status" class="max-w-4xl rounded-xl border-2 border-dashed border-slate-300 p-6 dark:border-slate-700">
-                    <p class="text-2xl font-semibold">"no writes yet"</p>
+                    <p class="text-2xl font-semibold">"no writes or logins yet"</p>
                     <p class=format!("mt-2 text-lg {MUTED}")>
                         "Every put, delete, copy, rename and lease action made through etcdeck \
-                         is listed here, with who made it and how it ended."
+                         is listed here, with who made it and how it ended, and so is every \
+                         login, failed or throttled, with the address it came from."
                     </p>
                 </div>
             }
@@ -112,7 +114,7 @@ pub fn AuditView(
             <div class="flex flex-wrap items-baseline gap-x-6 gap-y-1">
                 <h1 class="text-3xl font-bold tracking-tight">"Audit"</h1>
                 <span class=format!("text-sm {MUTED}")>
-                    "writes through etcdeck, newest first; refreshed every 10 s"
+                    "writes and logins through etcdeck, newest first; refreshed every 10 s"
                 </span>
                 {on_refresh
                     .map(|refresh| {
@@ -181,6 +183,7 @@ fn audit_row(entry: AuditEntry) -> impl IntoView {
         detail,
         address,
     } = entry;
+    let who = user_text(user, &action);
     let revisions = revision_text(
         old_revision.map(|r| r.to_string()),
         new_revision.map(|r| r.to_string()),
@@ -191,7 +194,7 @@ fn audit_row(entry: AuditEntry) -> impl IntoView {
                 <time datetime=iso_time(at_ms)>{local_time(at_ms)}</time>
             </td>
             <td class=TD>
-                {user.unwrap_or_else(|| "(no auth)".to_owned())}
+                {who}
                 {address
                     .map(|address| {
                         view! {
@@ -203,7 +206,16 @@ fn audit_row(entry: AuditEntry) -> impl IntoView {
             </td>
             <td class=format!("{TD} font-mono")>{action}</td>
             <td class=TD>
-                {key_cell(key, "audit-key")}
+                {if key.is_empty() && to.is_none() {
+                    view! {
+                        <span data-testid="audit-no-key" class=MUTED>
+                            "—"
+                        </span>
+                    }
+                        .into_any()
+                } else {
+                    key_cell(key, "audit-key").into_any()
+                }}
                 {to
                     .map(|to| {
                         view! {
@@ -255,13 +267,28 @@ pub fn result_text(result: AuditResult) -> &'static str {
         AuditResult::Conflict => "conflict",
         AuditResult::Denied => "denied",
         AuditResult::Failed => "failed",
+        AuditResult::Throttled => "throttled",
     }
+}
+
+/// Who an entry names: the etcd user, or for an entry without one, a wall
+/// screen's login or a session of an etcd without auth.
+pub fn user_text(user: Option<String>, action: &str) -> String {
+    user.unwrap_or_else(|| {
+        if action == ACTION_LOGIN_TOKEN {
+            "(wall screen)".to_owned()
+        } else {
+            "(no auth)".to_owned()
+        }
+    })
 }
 
 fn result_tone(result: AuditResult) -> &'static str {
     match result {
         AuditResult::Ok => "font-semibold text-emerald-800 dark:text-emerald-300",
-        AuditResult::Conflict => "font-semibold text-amber-700 dark:text-amber-300",
+        AuditResult::Conflict | AuditResult::Throttled => {
+            "font-semibold text-amber-700 dark:text-amber-300"
+        }
         AuditResult::Denied | AuditResult::Failed => "font-semibold text-red-700 dark:text-red-300",
     }
 }
@@ -308,5 +335,9 @@ mod tests {
         assert_eq!(revision_text(Some("41".into()), None), "41 → —");
         assert_eq!(revision_text(None, Some("7".into())), "— → 7");
         assert_eq!(result_text(AuditResult::Denied), "denied");
+        assert_eq!(result_text(AuditResult::Throttled), "throttled");
+        assert_eq!(user_text(None, "login_token"), "(wall screen)");
+        assert_eq!(user_text(None, "put"), "(no auth)");
+        assert_eq!(user_text(Some("root".into()), "login"), "root");
     }
 }

@@ -5,8 +5,13 @@
 //! `next` is where the user was when the session was found missing, so
 //! deep links survive the login; it is only ever a path on this site.
 //!
-//! DOM contract: `login-user`, `login-password`, `login-submit`,
-//! `login-error`, `login-ended`.
+//! A throttled login (429) shows the backend's sentence and counts its
+//! `Retry-After` down on the button; the fields stay usable meanwhile.
+//!
+//! DOM contract: `login-user`, `login-password`, `login-submit`
+//! (`data-retry-in` while counting down), `login-error`, `login-ended`.
+
+use std::time::Duration;
 
 use etcdeck_shared::edit::LoginRequest;
 use leptos::html;
@@ -125,6 +130,7 @@ pub fn LoginPage() -> impl IntoView {
     );
     let error = RwSignal::new(None::<String>);
     let sending = RwSignal::new(false);
+    let retry = RetryCountdown::new();
     let next = StoredValue::new(target.next.clone());
 
     let go_next = {
@@ -158,9 +164,7 @@ pub fn LoginPage() -> impl IntoView {
                         }
                         go_next();
                     }
-                    Err(failure) => {
-                        error.try_set(Some(failure.to_string()));
-                    }
+                    Err(failure) => retry.refused(&failure, error),
                 }
             });
         }
@@ -195,6 +199,7 @@ pub fn LoginPage() -> impl IntoView {
             error=error
             sending=sending
             ended=Signal::derive(ended)
+            retry_in=retry.left
         />
     }
 }
@@ -213,6 +218,7 @@ pub fn SessionEndedDialog(session: Session) -> impl IntoView {
     };
     let error = RwSignal::new(None::<String>);
     let sending = RwSignal::new(false);
+    let retry = RetryCountdown::new();
     let on_submit = Callback::new(move |(user, password): (String, String)| {
         if sending.get_untracked() {
             return;
@@ -225,9 +231,7 @@ pub fn SessionEndedDialog(session: Session) -> impl IntoView {
             sending.try_set(false);
             match answer {
                 Ok(info) => session.started(info),
-                Err(failure) => {
-                    error.try_set(Some(failure.to_string()));
-                }
+                Err(failure) => retry.refused(&failure, error),
             }
         });
     });
@@ -240,7 +244,13 @@ pub fn SessionEndedDialog(session: Session) -> impl IntoView {
                 aria-label="Log in again"
                 class="fixed inset-0 z-50 flex items-center justify-center overflow-y-auto bg-slate-950/60 p-4"
             >
-                <LoginForm on_submit=on_submit error=error sending=sending ended=true />
+                <LoginForm
+                    on_submit=on_submit
+                    error=error
+                    sending=sending
+                    ended=true
+                    retry_in=retry.left
+                />
             </div>
         </Show>
     }
@@ -260,6 +270,10 @@ pub fn LoginForm(
     /// The previous session ended (idle expiry, refused).
     #[prop(into, optional)]
     ended: Signal<bool>,
+    /// Seconds until a throttled login may be tried again (0: now); the
+    /// button waits and says so, the fields stay usable.
+    #[prop(into, optional)]
+    retry_in: Signal<u64>,
 ) -> impl IntoView {
     let user = NodeRef::<html::Input>::new();
     let password = NodeRef::<html::Input>::new();
@@ -270,7 +284,7 @@ pub fn LoginForm(
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if sending.get_untracked() {
+        if sending.get_untracked() || retry_in.get_untracked() > 0 {
             return;
         }
         let (Some(user), Some(password)) = (user.get_untracked(), password.get_untracked()) else {
@@ -347,12 +361,76 @@ pub fn LoginForm(
                     type="submit"
                     data-testid="login-submit"
                     class="rounded-lg bg-sky-700 px-4 py-2 text-lg font-semibold text-white hover:bg-sky-800 disabled:opacity-60 dark:bg-sky-600 dark:hover:bg-sky-500"
-                    prop:disabled=move || sending.get()
+                    prop:disabled=move || sending.get() || retry_in.get() != 0
+                    data-retry-in=move || {
+                        let left = retry_in.get();
+                        (left > 0).then(|| left.to_string())
+                    }
                 >
-                    {move || if sending.get() { "Logging in…" } else { "Log in" }}
+                    {move || submit_label(sending.get(), retry_in.get())}
                 </button>
             </form>
         </section>
+    }
+}
+
+/// What the login button says: sending, waiting out a throttled login
+/// (`retry_in` seconds), or ready.
+pub fn submit_label(sending: bool, retry_in: u64) -> String {
+    if sending {
+        "Logging in…".to_owned()
+    } else if retry_in > 0 {
+        format!("Try again in {retry_in} s")
+    } else {
+        "Log in".to_owned()
+    }
+}
+
+/// Seconds until a throttled login may be tried again (a 429's
+/// `Retry-After`), counted down once a second; 0 when it may.
+#[derive(Clone, Copy)]
+struct RetryCountdown {
+    left: RwSignal<u64>,
+    timer: StoredValue<Option<IntervalHandle>>,
+}
+
+impl RetryCountdown {
+    fn new() -> Self {
+        let countdown = RetryCountdown {
+            left: RwSignal::new(0),
+            timer: StoredValue::new(None),
+        };
+        on_cleanup(move || countdown.stop());
+        countdown
+    }
+
+    /// Shows a refused login's sentence and, for a throttled one, starts
+    /// counting its wait down.
+    fn refused(self, failure: &api::session::LoginFailure, error: RwSignal<Option<String>>) {
+        error.try_set(Some(failure.to_string()));
+        if let Some(secs) = failure.retry_after_secs {
+            self.start(secs);
+        }
+    }
+
+    fn start(self, secs: u64) {
+        self.stop();
+        self.left.try_set(secs);
+        let tick = move || {
+            let left = self.left.try_get_untracked().unwrap_or(0).saturating_sub(1);
+            self.left.try_set(left);
+            if left == 0 {
+                self.stop();
+            }
+        };
+        let timer = set_interval_with_handle(tick, Duration::from_secs(1)).ok();
+        self.timer.try_set_value(timer);
+    }
+
+    fn stop(self) {
+        if let Some(timer) = self.timer.try_update_value(Option::take).flatten() {
+            timer.clear();
+        }
     }
 }
 
@@ -360,6 +438,13 @@ pub fn LoginForm(
 mod tests {
     use super::*;
     use crate::unit_test;
+
+    #[unit_test]
+    fn the_button_counts_a_throttled_login_down() {
+        assert_eq!(submit_label(false, 0), "Log in");
+        assert_eq!(submit_label(true, 0), "Logging in…");
+        assert_eq!(submit_label(false, 7), "Try again in 7 s");
+    }
 
     #[unit_test]
     fn next_and_token_come_from_the_address() {
