@@ -13,6 +13,10 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
+mod mask;
+
+pub use mask::{BadMask, DEFAULT_MASKS, Masks};
+
 /// A live web dashboard for etcd.
 #[derive(Debug, Parser)]
 #[command(name = "etcdeck", version, about)]
@@ -115,6 +119,15 @@ pub struct Cli {
         default_value = "services/"
     )]
     pub service_prefixes: Vec<String>,
+    /// A glob over keys whose values are shown as hidden to everyone but
+    /// etcd's root until revealed (repeatable; case-insensitive, `*`
+    /// crosses `/`). Without any: `*password*`, `*passwd*`, `*secret*`,
+    /// `*token*`, `*credential*`, `*.key`, `*private*key*`.
+    #[arg(long = "mask", env = "ETCDECK_MASK", value_delimiter = ',')]
+    pub masks: Vec<String>,
+    /// Show every value to everyone etcd lets read it (no masking).
+    #[arg(long, env = "ETCDECK_NO_MASK", conflicts_with = "masks")]
+    pub no_mask: bool,
 }
 
 /// Everything the backend needs, validated.
@@ -222,6 +235,8 @@ pub struct ServerConfig {
     pub session_idle: std::time::Duration,
     pub separator: Vec<u8>,
     pub dist: PathBuf,
+    /// Keys whose values are masked (`--mask`, `--no-mask`).
+    pub masks: Masks,
 }
 
 impl Default for ServerConfig {
@@ -236,6 +251,7 @@ impl Default for ServerConfig {
             session_idle: std::time::Duration::from_secs(30 * 60),
             separator: b"/".to_vec(),
             dist: PathBuf::from("dist"),
+            masks: Masks::default(),
         }
     }
 }
@@ -269,6 +285,8 @@ pub enum ConfigError {
     BadOrigin(String),
     #[error("--session-idle-minutes must be at least 1")]
     NoIdle,
+    #[error(transparent)]
+    BadMask(#[from] BadMask),
 }
 
 impl Cli {
@@ -363,6 +381,7 @@ impl Cli {
         if self.session_idle_minutes == 0 {
             return Err(ConfigError::NoIdle);
         }
+        let masks = mask_patterns(self.no_mask, &self.masks)?;
         Ok(Config {
             coord,
             etcd: EtcdConfig {
@@ -379,8 +398,28 @@ impl Cli {
                 session_idle: std::time::Duration::from_secs(self.session_idle_minutes * 60),
                 separator: self.separator.into_bytes(),
                 dist: self.dist,
+                masks,
             },
         })
+    }
+}
+
+/// The mask patterns the flags ask for: none with `--no-mask`, the given
+/// ones (blank ones left out), or the defaults.
+fn mask_patterns(off: bool, given: &[String]) -> Result<Masks, BadMask> {
+    if off {
+        return Ok(Masks::off());
+    }
+    let given: Vec<String> = given
+        .iter()
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if given.is_empty() {
+        Ok(Masks::default())
+    } else {
+        Masks::new(given)
     }
 }
 
@@ -548,5 +587,25 @@ mod tests {
             .into_config(|_| None)
             .unwrap_err();
         assert_eq!(err.to_string(), "--queue-prefix needs a non-empty name");
+    }
+
+    #[test]
+    fn masks_default_repeat_and_turn_off() {
+        let cfg = parse(&[]).into_config(|_| None).unwrap();
+        assert_eq!(cfg.server.masks.patterns(), DEFAULT_MASKS);
+        let cfg = parse(&["--mask", "*pin*", "--mask", "/vault/*,  "])
+            .into_config(|_| None)
+            .unwrap();
+        assert_eq!(cfg.server.masks.patterns(), ["*pin*", "/vault/*"]);
+        assert_eq!(cfg.server.masks.matching(b"/app/PIN"), Some("*pin*"));
+        assert_eq!(cfg.server.masks.matching(b"/app/password"), None);
+        let cfg = parse(&["--no-mask"]).into_config(|_| None).unwrap();
+        assert!(cfg.server.masks.patterns().is_empty());
+        assert!(Cli::try_parse_from(["etcdeck", "--no-mask", "--mask", "*x*"]).is_err());
+        let err = parse(&["--mask", "a[b"]).into_config(|_| None).unwrap_err();
+        assert!(
+            err.to_string().starts_with("--mask 'a[b' is not a glob"),
+            "{err}"
+        );
     }
 }

@@ -44,6 +44,7 @@ fn info(can_write: bool, reason: Option<&str>) -> SessionInfo {
         read_only_reason: reason.map(str::to_owned),
         csrf: "token-1".into(),
         idle_timeout_secs: 900,
+        is_root: false,
     }
 }
 
@@ -264,6 +265,7 @@ fn entry(action: &str, key: Bytes, result: AuditResult) -> AuditEntry {
         new_revision: Some(Revision(42)),
         result,
         detail: None,
+        address: None,
     }
 }
 

@@ -14,6 +14,8 @@
 //!   audit log.
 //! - [`coord`]: bodies of the coordination views (leases, locks, elections,
 //!   queues, services).
+//! - [`mask`]: values hidden because their key looks secret, and the
+//!   reveal that shows one.
 //! - [`limits`]: the limits both sides check (lease TTLs, value size, level
 //!   pages), each with the sentence that refuses a value past it.
 
@@ -22,6 +24,7 @@ pub mod bytes;
 pub mod coord;
 pub mod edit;
 pub mod limits;
+pub mod mask;
 pub mod ws;
 
 pub use api::*;

@@ -72,6 +72,7 @@ mod tests {
             session_idle: std::time::Duration::from_secs(60),
             separator: b"/".to_vec(),
             dist: "dist".into(),
+            masks: crate::config::Masks::off(),
         }
     }
 
