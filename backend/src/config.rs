@@ -13,6 +13,10 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 
+mod mask;
+
+pub use mask::{BadMask, DEFAULT_MASKS, Masks};
+
 /// A live web dashboard for etcd.
 #[derive(Debug, Parser)]
 #[command(name = "etcdeck", version, about)]
@@ -133,6 +137,15 @@ pub struct Cli {
         default_value = "services/"
     )]
     pub service_prefixes: Vec<String>,
+    /// A glob over keys whose values are shown as hidden to everyone but
+    /// etcd's root until revealed (repeatable; case-insensitive, `*`
+    /// crosses `/`). Without any: `*password*`, `*passwd*`, `*secret*`,
+    /// `*token*`, `*credential*`, `*.key`, `*private*key*`.
+    #[arg(long = "mask", env = "ETCDECK_MASK", value_delimiter = ',')]
+    pub masks: Vec<String>,
+    /// Show every value to everyone etcd lets read it (no masking).
+    #[arg(long, env = "ETCDECK_NO_MASK", conflicts_with = "masks")]
+    pub no_mask: bool,
 }
 
 /// Everything the backend needs, validated.
@@ -256,6 +269,8 @@ pub struct ServerConfig {
     pub dist: Option<PathBuf>,
     /// How failed logins are slowed down (not a flag: tests shorten it).
     pub login_throttle: ThrottlePolicy,
+    /// Keys whose values are masked (`--mask`, `--no-mask`).
+    pub masks: Masks,
 }
 
 /// How failed logins are throttled, per client address and per etcd user
@@ -306,6 +321,7 @@ impl Default for ServerConfig {
             separator: b"/".to_vec(),
             dist: None,
             login_throttle: ThrottlePolicy::default(),
+            masks: Masks::default(),
         }
     }
 }
@@ -343,6 +359,8 @@ pub enum ConfigError {
     NoAuditSize,
     #[error("--session-max-hours must be at least 1")]
     NoMaxLifetime,
+    #[error(transparent)]
+    BadMask(#[from] BadMask),
 }
 
 impl Cli {
@@ -443,6 +461,7 @@ impl Cli {
         if self.session_max_hours == 0 {
             return Err(ConfigError::NoMaxLifetime);
         }
+        let masks = mask_patterns(self.no_mask, &self.masks)?;
         Ok(Config {
             coord,
             audit: AuditConfig {
@@ -466,8 +485,28 @@ impl Cli {
                 separator: self.separator.into_bytes(),
                 dist: self.dist,
                 login_throttle: ThrottlePolicy::default(),
+                masks,
             },
         })
+    }
+}
+
+/// The mask patterns the flags ask for: none with `--no-mask`, the given
+/// ones (blank ones left out), or the defaults.
+fn mask_patterns(off: bool, given: &[String]) -> Result<Masks, BadMask> {
+    if off {
+        return Ok(Masks::off());
+    }
+    let given: Vec<String> = given
+        .iter()
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if given.is_empty() {
+        Ok(Masks::default())
+    } else {
+        Masks::new(given)
     }
 }
 
@@ -636,5 +675,25 @@ mod tests {
             .into_config(|_| None)
             .unwrap_err();
         assert_eq!(err.to_string(), "--queue-prefix needs a non-empty name");
+    }
+
+    #[test]
+    fn masks_default_repeat_and_turn_off() {
+        let cfg = parse(&[]).into_config(|_| None).unwrap();
+        assert_eq!(cfg.server.masks.patterns(), DEFAULT_MASKS);
+        let cfg = parse(&["--mask", "*pin*", "--mask", "/vault/*,  "])
+            .into_config(|_| None)
+            .unwrap();
+        assert_eq!(cfg.server.masks.patterns(), ["*pin*", "/vault/*"]);
+        assert_eq!(cfg.server.masks.matching(b"/app/PIN"), Some("*pin*"));
+        assert_eq!(cfg.server.masks.matching(b"/app/password"), None);
+        let cfg = parse(&["--no-mask"]).into_config(|_| None).unwrap();
+        assert!(cfg.server.masks.patterns().is_empty());
+        assert!(Cli::try_parse_from(["etcdeck", "--no-mask", "--mask", "*x*"]).is_err());
+        let err = parse(&["--mask", "a[b"]).into_config(|_| None).unwrap_err();
+        assert!(
+            err.to_string().starts_with("--mask 'a[b' is not a glob"),
+            "{err}"
+        );
     }
 }

@@ -95,6 +95,7 @@ fn wkv(key: &str, value: &str, create: i64, modified: i64, version: i64) -> Watc
         mod_revision: Revision(modified),
         version,
         lease: None,
+        masked: None,
     }
 }
 

@@ -147,7 +147,11 @@ impl Item {
             kind,
             label,
             key: event.kv.key.display(),
-            size: (event.kind == EventKind::Put).then(|| format::human_size(event.kv.value.len())),
+            size: (event.kind == EventKind::Put).then(|| match &event.kv.masked {
+                // The backend left the value out; its size is what it said.
+                Some(masked) => format!("hidden · {}", format::human_size(masked.size as usize)),
+                None => format::human_size(event.kv.value.len()),
+            }),
         })
     }
 

@@ -142,6 +142,18 @@ pub fn can_write() -> Signal<bool> {
     }
 }
 
+/// Whether the session's etcd user has etcd's root role, the one that may
+/// reveal masked values; `false` while the session is unknown.
+pub fn is_root() -> Signal<bool> {
+    match Session::get() {
+        Some(session) => {
+            let phase = session.phase;
+            Signal::derive(move || phase.with(|p| p.info().is_some_and(|i| i.is_root)))
+        }
+        None => Signal::stored(false),
+    }
+}
+
 /// Why writes are refused, when they are (`None` while they are allowed or
 /// the session is unknown).
 pub fn read_only_reason() -> Signal<Option<String>> {

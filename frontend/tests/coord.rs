@@ -155,6 +155,7 @@ fn kv(key: &str, lease: Option<i64>, version: i64) -> WatchKv {
         mod_revision: Revision(9),
         version,
         lease: lease.map(LeaseId),
+        masked: None,
     }
 }
 
@@ -186,6 +187,7 @@ fn contender(key: &str, lease: i64, ttl: Option<i64>, since: Option<u64>) -> Con
         holding_since_ms: since,
         since_exact: false,
         role: None,
+        masked: None,
     }
 }
 
@@ -701,6 +703,7 @@ fn instance(name: &str, ttl: Option<i64>, granted: Option<i64>, lease: bool) -> 
         lease: lease.then_some(LeaseId(7)),
         lease_ttl: ttl,
         granted_ttl: granted,
+        masked: None,
     }
 }
 

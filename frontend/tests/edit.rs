@@ -66,6 +66,7 @@ fn writer_session() {
         read_only_reason: None,
         csrf: "csrf".into(),
         idle_timeout_secs: 1800,
+        is_root: false,
     });
 }
 
@@ -220,6 +221,7 @@ fn kv(value: &str, mod_revision: i64) -> KeyValue {
         version: 3,
         lease: None,
         revision: Revision(mod_revision),
+        masked: None,
     }
 }
 

@@ -38,6 +38,7 @@ fn kv(key: &str, value: &str, rev: i64, version: i64) -> WatchKv {
         mod_revision: Revision(rev),
         version,
         lease: None,
+        masked: None,
     }
 }
 

@@ -23,6 +23,7 @@ fn kv(key: &str, value: &str, rev: i64) -> WatchKv {
         mod_revision: Revision(rev),
         version: 2,
         lease: None,
+        masked: None,
     }
 }
 

@@ -53,6 +53,7 @@ fn session(can_write: bool) {
         read_only_reason: (!can_write).then(|| "etcdeck runs with --read-only".to_owned()),
         csrf: "csrf".into(),
         idle_timeout_secs: 1800,
+        is_root: false,
     });
 }
 

@@ -1,7 +1,8 @@
 //! The session side of the app mounted with canned state: the login form
 //! (and its countdown after a throttled login), the header's user and
-//! read-only badge, the audit table (writes and logins), and the lease
-//! actions shown only to sessions that may write. Run with
+//! read-only badge, the audit table (writes and logins), the lease actions
+//! shown only to sessions that may write, and masked values with Reveal
+//! only for etcd's root. Run with
 //! `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p etcdeck-frontend --target wasm32-unknown-unknown --test session`.
 
 use etcdeck_frontend::api::ApiFailure;
@@ -45,6 +46,7 @@ fn info(can_write: bool, reason: Option<&str>) -> SessionInfo {
         read_only_reason: reason.map(str::to_owned),
         csrf: "token-1".into(),
         idle_timeout_secs: 900,
+        is_root: false,
     }
 }
 
@@ -622,4 +624,50 @@ async fn a_ttl_over_the_backends_limit_is_refused_with_the_backends_sentence() {
     one(&root, "lease-grant").click();
     settle().await;
     assert_eq!(count(&root, "lease-ttl-error"), 0);
+}
+
+// ------------------------------------------------------------------ masked values
+
+/// A masked value says why and how large; only etcd's root gets Reveal, and
+/// a revealed value shows in the normal viewer.
+#[wasm_bindgen_test]
+async fn masked_values_are_hidden_and_only_root_may_reveal() {
+    use etcdeck_frontend::components::masked_value::MaskedValue;
+    use etcdeck_shared::mask::Masked;
+
+    let masked = Masked {
+        pattern: "*password*".into(),
+        size: 7,
+    };
+    for is_root in [false, true] {
+        let root = container();
+        let revealed = RwSignal::new(None::<Bytes>);
+        let shown = masked.clone();
+        let _handle = mount_to(root.clone(), move || {
+            Session::provide_active(SessionInfo {
+                is_root,
+                ..info(false, None)
+            });
+            view! {
+                <MaskedValue key=Bytes::from("/app/db/password") masked=shown.clone()
+                    revision=Revision(3) revealed=revealed />
+            }
+        });
+        settle().await;
+        let notice = one(&root, "value-masked").inner_text();
+        assert!(
+            notice.starts_with("Hidden: this key looks secret (matches *password*) · 7 bytes"),
+            "{notice}"
+        );
+        assert_eq!(notice.contains("Reveal"), is_root, "{notice}");
+        assert_eq!(count(&root, "reveal-value"), usize::from(is_root));
+        assert_eq!(count(&root, "value"), 0, "no value before a reveal");
+        if is_root {
+            revealed.set(Some(Bytes::from("hunter2")));
+            settle().await;
+            assert_eq!(count(&root, "value-masked"), 0);
+            assert_eq!(count(&root, "value-revealed"), 1);
+            assert!(one(&root, "value").inner_text().contains("hunter2"));
+        }
+    }
 }

@@ -198,6 +198,10 @@ pub struct KeyValue {
     pub lease: Option<Lease>,
     /// The etcd revision the key was read at.
     pub revision: Revision,
+    /// Set when the value was left out because the key matches a mask
+    /// pattern (`value` is then empty); see [`crate::mask`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masked: Option<crate::mask::Masked>,
 }
 
 /// A lease as seen when a key was read.
@@ -329,6 +333,7 @@ mod tests {
                 remaining_ttl: Some(59),
             }),
             revision: Revision(9),
+            masked: None,
         };
         let json = serde_json::to_string(&kv).unwrap();
         expect![[r#"{"key":"aw==","value":"dg==","create_revision":2,"mod_revision":3,"version":2,"lease":{"id":"694d7b8e1d1a2b3c","granted_ttl":60,"remaining_ttl":59},"revision":9}"#]]

@@ -88,6 +88,10 @@ pub struct Contender {
     /// For a reader or writer of an RWMutex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<RwRole>,
+    /// Set when the value was left out because the key matches a mask
+    /// pattern (`value` is then empty); see [`crate::mask`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masked: Option<crate::mask::Masked>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,6 +196,10 @@ pub struct Instance {
     pub lease: Option<LeaseId>,
     pub lease_ttl: Option<i64>,
     pub granted_ttl: Option<i64>,
+    /// Set when the value was left out because the key matches a mask
+    /// pattern (`value` is then empty); see [`crate::mask`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masked: Option<crate::mask::Masked>,
 }
 
 #[cfg(test)]
@@ -210,6 +218,7 @@ mod tests {
             holding_since_ms: Some(1_763_712_000_000),
             since_exact: true,
             role,
+            masked: None,
         }
     }
 
@@ -362,6 +371,7 @@ mod tests {
                     lease: Some(LeaseId(0x694d_a1fd_28ed_4b18)),
                     lease_ttl: Some(9),
                     granted_ttl: Some(10),
+                    masked: None,
                 }],
             }],
             revision: Revision(44),

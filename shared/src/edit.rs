@@ -103,6 +103,10 @@ pub struct SessionInfo {
     pub csrf: String,
     /// The session ends after this many seconds without a request.
     pub idle_timeout_secs: u64,
+    /// The session's etcd user has etcd's root role: it may reveal masked
+    /// values ([`crate::mask`]).
+    #[serde(default)]
+    pub is_root: bool,
 }
 
 /// What a save does with the key's lease.
@@ -229,6 +233,10 @@ pub struct Version {
     /// etcd's version counter (0 for a delete).
     pub version: i64,
     pub lease: Option<LeaseId>,
+    /// Set when the value was left out because the key matches a mask
+    /// pattern (`value` is then `Some` of nothing); see [`crate::mask`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masked: Option<crate::mask::Masked>,
 }
 
 /// `POST /api/v1/lease/grant`.
@@ -424,9 +432,10 @@ mod tests {
             read_only_reason: Some("a wall screen's access token only reads".into()),
             csrf: "c".into(),
             idle_timeout_secs: 3600,
+            is_root: false,
         };
         let json = serde_json::to_string(&info).unwrap();
-        expect![[r#"{"kind":"token","user":"wall","can_write":false,"read_only_reason":"a wall screen's access token only reads","csrf":"c","idle_timeout_secs":3600}"#]]
+        expect![[r#"{"kind":"token","user":"wall","can_write":false,"read_only_reason":"a wall screen's access token only reads","csrf":"c","idle_timeout_secs":3600,"is_root":false}"#]]
         .assert_eq(&json);
         assert_eq!(serde_json::from_str::<SessionInfo>(&json).unwrap(), info);
     }

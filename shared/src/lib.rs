@@ -16,6 +16,8 @@
 //! - [`coord`]: bodies of the coordination views (leases, locks, elections,
 //!   queues, services).
 //! - [`sessions`]: the sessions view (list a person's sessions, end one).
+//! - [`mask`]: values hidden because their key looks secret, and the
+//!   reveal that shows one.
 //! - [`limits`]: the limits both sides check (lease TTLs, value size, level
 //!   pages), each with the sentence that refuses a value past it.
 
@@ -26,6 +28,7 @@ pub mod coord;
 pub mod edit;
 pub mod limits;
 pub mod sessions;
+pub mod mask;
 pub mod ws;
 
 pub use api::*;

@@ -199,6 +199,10 @@ pub struct WatchKv {
     pub version: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<LeaseId>,
+    /// Set when the value was left out because the key matches a mask
+    /// pattern (`value` is then empty); see [`crate::mask`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masked: Option<crate::mask::Masked>,
 }
 
 #[cfg(test)]
@@ -216,6 +220,7 @@ mod tests {
             mod_revision: Revision(rev),
             version: 1,
             lease: None,
+            masked: None,
         }
     }
 

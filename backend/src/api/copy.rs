@@ -12,7 +12,8 @@ use etcdeck_shared::edit::{CopyRequest, MAX_COPY_KEYS, MAX_VALUE_BYTES, Written}
 use super::edit::{Attempt, body};
 use super::error::write_failure;
 use super::extract::Writer;
-use super::{AppState, Failure};
+use super::{AppState, Failure, mask};
+use crate::config::Masks;
 use crate::etcd::{CopyOutcome, CopyPlan, SourceKv};
 
 /// `POST /api/v1/copy`: copy or rename.
@@ -26,10 +27,11 @@ pub(super) async fn copy(
     let attempt = Attempt::new(&state, &writer, action, &request.from)
         .to(&request.to)
         .saw(request.revision);
-    attempt.finish(do_copy(&writer, request).await, |w| Some(w.revision))
+    let outcome = do_copy(&writer, request, &state.config.masks).await;
+    attempt.finish(outcome, |w| Some(w.revision))
 }
 
-async fn do_copy(writer: &Writer, request: CopyRequest) -> Result<Written, Failure> {
+async fn do_copy(writer: &Writer, request: CopyRequest, masks: &Masks) -> Result<Written, Failure> {
     check_copy(&request)?;
     let CopyRequest {
         from,
@@ -81,6 +83,18 @@ async fn do_copy(writer: &Writer, request: CopyRequest) -> Result<Written, Failu
     }
     let keys: Vec<&[u8]> = sources.kvs.iter().map(|kv| kv.key.as_slice()).collect();
     let targets = copy_targets(&from.0, &to.0, prefix, &keys).map_err(Failure::BadRequest)?;
+    // Masking goes by the key's name: a masked value copied under a name
+    // that is not masked would be shown to everyone who may read it.
+    if !writer.is_root
+        && let Some((source, target)) = mask::unmasked_target(masks, &keys, &targets)
+    {
+        return Err(Failure::Forbidden(format!(
+            "{} looks secret and its value is hidden; copying it to {}, which does not, would show it; \
+             only etcd's root may (nothing was written)",
+            Bytes::from(source).display(),
+            Bytes::from(target).display()
+        )));
+    }
     let plan = CopyPlan {
         sources: sources.kvs,
         targets,

@@ -21,7 +21,7 @@ use etcdeck_shared::{Bytes, KeyValue, LeaseId, Revision};
 
 use super::error::{body_rejected, lease_write_failure, write_failure};
 use super::extract::Writer;
-use super::{AppState, Failure, audit, copy, history, prefix};
+use super::{AppState, Failure, audit, copy, history, mask, prefix};
 use crate::etcd::{EtcdError, Guarded};
 
 /// Largest request body a write accepts: a value of [`MAX_VALUE_BYTES`] in
@@ -170,6 +170,19 @@ fn key_conflict(
     }))
 }
 
+/// The key as written, or as it is now in a conflict, with a masked value
+/// left out.
+fn masked_outcome(outcome: Result<Written, Failure>, state: &AppState) -> Result<Written, Failure> {
+    let masks = &state.config.masks;
+    match outcome {
+        Ok(written) => Ok(mask::masked(written, masks)),
+        Err(Failure::KeyConflict(conflict)) => Err(Failure::KeyConflict(Box::new(mask::masked(
+            *conflict, masks,
+        )))),
+        Err(failure) => Err(failure),
+    }
+}
+
 /// `POST /api/v1/put`.
 async fn put(
     State(state): State<AppState>,
@@ -179,7 +192,8 @@ async fn put(
     let request = body(request)?;
     let attempt =
         Attempt::new(&state, &writer, "put", &request.key).saw(request.expect_mod_revision);
-    attempt.finish(do_put(&writer, request).await, |w| Some(w.revision))
+    let outcome = masked_outcome(do_put(&writer, request).await, &state);
+    attempt.finish(outcome, |w| Some(w.revision))
 }
 
 async fn do_put(writer: &Writer, request: PutRequest) -> Result<Written, Failure> {
@@ -238,7 +252,8 @@ async fn delete(
     let request = body(request)?;
     let attempt =
         Attempt::new(&state, &writer, "delete", &request.key).saw(request.expect_mod_revision);
-    attempt.finish(do_delete(&writer, request).await, |w| Some(w.revision))
+    let outcome = masked_outcome(do_delete(&writer, request).await, &state);
+    attempt.finish(outcome, |w| Some(w.revision))
 }
 
 async fn do_delete(writer: &Writer, request: DeleteRequest) -> Result<Written, Failure> {

@@ -41,6 +41,8 @@ pub struct Reader {
 pub struct Writer {
     pub etcd: EtcdSession,
     pub user: Option<String>,
+    /// The etcd user has etcd's root role (it may reveal masked values).
+    pub is_root: bool,
 }
 
 impl FromRequestParts<AppState> for Reader {
@@ -92,6 +94,7 @@ impl FromRequestParts<AppState> for Writer {
         Ok(Writer {
             etcd: session.etcd.clone(),
             user: session.user.clone(),
+            is_root: session.is_root,
         })
     }
 }

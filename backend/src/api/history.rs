@@ -3,13 +3,13 @@
 //! it was created, as far back as etcd keeps them).
 
 use axum::Json;
-use axum::extract::RawQuery;
+use axum::extract::{RawQuery, State};
 use etcdeck_shared::Revision;
 use etcdeck_shared::edit::History;
 
-use super::Failure;
 use super::extract::Reader;
 use super::query::Query;
+use super::{AppState, Failure};
 use crate::etcd::KeyRead;
 
 /// The `revision` query parameter of a read of the past.
@@ -27,6 +27,7 @@ pub(super) fn revision_param(query: &Query) -> Result<Option<Revision>, Failure>
 
 /// `GET /api/v1/history?key=K`.
 pub(super) async fn history(
+    State(state): State<AppState>,
     reader: Reader,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<History>, Failure> {
@@ -46,13 +47,14 @@ pub(super) async fn history(
     };
     let revision = current.revision;
     let history = reader.etcd.key_history(current).await?;
-    Ok(Json(History {
+    let history = History {
         key,
         versions: history.versions,
         compacted_before: history.compacted_before,
         truncated: history.truncated,
         revision,
-    }))
+    };
+    Ok(Json(super::mask::masked(history, &state.config.masks)))
 }
 
 #[cfg(test)]

@@ -19,10 +19,12 @@ mod edit;
 mod error;
 mod extract;
 mod history;
+mod mask;
 mod may_write;
 mod origin;
 mod prefix;
 mod query;
+mod reveal;
 mod session;
 mod sessions;
 mod ws;
@@ -103,6 +105,7 @@ pub fn router(state: AppState) -> Router {
             get(may_write::one).post(may_write::many),
         )
         .merge(edit::routes())
+        .route(etcdeck_shared::mask::REVEAL_PATH, post(reveal::reveal))
         // A catch-all matches no empty rest, so `/api` and `/api/` are
         // named as well.
         .route("/api", any(unknown_api))
@@ -208,7 +211,11 @@ async fn level(
 }
 
 /// `GET /api/v1/key?key=K&revision=R`.
-async fn key(reader: Reader, RawQuery(raw): RawQuery) -> Result<Json<KeyValue>, Failure> {
+async fn key(
+    State(state): State<AppState>,
+    reader: Reader,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<KeyValue>, Failure> {
     let query = Query::parse(raw.as_deref())?;
     let key = query
         .bytes("key")
@@ -221,7 +228,7 @@ async fn key(reader: Reader, RawQuery(raw): RawQuery) -> Result<Json<KeyValue>, 
         .await
         .map_err(|err| error::at_revision_failure(err, at))?;
     match read {
-        KeyRead::Found(kv) => Ok(Json(kv)),
+        KeyRead::Found(kv) => Ok(Json(mask::masked(kv, &state.config.masks))),
         KeyRead::Missing { revision } => Err(Failure::KeyMissing {
             message: format!("the key {} does not exist", key.display()),
             revision,
@@ -245,7 +252,8 @@ async fn leases(State(state): State<AppState>, reader: Reader) -> Result<Json<Le
 
 /// `GET /api/v1/locks`.
 async fn locks(State(state): State<AppState>, reader: Reader) -> Result<Json<Locks>, Failure> {
-    Ok(Json(state.coord.locks(&reader.etcd).await?))
+    let locks = state.coord.locks(&reader.etcd).await?;
+    Ok(Json(mask::masked(locks, &state.config.masks)))
 }
 
 /// `GET /api/v1/elections`.
@@ -253,7 +261,8 @@ async fn elections(
     State(state): State<AppState>,
     reader: Reader,
 ) -> Result<Json<Elections>, Failure> {
-    Ok(Json(state.coord.elections(&reader.etcd).await?))
+    let elections = state.coord.elections(&reader.etcd).await?;
+    Ok(Json(mask::masked(elections, &state.config.masks)))
 }
 
 /// `GET /api/v1/queues`.
@@ -266,7 +275,8 @@ async fn services(
     State(state): State<AppState>,
     reader: Reader,
 ) -> Result<Json<Services>, Failure> {
-    Ok(Json(state.coord.services(&reader.etcd).await?))
+    let services = state.coord.services(&reader.etcd).await?;
+    Ok(Json(mask::masked(services, &state.config.masks)))
 }
 
 /// Any method on a path under `/api/` that is not an endpoint: 404, so a

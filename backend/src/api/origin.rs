@@ -75,6 +75,7 @@ mod tests {
             separator: b"/".to_vec(),
             dist: None,
             login_throttle: Default::default(),
+            masks: crate::config::Masks::off(),
         }
     }
 

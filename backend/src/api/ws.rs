@@ -13,6 +13,7 @@
 //! close frame ("going away") so that browsers reconnect.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -29,7 +30,9 @@ use tokio::sync::watch;
 use tokio_stream::StreamMap;
 
 use super::extract::Reader;
+use super::mask::{self, Mask};
 use super::{AppState, Failure};
+use crate::config::{Masks, ServerConfig};
 use crate::etcd::EtcdSession;
 use crate::hub::{Hub, Out, events_text};
 
@@ -63,13 +66,22 @@ pub(super) async fn upgrade(
     let hub = state.hub.clone();
     let shutdown = state.shutdown.clone();
     let sockets = state.sockets.clone();
+    let config = state.config.clone();
     ws.max_message_size(MAX_FRAME_READ)
         .max_frame_size(MAX_FRAME_READ)
         .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| sockets.track_future(serve(socket, hub, reader, shutdown)))
+        .on_upgrade(move |socket| {
+            sockets.track_future(serve(socket, hub, reader, config, shutdown))
+        })
 }
 
-async fn serve(socket: WebSocket, hub: Hub, reader: Reader, mut shutdown: watch::Receiver<bool>) {
+async fn serve(
+    socket: WebSocket,
+    hub: Hub,
+    reader: Reader,
+    config: Arc<ServerConfig>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let (mut sink, mut incoming) = socket.split();
     let mut subscriptions: StreamMap<SubId, Frames> = StreamMap::new();
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
@@ -99,7 +111,7 @@ async fn serve(socket: WebSocket, hub: Hub, reader: Reader, mut shutdown: watch:
                     if let Some(session) = &session {
                         session.touch();
                     }
-                    handle(&hub, &reader.etcd, &mut subscriptions, text.as_str())
+                    handle(&hub, &reader.etcd, &config, &mut subscriptions, text.as_str())
                 }
                 Some(Ok(Message::Binary(_))) => Some(bad_request(
                     "binary frames are not part of the protocol; send JSON text",
@@ -150,6 +162,7 @@ async fn serve(socket: WebSocket, hub: Hub, reader: Reader, mut shutdown: watch:
 fn handle(
     hub: &Hub,
     etcd: &EtcdSession,
+    config: &Arc<ServerConfig>,
     subscriptions: &mut StreamMap<SubId, Frames>,
     text: &str,
 ) -> Option<String> {
@@ -182,11 +195,14 @@ fn handle(
                 return Some(serde_json::to_string(&refused).unwrap_or_default());
             }
             let subscription = hub.subscribe(etcd, range, from);
-            let frames =
-                futures::stream::unfold(subscription, move |mut subscription| async move {
+            let config = config.clone();
+            let frames = futures::stream::unfold(subscription, move |mut subscription| {
+                let config = config.clone();
+                async move {
                     let out = subscription.next(id).await?;
-                    Some((frame(id, out, prev_kv), subscription))
-                });
+                    Some((frame(id, out, prev_kv, &config.masks), subscription))
+                }
+            });
             subscriptions.insert(id, Box::pin(frames));
         }
         ClientMessage::Unsubscribe { id } => {
@@ -197,11 +213,33 @@ fn handle(
 }
 
 /// The text frame of what subscription `id` has to say; the end of a
-/// subscription is worded by the API's one error mapping.
-fn frame(id: SubId, out: Out, prev_kv: bool) -> String {
+/// subscription is worded by the API's one error mapping. Values of masked
+/// keys are left out here, for this subscriber: events that touch none go
+/// out as the hub serialised them once for every subscriber.
+fn frame(id: SubId, out: Out, prev_kv: bool, masks: &Masks) -> String {
     let message = match out {
-        Out::Events(batches) => return events_text(id, &batches, prev_kv),
-        Out::Message(message) => message,
+        Out::Events(batches) => {
+            if !batches.iter().any(|b| mask::touches(masks, &b.events)) {
+                return events_text(id, &batches, prev_kv);
+            }
+            let events = batches
+                .iter()
+                .flat_map(|b| b.events.iter())
+                .map(|event| {
+                    let mut event = event.clone();
+                    if !prev_kv {
+                        event.prev = None;
+                    }
+                    event.mask(masks);
+                    event
+                })
+                .collect();
+            ServerMessage::Events { id, events }
+        }
+        Out::Message(mut message) => {
+            message.mask(masks);
+            message
+        }
         Out::Closed(why) => ServerMessage::Closed {
             id,
             error: Failure::from(why).into_api_error(),

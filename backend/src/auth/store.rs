@@ -85,6 +85,7 @@ impl BrowserSession {
             read_only_reason: self.read_only_reason.clone(),
             csrf: self.csrf.clone(),
             idle_timeout_secs: idle.as_secs(),
+            is_root: self.is_root,
         }
     }
 

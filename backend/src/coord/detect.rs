@@ -185,6 +185,7 @@ fn contender(kv: &RangeKv, role: Option<RwRole>, ttl: &HashMap<i64, Option<i64>>
         holding_since_ms: None,
         since_exact: false,
         role,
+        masked: None,
     }
 }
 

@@ -295,6 +295,7 @@ mod tests {
             holding_since_ms: None,
             since_exact: false,
             role: None,
+            masked: None,
         }
     }
 

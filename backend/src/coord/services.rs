@@ -36,6 +36,7 @@ pub fn services(
             lease: lease.map(LeaseId),
             lease_ttl: lease_ttl.and_then(|(_, left)| left),
             granted_ttl: lease_ttl.map(|(granted, _)| granted),
+            masked: None,
         };
         match out.last_mut() {
             Some(service) if service.name.0 == name => service.instances.push(instance),

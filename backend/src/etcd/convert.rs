@@ -17,6 +17,7 @@ pub(super) fn key_value(
         version: kv.version(),
         lease,
         revision: Revision(revision),
+        masked: None,
     }
 }
 

@@ -105,6 +105,7 @@ impl EtcdSession {
                                     create_revision: kv.create_revision,
                                     version: kv.version,
                                     lease: kv.lease,
+                                    masked: None,
                                 });
                                 while versions.len() > MAX_HISTORY_VERSIONS
                                     || (bytes > MAX_HISTORY_BYTES && versions.len() > 1)
@@ -141,6 +142,7 @@ impl EtcdSession {
                 create_revision: current.create_revision,
                 version: current.version,
                 lease: current.lease.as_ref().map(|l| l.id),
+                masked: None,
             });
         }
         Ok(KeyHistory {

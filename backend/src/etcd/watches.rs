@@ -281,6 +281,7 @@ fn watch_kv(kv: &etcd_client::KeyValue) -> WatchKv {
         mod_revision: Revision(kv.mod_revision()),
         version: kv.version(),
         lease: (kv.lease() != 0).then_some(LeaseId(kv.lease())),
+        masked: None,
     }
 }
 

@@ -346,6 +346,7 @@ mod tests {
             mod_revision: Revision(rev),
             version: 1,
             lease: None,
+            masked: None,
         };
         WatchEvent {
             kind: EventKind::Put,

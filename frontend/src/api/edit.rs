@@ -1,6 +1,7 @@
 //! The write side of the API and reads into the past: guarded puts and
 //! deletes of one key, prefix previews, prefix deletes, copies and renames,
-//! a key's history, and a level or key as it was at an earlier revision.
+//! a key's history, a level or key as it was at an earlier revision, and
+//! the reveal of a masked value.
 //! Writes go through [`post_json`], which adds the session's CSRF token; a
 //! 409 on one key comes back as [`ApiFailure::Conflict`].
 
@@ -8,6 +9,7 @@ use etcdeck_shared::edit::{
     CopyRequest, DeletePrefixRequest, DeleteRequest, History, PrefixPreview, PutRequest, Written,
     path,
 };
+use etcdeck_shared::mask::{REVEAL_PATH, RevealRequest};
 use etcdeck_shared::{Bytes, KeyValue, Level, Revision};
 
 use super::{ApiFailure, get_json, key_url, level_url, post_json};
@@ -32,6 +34,16 @@ pub async fn prefix_preview(prefix: &Bytes) -> Result<PrefixPreview, ApiFailure>
 /// previewed.
 pub async fn delete_prefix(request: &DeletePrefixRequest) -> Result<Written, ApiFailure> {
     post_json(path::DELETE_PREFIX, request).await
+}
+
+/// `POST /api/v1/reveal`: the value of a masked key, as of `revision`
+/// (only etcd's root gets it; the backend audits every reveal).
+pub async fn reveal(key: &Bytes, revision: Option<Revision>) -> Result<KeyValue, ApiFailure> {
+    let request = RevealRequest {
+        key: key.clone(),
+        revision,
+    };
+    post_json(REVEAL_PATH, &request).await
 }
 
 /// `POST /api/v1/copy`: copies or renames a key or a prefix.

@@ -10,6 +10,7 @@ use etcdeck_shared::edit::Conflict;
 use leptos::prelude::*;
 
 use crate::components::diff_view::{DiffView, shown_value};
+use crate::components::masked_value::hidden_text;
 use crate::format;
 
 #[component]
@@ -28,6 +29,16 @@ pub fn ConflictView(
 ) -> impl IntoView {
     let button = "rounded border px-3 py-1 text-sm disabled:opacity-50";
     let (theirs_title, theirs_body, theirs_value, save_label) = match &conflict.current {
+        // A masked key's current value is not sent: say so, compare nothing.
+        Some(kv) if kv.masked.is_some() => (
+            format!(
+                "Current version: mod revision {}, version {}",
+                kv.mod_revision, kv.version
+            ),
+            kv.masked.as_ref().map(hidden_text).unwrap_or_default(),
+            None,
+            "Save mine over it",
+        ),
         Some(kv) => (
             format!(
                 "Current version: mod revision {}, version {}, {}",

@@ -9,17 +9,19 @@
 //! DOM contract: `event-row` (`data-kind`, `data-key`, `data-revision`,
 //! `data-history`, `aria-expanded` when compact), `event-time`,
 //! `event-key`, `event-copy-key`, `event-detail`, `event-diff-toggle`,
-//! `event-diff`, `events-gap`.
+//! `event-diff`, `event-diff-masked`, `events-gap`. A value the backend
+//! masked shows as "hidden" with its size, and has no diff.
 
 use std::sync::Arc;
 
 use etcdeck_shared::Bytes;
-use etcdeck_shared::ws::{EventKind, GapReason, WatchEvent};
+use etcdeck_shared::ws::{EventKind, GapReason, WatchEvent, WatchKv};
 use leptos::ev;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::components::copy_button::CopyButton;
+use crate::components::masked_value::hidden_short;
 use crate::crumbs;
 use crate::diff::{self, Change, Shown};
 use crate::feed::{self, Item, Line};
@@ -279,11 +281,22 @@ fn details(event: &WatchEvent, open: bool) -> AnyView {
             } else {
                 "value"
             };
-            Some((what, preview(&event.kv.value)))
+            Some((what, value_text(&event.kv)))
         }
-        EventKind::Delete => event.prev.as_ref().map(|p| ("was", preview(&p.value))),
+        EventKind::Delete => event.prev.as_ref().map(|p| ("was", value_text(p))),
     };
+    let masked =
+        event.kv.masked.is_some() || event.prev.as_ref().is_some_and(|p| p.masked.is_some());
     let diff_part = match (event.kind, &event.prev) {
+        // The backend left the values out: there is nothing to compare.
+        (EventKind::Put, Some(_)) if masked => Some(
+            view! {
+                <p data-testid="event-diff-masked" class="text-xs text-slate-500 dark:text-slate-400">
+                    "no diff: the values are hidden (the key looks secret)"
+                </p>
+            }
+            .into_any(),
+        ),
         (EventKind::Put, Some(prev)) => {
             let small =
                 prev.value.len() <= DIFF_OPEN_UP_TO && event.kv.value.len() <= DIFF_OPEN_UP_TO;
@@ -383,6 +396,14 @@ fn diff_view(old: Bytes, new: Bytes, open_at_start: bool) -> impl IntoView {
                     })
             }}
         </div>
+    }
+}
+
+/// A key's value for its row, or "hidden" when the backend masked it.
+fn value_text(kv: &WatchKv) -> String {
+    match &kv.masked {
+        Some(masked) => hidden_short(masked),
+        None => preview(&kv.value),
     }
 }
 

@@ -2,15 +2,19 @@
 //! keeps (revision, version, size, lease, deletes marked), where its
 //! history was compacted away, a diff between any two chosen versions, and
 //! "Restore this version", which hands the value to the editor (saved as a
-//! normal guarded save). Loaded when the user opens the panel.
+//! normal guarded save). Loaded when the user opens the panel. Values the
+//! backend masked show as "hidden" with their size, are not compared and
+//! cannot be restored.
 
 use etcdeck_shared::Bytes;
 use etcdeck_shared::edit::{History, Version};
+use etcdeck_shared::mask::Masked;
 use leptos::prelude::*;
 
 use crate::api::ApiFailure;
 use crate::api::edit as api;
 use crate::components::diff_view::DiffView;
+use crate::components::masked_value::hidden_short;
 use crate::format;
 
 #[component]
@@ -134,11 +138,28 @@ fn history_view(
             versions.with_value(|vs| {
                 vs.iter()
                     .find(|v| v.mod_revision.0 == rev)
-                    .map(|v| v.value.clone().unwrap_or_default())
+                    .map(|v| (v.value.clone().unwrap_or_default(), v.masked.clone()))
             })
         };
         match (value_of(a), value_of(b)) {
-            (Some(old), Some(new)) => view! {
+            // Masked values never reached the browser: there is nothing to
+            // compare, only their sizes.
+            (Some((_, old_masked)), Some((_, new_masked)))
+                if old_masked.is_some() || new_masked.is_some() =>
+            {
+                let side = |m: Option<Masked>| m.map_or_else(|| "not hidden".to_owned(), |m| hidden_short(&m));
+                view! {
+                    <p data-testid="history-diff-masked" class="text-sm text-slate-600 dark:text-slate-300">
+                        {format!(
+                            "From revision {a} to {b}: the values are hidden ({} → {}).",
+                            side(old_masked),
+                            side(new_masked)
+                        )}
+                    </p>
+                }
+                .into_any()
+            }
+            (Some((old, _)), Some((new, _))) => view! {
                 <DiffView old=old new=new title=format!("From revision {a} to {b}") testid="history-diff" />
             }
             .into_any(),
@@ -178,12 +199,14 @@ fn version_row(
 ) -> impl IntoView + use<> {
     let rev = v.mod_revision.0;
     let deleted = v.value.is_none();
-    let size = v.value.as_ref().map_or_else(
-        || "deleted".to_owned(),
-        |value| format::human_size(value.len()),
-    );
+    let size = match (&v.value, &v.masked) {
+        (None, _) => "deleted".to_owned(),
+        (Some(_), Some(masked)) => hidden_short(masked),
+        (Some(value), None) => format::human_size(value.len()),
+    };
     let lease = v.lease.map_or_else(|| "—".to_owned(), |id| id.to_string());
-    let restore = v.value.clone().map(|value| {
+    // A hidden value cannot be restored: the browser does not have it.
+    let restore = v.value.clone().filter(|_| v.masked.is_none()).map(|value| {
         view! {
             <button
                 type="button"

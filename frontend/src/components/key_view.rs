@@ -18,7 +18,9 @@
 //! `mod_revision`; "delete", "copy to…" and "rename…" open the dialogs of
 //! [`crate::components::prefix_ops`]; the [`HistoryPanel`] restores an older
 //! version through the editor. With `at = Some(R)` the key is shown as it
-//! was at revision `R`, read-only and not watched.
+//! was at revision `R`, read-only and not watched. A value the backend
+//! masked shows as hidden ([`MaskedValue`]), with "Reveal" for etcd's root,
+//! who may then edit it; for everyone else "edit" is disabled with why.
 
 use etcdeck_shared::edit::Written;
 use etcdeck_shared::ws::{EventKind, SubId, WatchKv, WatchRange};
@@ -29,12 +31,14 @@ use crate::api::{self, ApiFailure};
 use crate::components::copy_button::CopyButton;
 use crate::components::editor::{EditTarget, Editor};
 use crate::components::history::HistoryPanel;
+use crate::components::masked_value::{MaskedValue, REVEAL_FIRST, edit_refusal};
 use crate::components::prefix_ops::{CopyDialog, DeleteKeyDialog};
 use crate::components::value_viewer::ValueViewer;
 use crate::freshness::{Freshness, now_ms};
 use crate::live::Delivery;
 use crate::live_view::{Health, Watcher, follow_link};
 use crate::may_write::{self, Permission};
+use crate::session;
 
 /// Which key an answer belongs to, so a late answer for the previous
 /// selection is never shown as the current one.
@@ -135,6 +139,7 @@ fn merged(read: Option<KeyValue>, kv: WatchKv) -> KeyValue {
         version: kv.version,
         lease,
         revision: kv.mod_revision,
+        masked: kv.masked,
     }
 }
 
@@ -442,16 +447,27 @@ fn loaded_view(
     let reload = move |_| resource.refetch();
     match answer {
         Ok(kv) => {
-            let actions = (!controls.past).then(|| key_actions(&kv, controls));
+            // A masked value root revealed; gone when the key changes (this
+            // view is built again) or the page is left.
+            let revealed = RwSignal::new(None::<Bytes>);
+            let actions = (!controls.past).then(|| key_actions(&kv, controls, revealed));
             let KeyValue {
+                key: read_key,
                 value,
                 create_revision,
                 mod_revision,
                 version,
                 lease,
                 revision,
-                ..
+                masked,
             } = kv;
+            let value_view = match masked {
+                None => view! { <ValueViewer value=value /> }.into_any(),
+                Some(masked) => view! {
+                    <MaskedValue key=read_key masked=masked revision=mod_revision revealed=revealed />
+                }
+                .into_any(),
+            };
             view! {
                 <KeyTitle key=key>
                     <button
@@ -481,7 +497,7 @@ fn loaded_view(
                     <dt class="text-slate-600 dark:text-slate-400">"as of revision"</dt>
                     <dd class="tabular-nums">{revision.to_string()}</dd>
                 </dl>
-                <ValueViewer value=value />
+                {value_view}
             }
             .into_any()
         }
@@ -545,8 +561,16 @@ fn deleted_view(
     .into_any()
 }
 
-/// Edit, delete, copy and rename for a key read as `kv`.
-fn key_actions(kv: &KeyValue, controls: Controls) -> impl IntoView + use<> {
+/// Edit, delete, copy and rename for a key read as `kv`. A masked value is
+/// edited only by etcd's root once revealed (the editor starts from the
+/// value and the conflict screen compares values, so it needs the value);
+/// for everyone else "edit" is disabled with the reason. Delete, copy and
+/// rename never show the value, so they follow etcd's permissions alone.
+fn key_actions(
+    kv: &KeyValue,
+    controls: Controls,
+    revealed: RwSignal<Option<Bytes>>,
+) -> impl IntoView + use<> {
     let edit_target = EditTarget {
         key: kv.key.clone(),
         value: kv.value.clone(),
@@ -555,11 +579,33 @@ fn key_actions(kv: &KeyValue, controls: Controls) -> impl IntoView + use<> {
         lease: kv.lease.as_ref().map(|l| l.id),
         new_key: false,
     };
+    let masked = kv.masked.clone();
+    let is_root = session::is_root();
+    let may_edit = match masked.clone() {
+        None => controls.may,
+        Some(masked) => Signal::derive(move || {
+            if !is_root.get() {
+                Permission::Refused(edit_refusal(&masked))
+            } else if revealed.with(Option::is_none) {
+                Permission::Refused(REVEAL_FIRST.to_owned())
+            } else {
+                controls.may.get()
+            }
+        }),
+    };
     let (key, mod_revision, seen_at) = (kv.key.clone(), kv.mod_revision, kv.revision);
     let (copy_key, rename_key) = (kv.key.clone(), kv.key.clone());
     view! {
-        {write_button("edit", "edit", "Edit this value (saved only if no one changed it meanwhile)", controls.may, controls, move || {
-            controls.editing.set(Some(edit_target.clone()));
+        {write_button("edit", "edit", "Edit this value (saved only if no one changed it meanwhile)", may_edit, controls, move || {
+            let mut target = edit_target.clone();
+            if masked.is_some() {
+                let Some(value) = revealed.get_untracked() else {
+                    return;
+                };
+                target.original = Some(value.clone());
+                target.value = value;
+            }
+            controls.editing.set(Some(target));
         })}
         {write_button("delete", "delete-key", "Delete this key", controls.may, controls, move || {
             controls.dialog.set(Some(KeyDialog::Delete(key.clone(), mod_revision)));

@@ -14,6 +14,7 @@ pub mod event_row;
 pub mod header;
 pub mod history;
 pub mod key_view;
+pub mod masked_value;
 pub mod prefix_box;
 pub mod prefix_ops;
 pub mod stale_notice;

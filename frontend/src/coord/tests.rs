@@ -35,6 +35,7 @@ fn queue_items_are_told_from_look_alikes() {
         mod_revision: Revision(1),
         version: 1,
         lease: lease.map(LeaseId),
+        masked: None,
     };
     assert!(is_queue_item(&kv("jobs/1763712000000000000", None)));
     assert!(is_queue_item(&kv("q/00003/0000000000000042", None)));

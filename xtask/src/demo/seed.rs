@@ -100,6 +100,14 @@ pub(super) fn static_tree() -> Vec<Put> {
         b"/app/legacy/caf\xe9-menu".to_vec(),
         "this key's name is not valid UTF-8",
     ));
+    // Keys that look secret: etcdeck shows their values as hidden (the
+    // default `--mask` patterns `*password*` and `*token*`) until etcd's root
+    // reveals one.
+    puts.push(Put::new("/app/db/password", "correct-horse-battery-staple"));
+    puts.push(Put::new(
+        "/app/billing/prod/api-token",
+        "tok_live_4f9a1c2e7b",
+    ));
     // Top-level keys without a leading slash.
     puts.push(Put::new(
         "schedules/nightly-report",

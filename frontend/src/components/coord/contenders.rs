@@ -7,6 +7,7 @@ use etcdeck_shared::{Bytes, LeaseId};
 use leptos::prelude::*;
 
 use super::frame::{BADGE, KEY_LINK, MUTED, ticking};
+use crate::components::masked_value::hidden_short;
 use crate::coord::{format_shown, held_for, key_href, since_words};
 
 /// A holder: its key (shown by its last segment, the session's lease id;
@@ -95,7 +96,10 @@ pub(super) fn waiting_list(
                         .enumerate()
                         .map(|(i, c)| {
                             let left = ticking(c.lease_ttl, read_at, now);
-                            let value = c.value.display();
+                            let value = c
+                                .masked
+                                .as_ref()
+                                .map_or_else(|| c.value.display(), hidden_short);
                             let value_attr = value.clone();
                             view! {
                                 <li

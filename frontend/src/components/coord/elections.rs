@@ -6,6 +6,7 @@ use leptos::prelude::*;
 
 use super::contenders::{short_key_link, waiting_list};
 use super::frame::{CARD, Frame, MUTED, frame, grid, plural, ticking};
+use crate::components::masked_value::hidden_short;
 use crate::coord::{format_shown, held_for, since_words};
 use crate::freshness::ViewState;
 use crate::live_view::ReadState;
@@ -55,7 +56,10 @@ fn election_card(election: Election, read_at: u64, now: Signal<u64>) -> impl Int
     } = election;
     let leader_view = match leader {
         Some(leader) => {
-            let value = leader.value.display();
+            let value = leader
+                .masked
+                .as_ref()
+                .map_or_else(|| leader.value.display(), hidden_short);
             let value_attr = value.clone();
             let left = ticking(leader.lease_ttl, read_at, now);
             let since = leader.holding_since_ms;

@@ -7,6 +7,7 @@ use etcdeck_shared::coord::{Instance, Service, Services};
 use leptos::prelude::*;
 
 use super::frame::{CARD, Frame, MUTED, frame, grid, liveness_tone, plural, ticking, ttl_tooltip};
+use crate::components::masked_value::hidden_short;
 use crate::coord::{Countdown, Liveness, format_shown, format_ttl, key_href, shown_liveness};
 use crate::freshness::ViewState;
 use crate::live_view::ReadState;
@@ -120,6 +121,7 @@ fn instance_row(instance: Instance, read_at: u64, now: Signal<u64>) -> impl Into
         lease,
         lease_ttl,
         granted_ttl,
+        masked,
         ..
     } = instance;
     let left = ticking(lease_ttl, read_at, now);
@@ -162,7 +164,11 @@ fn instance_row(instance: Instance, read_at: u64, now: Signal<u64>) -> impl Into
             </div>
             <div class="flex flex-wrap items-baseline justify-between gap-x-3">
                 <span data-testid="instance-address" class="break-all font-mono text-base">
-                    {address.unwrap_or_else(|| "(no address in the value)".to_owned())}
+                    {match (address, masked) {
+                        (Some(address), _) => address,
+                        (None, Some(masked)) => hidden_short(&masked),
+                        (None, None) => "(no address in the value)".to_owned(),
+                    }}
                 </span>
                 <span data-testid="instance-ttl" title=tooltip class=format!("tabular-nums {MUTED}")>
                     {ttl}
