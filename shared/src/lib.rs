@@ -27,8 +27,8 @@ pub mod cluster;
 pub mod coord;
 pub mod edit;
 pub mod limits;
-pub mod sessions;
 pub mod mask;
+pub mod sessions;
 pub mod ws;
 
 pub use api::*;
