@@ -5,6 +5,7 @@
 
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import https from 'node:https';
 import path from 'node:path';
 
 import { freePort, removeDir, repoRoot, startProcess, tempDir } from './system.mjs';
@@ -32,20 +33,24 @@ export function requireBuilds() {
  * Starts etcdeck against `etcd` (a handle from `startEtcd`) and waits until
  * `GET /healthz` answers 200. It signs in as etcd's root unless `as` names
  * another user (`{ user, password }`); `args` are more flags (say
- * `--queue-prefix NAME`). The handle can also kill it and start it again on
- * the same address, as a crash and a restart would.
+ * `--queue-prefix NAME`). `tls` (`{ cert, key }`: PEM file paths, the
+ * certificate also trusted for the health check) serves HTTPS; `listen`
+ * binds another address than 127.0.0.1 (say `0.0.0.0`) and `host` is the
+ * address the URL names then. The handle can also kill it and start it
+ * again on the same address, as a crash and a restart would.
  */
 export async function startEtcdeck(
   etcd,
   as = { user: etcd.user, password: etcd.password },
-  { args = [] } = {},
+  { args = [], tls = null, listen = '127.0.0.1', host = listen } = {},
 ) {
   requireBuilds();
   const dir = await tempDir('etcdeck');
   const passwordFile = path.join(dir, 'password');
   await writeFile(passwordFile, as.password, { mode: 0o600 });
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
+  const tlsArgs = tls ? ['--tls-cert', tls.cert, '--tls-key', tls.key] : [];
   let proc;
   // Output of earlier runs, so a restart's error message still shows them.
   let earlier = '';
@@ -56,8 +61,9 @@ export async function startEtcdeck(
       '--endpoints', etcd.endpoint,
       '--user', as.user,
       '--password-file', passwordFile,
-      '--listen', `127.0.0.1:${port}`,
+      '--listen', `${listen}:${port}`,
       '--dist', etcdeckDist,
+      ...tlsArgs,
       ...args,
     ], { env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info', NO_COLOR: '1' } });
   };
@@ -65,6 +71,7 @@ export async function startEtcdeck(
     waitFor(
       async () => {
         if (proc.hasExited()) throw new Error('etcdeck exited');
+        if (tls) return (await httpsStatus(`${url}/healthz`, tls.cert)) === 200;
         const res = await fetch(`${url}/healthz`);
         return res.status === 200;
       },
@@ -103,4 +110,17 @@ export async function startEtcdeck(
     throw err;
   }
   return handle;
+}
+
+/** The status of `GET url` over HTTPS, trusting only the certificate in `caFile`. */
+async function httpsStatus(url, caFile) {
+  const { readFile } = await import('node:fs/promises');
+  const ca = await readFile(caFile);
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { ca }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.on('error', reject);
+  });
 }
