@@ -47,6 +47,13 @@ pub struct Cli {
     /// Address to serve the dashboard on.
     #[arg(long, env = "ETCDECK_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Serve the dashboard over HTTPS with this certificate chain (PEM,
+    /// server certificate first); needs --tls-key. Reloaded on SIGHUP.
+    #[arg(long, env = "ETCDECK_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert. Reloaded on SIGHUP.
+    #[arg(long, env = "ETCDECK_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// Refuse every write, whoever is logged in.
     #[arg(long, env = "ETCDECK_READ_ONLY")]
     pub read_only: bool,
@@ -245,9 +252,19 @@ pub struct TlsConfig {
     pub identity: Option<(Vec<u8>, Vec<u8>)>,
 }
 
+/// Where the dashboard's own HTTPS certificate chain and key live. They
+/// are files, not contents, so that SIGHUP can read them again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
 /// What the HTTP side needs.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
+    /// Serve HTTPS with this certificate and key; plain HTTP without.
+    pub tls: Option<ServeTls>,
     pub read_only: bool,
     /// The wall screens' read-only access token.
     pub wall_token: Option<Password>,
@@ -310,6 +327,7 @@ impl Default for ServerConfig {
     /// What the flags give when none is passed.
     fn default() -> Self {
         ServerConfig {
+            tls: None,
             read_only: false,
             wall_token: None,
             allow_unauthenticated_writes: false,
@@ -347,6 +365,8 @@ pub enum ConfigError {
     NotPem { what: &'static str, path: PathBuf },
     #[error("--cert and --key go together: give both or neither")]
     HalfIdentity,
+    #[error("--tls-cert and --tls-key go together: give both or neither")]
+    HalfServeTls,
     #[error("{0} needs a non-empty name")]
     EmptyPrefix(&'static str),
     #[error("the wall token in {0} is shorter than 16 characters; use a long random one")]
@@ -414,6 +434,17 @@ impl Cli {
             .map(|p| read_pem("CA certificate", p))
             .transpose()?;
         let tls = (ca.is_some() || identity.is_some()).then_some(TlsConfig { ca, identity });
+        // The dashboard's own certificate is read here only to fail at once
+        // on a bad path; the server parses it (and checks the key matches).
+        let serve_tls = match (self.tls_cert, self.tls_key) {
+            (Some(cert), Some(key)) => {
+                read_pem("HTTPS certificate", &cert)?;
+                read_pem("HTTPS key", &key)?;
+                Some(ServeTls { cert, key })
+            }
+            (None, None) => None,
+            _ => return Err(ConfigError::HalfServeTls),
+        };
         let coord = CoordConfig {
             lock_prefixes: recipe_names("--lock-prefix", &self.lock_prefixes)?,
             election_prefixes: recipe_names("--election-prefix", &self.election_prefixes)?,
@@ -474,6 +505,7 @@ impl Cli {
                 tls,
             },
             server: ServerConfig {
+                tls: serve_tls,
                 read_only: self.read_only,
                 wall_token,
                 allow_unauthenticated_writes: self.allow_unauthenticated_writes,
@@ -644,6 +676,54 @@ mod tests {
             err.to_string(),
             "--allowed-origin 'deck.example.com' is not an origin like https://etcdeck.example.com"
         );
+    }
+
+    #[test]
+    fn https_needs_a_readable_certificate_and_key() {
+        let err = parse(&["--tls-cert", "/nonexistent.pem"])
+            .into_config(|_| None)
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::HalfServeTls));
+        let err = parse(&["--tls-key", "/nonexistent.pem"])
+            .into_config(|_| None)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--tls-cert and --tls-key go together: give both or neither"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("cert.pem");
+        let key = dir.path().join("key.pem");
+        std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let args = |key: &Path| {
+            [
+                "--tls-cert".to_owned(),
+                cert.display().to_string(),
+                "--tls-key".to_owned(),
+                key.display().to_string(),
+            ]
+        };
+        let err = Cli::try_parse_from(std::iter::once("etcdeck".to_owned()).chain(args(&key)))
+            .unwrap()
+            .into_config(|_| None)
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("cannot read HTTPS key "),
+            "{err}"
+        );
+        std::fs::write(&key, "not a key\n").unwrap();
+        let err = Cli::try_parse_from(std::iter::once("etcdeck".to_owned()).chain(args(&key)))
+            .unwrap()
+            .into_config(|_| None)
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::NotPem { .. }), "{err}");
+        std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\n").unwrap();
+        let cfg = Cli::try_parse_from(std::iter::once("etcdeck".to_owned()).chain(args(&key)))
+            .unwrap()
+            .into_config(|_| None)
+            .unwrap();
+        assert_eq!(cfg.server.tls, Some(ServeTls { cert, key }));
+        assert_eq!(parse(&[]).into_config(|_| None).unwrap().server.tls, None);
     }
 
     #[test]

@@ -19,7 +19,8 @@
 //!   etcd client; knows nothing of HTTP.
 //! - [`audit`]: the audit log of writes.
 //! - [`api`]: HTTP routes, the session cookie and extractors, the one error
-//!   mapping and the built frontend; the only module that names axum.
+//!   mapping, the built frontend and the HTTPS listener; the only module
+//!   that names axum.
 //!
 //! Dependencies point one way: `api -> {auth, audit, cluster, coord, hub,
 //! tree, etcd}`, `cluster -> etcd`, `auth -> etcd`, `coord -> {hub, tree, etcd}`, `hub -> etcd`,
@@ -38,6 +39,7 @@ pub mod hub;
 pub mod tree;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::serve::ListenerExt;
@@ -57,17 +59,33 @@ pub enum RunError {
     Start(#[from] etcd::StartError),
     #[error(transparent)]
     Audit(#[from] audit::AuditError),
+    #[error(transparent)]
+    Tls(#[from] api::tls::TlsError),
+    #[error("cannot listen for SIGHUP, which reloads the HTTPS certificate: {0}")]
+    Hangup(std::io::Error),
     #[error("serving HTTP failed: {0}")]
     Serve(#[from] std::io::Error),
 }
 
 /// Connects to etcd and serves the dashboard on `listener` until `shutdown`
 /// completes; then stops accepting, lets open requests finish and returns.
+/// With `config.server.tls` it serves HTTPS and reads the certificate and
+/// key again on every SIGHUP.
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
+    // A certificate that cannot be used fails before anything else starts.
+    let https = match config.server.tls.clone() {
+        None => None,
+        Some(files) => {
+            let certs = api::tls::Certs::load(files)?;
+            let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                .map_err(RunError::Hangup)?;
+            Some((certs, hangups))
+        }
+    };
     // Before etcd: a dashboard that cannot keep its audit log must not
     // start taking writes.
     let audit = match &config.audit.path {
@@ -95,26 +113,37 @@ pub async fn run(
         sessions,
         throttle,
         config: server_config,
-        shutdown: stop_rx,
+        shutdown: stop_rx.clone(),
         sockets: sockets.clone(),
         audit,
     });
-    // Live events are small frames that should leave at once, not wait to be
-    // coalesced with the next one.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %err, "cannot set TCP_NODELAY");
-        }
-    });
     // Handlers learn the client's address (login throttling, the sessions
     // list, the audit log) from the connection.
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-        })
-        .await?;
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
+    let stopping = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
+    // Live events are small frames that should leave at once, not wait to be
+    // coalesced with the next one. (`tap_io` also gives the TLS listener its
+    // `ConnectInfo<SocketAddr>`: axum provides it for a `TapIo` of any
+    // listener whose address is a `SocketAddr`.)
+    match https {
+        Some((certs, hangups)) => {
+            tokio::spawn(reload_on_hangup(certs.clone(), hangups, stop_rx));
+            let listener =
+                api::tls::TlsListener::new(listener, certs).tap_io(|tls| no_delay(tls.get_ref().0));
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopping)
+                .await?;
+        }
+        None => {
+            let listener = listener.tap_io(|tcp| no_delay(tcp));
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopping)
+                .await?;
+        }
+    }
     // WebSockets outlive their HTTP connection: let each send its close
     // frame before returning.
     sockets.close();
@@ -125,4 +154,28 @@ pub async fn run(
         tracing::warn!("some WebSockets did not close in time");
     }
     Ok(())
+}
+
+fn no_delay(tcp: &tokio::net::TcpStream) {
+    if let Err(err) = tcp.set_nodelay(true) {
+        tracing::debug!(error = %err, "cannot set TCP_NODELAY");
+    }
+}
+
+/// Reads the HTTPS certificate and key again on every SIGHUP until the
+/// server stops (certificates renewed by an ACME client, say).
+async fn reload_on_hangup(
+    certs: Arc<api::tls::Certs>,
+    mut hangups: tokio::signal::unix::Signal,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            got = hangups.recv() => match got {
+                Some(()) => certs.reload_and_log(),
+                None => return,
+            },
+            _ = stop.wait_for(|stopping| *stopping) => return,
+        }
+    }
 }

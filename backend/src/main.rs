@@ -1,6 +1,7 @@
 //! The `etcdeck` binary: parses flags, sets up logging, binds the listener and
 //! hands over to [`etcdeck::run`]. Start-up problems end in one line on
-//! stderr and a non-zero exit.
+//! stderr and a non-zero exit; plain HTTP on an address other machines can
+//! reach starts with a warning there.
 
 use std::process::ExitCode;
 
@@ -28,14 +29,32 @@ async fn main() -> ExitCode {
         Ok(listener) => listener,
         Err(err) => return fail(&format!("cannot listen on {listen}: {err}")),
     };
+    let https = config.server.tls.is_some();
+    if !https && !listen.ip().is_loopback() {
+        warn_plain_http(listen);
+    }
     tracing::info!(
-        "etcdeck serves http://{}",
+        "etcdeck serves {}://{}",
+        if https { "https" } else { "http" },
         listener.local_addr().unwrap_or(listen)
     );
     match etcdeck::run(listener, config, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(&err),
     }
+}
+
+/// Plain HTTP on an address other machines reach: etcd passwords typed
+/// into the login page cross the network readable by anyone on the path.
+/// etcdeck still starts (a trusted network, or a TLS proxy in front, may
+/// make it fine), but says so where the person starting it looks.
+fn warn_plain_http(listen: std::net::SocketAddr) {
+    eprintln!(
+        "etcdeck: warning: serving plain HTTP on {listen}, which other machines can reach: \
+         etcd passwords typed into the login page cross the network in clear. \
+         Serve HTTPS with --tls-cert and --tls-key, or put a TLS-terminating proxy in front \
+         and listen on 127.0.0.1."
+    );
 }
 
 fn fail(err: &dyn std::fmt::Display) -> ExitCode {

@@ -1,6 +1,8 @@
 // Headless Debian Chromium driven by playwright-core, with a fresh profile
 // per test file. Keeps the page's console errors and uncaught exceptions so a
-// failing test can show them, and takes screenshots into a temp folder.
+// failing test can show them, records every Content-Security-Policy
+// violation (the shared `journey` fails a test that caused one), and takes
+// screenshots into a temp folder.
 
 import path from 'node:path';
 
@@ -10,7 +12,12 @@ import { removeDir, tempDir } from './system.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 
-export async function startBrowser() {
+/**
+ * Starts Chromium; `args` are more command-line flags (say
+ * `--ignore-certificate-errors-spki-list=HASH` to trust one test
+ * certificate).
+ */
+export async function startBrowser({ args = [] } = {}) {
   const profile = await tempDir('chromium-profile');
   let context;
   try {
@@ -25,6 +32,7 @@ export async function startBrowser() {
         '--disable-background-networking',
         '--disable-component-update',
         '--disable-sync',
+        ...args,
       ],
       viewport: { width: 1280, height: 800 },
     });
@@ -33,6 +41,27 @@ export async function startBrowser() {
     throw err;
   }
   context.setDefaultTimeout(10_000);
+  // Every `securitypolicyviolation` of every page of the context, kept here
+  // across navigations (the page's own `window.__cspViolations` starts
+  // empty on each).
+  const cspViolations = [];
+  await context.exposeBinding('__etcdeckCspViolation', (_source, violation) => {
+    cspViolations.push(violation);
+  });
+  await context.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) => {
+      const violation = {
+        directive: e.effectiveDirective,
+        blocked: e.blockedURI,
+        source: `${e.sourceFile}:${e.lineNumber}`,
+        sample: e.sample,
+        page: document.location.href,
+      };
+      window.__cspViolations.push(violation);
+      window.__etcdeckCspViolation?.(violation);
+    });
+  });
   const page = context.pages()[0] ?? (await context.newPage());
   const problems = [];
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
@@ -45,6 +74,8 @@ export async function startBrowser() {
     page,
     /** Console errors and uncaught exceptions seen so far. */
     problems: () => problems.slice(-20),
+    /** The Content-Security-Policy violations since the last call, which forgets them. */
+    takeCspViolations: () => cspViolations.splice(0),
     /** Saves a full-page screenshot and returns its path (or why it failed). */
     async screenshot(name) {
       try {

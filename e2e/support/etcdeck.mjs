@@ -5,6 +5,7 @@
 
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import https from 'node:https';
 import path from 'node:path';
 
 import { freePort, removeDir, repoRoot, startProcess, tempDir } from './system.mjs';
@@ -35,21 +36,25 @@ export function requireBuilds() {
  * `--queue-prefix NAME`). `bin` is the binary to run (default `ETCDECK_BIN`),
  * `cwd` its working directory, and `dist` the frontend it serves with `--dist`
  * (default `ETCDECK_DIST`; `null` for none: the binary serves the frontend
- * built into it, and `ETCDECK_DIST` is kept out of its environment). The
- * handle can also kill it and start it again on the same address, as a crash
- * and a restart would.
+ * built into it, and `ETCDECK_DIST` is kept out of its environment). `tls`
+ * (`{ cert, key }`: PEM file paths, the certificate also trusted for the
+ * health check) serves HTTPS; `listen` binds another address than 127.0.0.1
+ * (say `0.0.0.0`) and `host` is the address the URL names then. The handle
+ * can also kill it and start it again on the same address, as a crash and a
+ * restart would.
  */
 export async function startEtcdeck(
   etcd,
   as = { user: etcd.user, password: etcd.password },
-  { args = [], bin = etcdeckBin, cwd, dist = etcdeckDist } = {},
+  { args = [], bin = etcdeckBin, cwd, dist = etcdeckDist, tls = null, listen = '127.0.0.1', host = listen } = {},
 ) {
   requireBuilds();
   const dir = await tempDir('etcdeck');
   const passwordFile = path.join(dir, 'password');
   await writeFile(passwordFile, as.password, { mode: 0o600 });
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
+  const tlsArgs = tls ? ['--tls-cert', tls.cert, '--tls-key', tls.key] : [];
   let proc;
   // Output of earlier runs, so a restart's error message still shows them.
   let earlier = '';
@@ -62,8 +67,9 @@ export async function startEtcdeck(
       '--endpoints', etcd.endpoint,
       '--user', as.user,
       '--password-file', passwordFile,
-      '--listen', `127.0.0.1:${port}`,
+      '--listen', `${listen}:${port}`,
       ...(dist === null ? [] : ['--dist', dist]),
+      ...tlsArgs,
       ...args,
     ], { env, ...(cwd ? { cwd } : {}) });
   };
@@ -71,6 +77,7 @@ export async function startEtcdeck(
     waitFor(
       async () => {
         if (proc.hasExited()) throw new Error('etcdeck exited');
+        if (tls) return (await httpsStatus(`${url}/healthz`, tls.cert)) === 200;
         const res = await fetch(`${url}/healthz`);
         return res.status === 200;
       },
@@ -109,4 +116,17 @@ export async function startEtcdeck(
     throw err;
   }
   return handle;
+}
+
+/** The status of `GET url` over HTTPS, trusting only the certificate in `caFile`. */
+async function httpsStatus(url, caFile) {
+  const { readFile } = await import('node:fs/promises');
+  const ca = await readFile(caFile);
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { ca }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.on('error', reject);
+  });
 }

@@ -1,6 +1,7 @@
 // One test file's whole set-up: a real etcd with auth, the real etcdeck
 // against it, and a browser. `journey` wraps a test so that a failure comes
-// with a screenshot, the page's errors and the servers' logs.
+// with a screenshot, the page's errors and the servers' logs, and so that a
+// Content-Security-Policy violation during the test fails it.
 
 import { after, before } from 'node:test';
 
@@ -59,7 +60,17 @@ export function journey(getStack, body) {
   return async (t) => {
     const stack = getStack();
     try {
+      stack.browser?.takeCspViolations();
       await body(stack.page, stack, t);
+      // The app must run under its own Content-Security-Policy: anything the
+      // policy blocked is a failure, even when the page still looked right.
+      const violations = stack.browser?.takeCspViolations() ?? [];
+      if (violations.length) {
+        throw new Error(
+          `the page broke its Content-Security-Policy ${violations.length} time(s):\n` +
+            violations.map((v) => JSON.stringify(v)).join('\n'),
+        );
+      }
     } catch (err) {
       const shot = stack.browser ? await stack.browser.screenshot(t.name) : '(no browser)';
       const evidence = [

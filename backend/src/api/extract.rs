@@ -12,12 +12,22 @@
 //!   `--read-only`, not a wall token, not etcd without auth unless writes
 //!   were explicitly allowed); otherwise 403. etcd's own RBAC then decides
 //!   what the user may change.
+//!
+//! Over HTTPS the session cookie travels as [`HOST_SESSION_COOKIE`]
+//! (`__Host-etcdeck_session`, always `Secure`); over plain HTTP as
+//! [`SESSION_COOKIE`], since browsers refuse a `__Host-` cookie without
+//! `Secure`. Handlers read and set it under the one name [`SESSION_COOKIE`];
+//! [`host_cookie`], a layer around the whole router when it serves HTTPS,
+//! renames it both ways, so every handler finds the cookie of the transport
+//! it was reached over and no other.
 
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
 use etcdeck_shared::edit::{CSRF_HEADER, SESSION_COOKIE};
 
 use super::origin::same_site;
@@ -161,6 +171,86 @@ pub(super) fn clear_cookie() -> String {
     format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
 }
 
+/// The session cookie's name over HTTPS. Browsers take a `__Host-` cookie
+/// only when it is `Secure`, has `Path=/` and no `Domain`, so neither a
+/// plain-HTTP page of this host nor a sibling domain can plant one.
+pub const HOST_SESSION_COOKIE: &str = "__Host-etcdeck_session";
+
+/// The layer that gives the session cookie its HTTPS form (see the module
+/// header). In requests, a cookie of the plain name is dropped (over HTTPS
+/// it can only have come from somewhere else: a plain-HTTP page of the same
+/// host, or a sibling domain) and [`HOST_SESSION_COOKIE`] is presented as
+/// [`SESSION_COOKIE`]; in answers, the session's `Set-Cookie` is renamed
+/// and marked `Secure`.
+pub(super) async fn host_cookie(mut request: Request, next: Next) -> Response {
+    cookies_from_host_form(request.headers_mut());
+    let mut response = next.run(request).await;
+    set_cookies_in_host_form(response.headers_mut());
+    response
+}
+
+fn cookies_from_host_form(headers: &mut HeaderMap) {
+    let values: Vec<HeaderValue> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| {
+            // A header that is not text names no session cookie for
+            // `session_cookie` either: leave it as it is.
+            let Ok(text) = value.to_str() else {
+                return Some(value.clone());
+            };
+            let kept: Vec<String> = text
+                .split(';')
+                .map(str::trim)
+                .filter(|pair| !pair.is_empty())
+                .filter_map(|pair| {
+                    let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+                    if name == SESSION_COOKIE {
+                        None
+                    } else if name == HOST_SESSION_COOKIE {
+                        Some(format!("{SESSION_COOKIE}{}", &pair[name.len()..]))
+                    } else {
+                        Some(pair.to_owned())
+                    }
+                })
+                .collect();
+            (!kept.is_empty())
+                .then(|| HeaderValue::from_str(&kept.join("; ")).ok())
+                .flatten()
+        })
+        .collect();
+    headers.remove(header::COOKIE);
+    for value in values {
+        headers.append(header::COOKIE, value);
+    }
+}
+
+fn set_cookies_in_host_form(headers: &mut HeaderMap) {
+    let plain = format!("{SESSION_COOKIE}=");
+    let values: Vec<HeaderValue> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|value| {
+            let Some(rest) = value.to_str().ok().and_then(|v| v.strip_prefix(&plain)) else {
+                return value.clone();
+            };
+            let secure = rest
+                .split(';')
+                .any(|attribute| attribute.trim().eq_ignore_ascii_case("secure"));
+            let secure = if secure { "" } else { "; Secure" };
+            HeaderValue::from_str(&format!("{HOST_SESSION_COOKIE}={rest}{secure}"))
+                .unwrap_or_else(|_| value.clone())
+        })
+        .collect();
+    if values.is_empty() {
+        return;
+    }
+    headers.remove(header::SET_COOKIE);
+    for value in values {
+        headers.append(header::SET_COOKIE, value);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;
@@ -187,5 +277,65 @@ mod tests {
         );
         assert!(set_cookie("id", true).ends_with("; Secure"));
         assert!(clear_cookie().contains("Max-Age=0"));
+    }
+
+    #[test]
+    fn https_form_of_the_cookie() {
+        assert_eq!(HOST_SESSION_COOKIE, format!("__Host-{SESSION_COOKIE}"));
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("etcdeck_session=planted; theme=dark"),
+        );
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("__Host-etcdeck_session=real; x=y"),
+        );
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("etcdeck_session=b"),
+        );
+        cookies_from_host_form(&mut headers);
+        let cookies: Vec<&str> = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap_or_default())
+            .collect();
+        assert_eq!(cookies, ["theme=dark", "etcdeck_session=real; x=y"]);
+        assert_eq!(session_cookie(&headers).as_deref(), Some("real"));
+
+        // A plain-name cookie alone is no session over HTTPS.
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("etcdeck_session=planted"),
+        );
+        cookies_from_host_form(&mut headers);
+        assert_eq!(session_cookie(&headers), None);
+
+        let mut headers = HeaderMap::new();
+        for value in [
+            set_cookie("id", false),
+            clear_cookie(),
+            set_cookie("id", true),
+        ] {
+            headers.append(header::SET_COOKIE, HeaderValue::from_str(&value).unwrap());
+        }
+        headers.append(header::SET_COOKIE, HeaderValue::from_static("other=1"));
+        set_cookies_in_host_form(&mut headers);
+        let set: Vec<&str> = headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            set,
+            [
+                "__Host-etcdeck_session=id; Path=/; HttpOnly; SameSite=Strict; Secure",
+                "__Host-etcdeck_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0; Secure",
+                "__Host-etcdeck_session=id; Path=/; HttpOnly; SameSite=Strict; Secure",
+                "other=1",
+            ]
+        );
     }
 }

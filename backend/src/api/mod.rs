@@ -27,6 +27,7 @@ mod query;
 mod reveal;
 mod session;
 mod sessions;
+pub mod tls;
 mod ws;
 
 use std::path::Path;
@@ -62,6 +63,21 @@ use query::Query;
 /// How long one API request may take before it is answered with 503.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The policy of every answer: scripts, styles, images and connections
+/// (the API and the WebSocket) from this origin only; WebAssembly may be
+/// compiled (`wasm-unsafe-eval`, which allows no JavaScript `eval`); no
+/// inline script or style (the frontend's loader is a file, and the app
+/// sets styles through the CSSOM, which the policy does not govern); no
+/// framing, `<base>`, plugins or form posts elsewhere.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; \
+    script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; \
+    connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; \
+    object-src 'none'";
+
+/// Over HTTPS: browsers that saw it once refuse plain HTTP to this host for
+/// a year, so no later visit can be downgraded.
+const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000";
+
 /// What every handler can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -85,6 +101,7 @@ pub struct AppState {
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
+    let https = state.config.tls.is_some();
     let api = Router::new()
         .route(path::STATUS, get(status))
         .route(edit_path::SESSION, get(session::session))
@@ -128,7 +145,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state);
     // Around the whole router, not each route: only there does a 405 carry
     // its `Allow` header, which the `ApiError` sentence names.
-    Router::new()
+    let app = Router::new()
         .fallback_service(app)
         .layer(axum::middleware::map_response(error::as_api_error))
         .layer(SetResponseHeaderLayer::overriding(
@@ -143,7 +160,20 @@ pub fn router(state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ));
+    let app = if https {
+        app.layer(axum::middleware::from_fn(extract::host_cookie))
+            .layer(SetResponseHeaderLayer::overriding(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static(STRICT_TRANSPORT_SECURITY),
+            ))
+    } else {
+        app
+    };
+    app.layer(TraceLayer::new_for_http())
 }
 
 /// The built frontend (`assets.rs`): any path that is not a file is the

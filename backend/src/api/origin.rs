@@ -64,6 +64,7 @@ mod tests {
 
     fn config(allowed: &[&str]) -> ServerConfig {
         ServerConfig {
+            tls: None,
             read_only: false,
             wall_token: None,
             allow_unauthenticated_writes: false,

@@ -465,11 +465,16 @@ pub fn TreeList(
     };
 
     view! {
-        // The layout that the windowing depends on is also set inline, so the
-        // list stays bounded (and small) even without the stylesheet.
+        // The layout that the windowing depends on is also set on the
+        // element, so the list stays bounded (and small) even without the
+        // stylesheet; through the CSSOM (`style:`), since the
+        // Content-Security-Policy refuses `style` attributes.
         <div
             class="flex min-h-0 flex-1 flex-col"
-            style="display:flex;flex-direction:column;flex:1 1 0%;min-height:0"
+            style:display="flex"
+            style:flex-direction="column"
+            style:flex="1 1 0%"
+            style:min-height="0"
         >
             {first_page_state}
             <div
@@ -480,7 +485,10 @@ pub fn TreeList(
                 aria-label="Children of this prefix"
                 aria-activedescendant=move || cursor.get().map(|i| format!("tree-row-{i}"))
                 class="group relative min-h-0 flex-1 overflow-y-auto outline-none focus-visible:ring-2 focus-visible:ring-sky-500 focus-visible:ring-inset"
-                style="overflow-y:auto;position:relative;flex:1 1 0%;min-height:0"
+                style:overflow-y="auto"
+                style:position="relative"
+                style:flex="1 1 0%"
+                style:min-height="0"
                 on:scroll=move |_| {
                     if let Some(el) = scroller.get_untracked() {
                         scroll_top.set(f64::from(el.scroll_top()));

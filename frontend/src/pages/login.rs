@@ -6,10 +6,13 @@
 //! deep links survive the login; it is only ever a path on this site.
 //!
 //! A throttled login (429) shows the backend's sentence and counts its
-//! `Retry-After` down on the button; the fields stay usable meanwhile.
+//! `Retry-After` down on the button; the fields stay usable meanwhile. A
+//! page loaded over plain HTTP from another machine says so above the form
+//! (`login-unencrypted`): the password would cross the network in clear.
 //!
 //! DOM contract: `login-user`, `login-password`, `login-submit`
-//! (`data-retry-in` while counting down), `login-error`, `login-ended`.
+//! (`data-retry-in` while counting down), `login-error`, `login-ended`,
+//! `login-unencrypted`.
 
 use std::time::Duration;
 
@@ -114,6 +117,25 @@ pub fn decode_component(text: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+/// Whether a page loaded with `protocol` (as `window.location` says it,
+/// `http:`) from `hostname` sends what is typed into it across a network
+/// unencrypted: plain HTTP from a host that is not this machine.
+pub fn unencrypted_over_network(protocol: &str, hostname: &str) -> bool {
+    protocol.eq_ignore_ascii_case("http:") && !is_loopback_host(hostname)
+}
+
+/// `localhost`, a name under `.localhost`, or a loopback address (IPv6 in
+/// brackets, as `location.hostname` gives it).
+fn is_loopback_host(hostname: &str) -> bool {
+    let host = hostname.trim_start_matches('[').trim_end_matches(']');
+    let lower = host.to_ascii_lowercase();
+    lower == "localhost"
+        || lower.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The page: logs in with the fragment's token at once when there is one,
@@ -292,6 +314,11 @@ pub fn LoginForm(
         };
         on_submit.run((user.value().trim().to_owned(), password.value()));
     };
+    let location = window().location();
+    let unencrypted = unencrypted_over_network(
+        &location.protocol().unwrap_or_default(),
+        &location.hostname().unwrap_or_default(),
+    );
     const FIELD: &str = "w-full rounded-lg border-2 border-slate-300 bg-white px-3 py-2 text-lg focus:border-sky-600 focus:outline-none disabled:opacity-60 dark:border-slate-600 dark:bg-slate-900";
     view! {
         <section class="flex flex-1 items-start justify-center p-4 sm:items-center lg:p-8">
@@ -301,6 +328,22 @@ pub fn LoginForm(
                 on:submit=submit
             >
                 <h1 class="text-2xl font-bold tracking-tight">"Log in to etcdeck"</h1>
+                {unencrypted
+                    .then(|| {
+                        view! {
+                            <p
+                                data-testid="login-unencrypted"
+                                role="alert"
+                                class="rounded-lg border-2 border-red-500 bg-red-50 px-3 py-2 text-red-900 dark:border-red-700 dark:bg-red-950 dark:text-red-100"
+                            >
+                                <strong class="font-semibold">
+                                    "This connection is not encrypted."
+                                </strong>
+                                " The password you type crosses the network in clear, readable by \
+                                 anyone on the way; ask whoever runs etcdeck to serve it over HTTPS."
+                            </p>
+                        }
+                    })}
                 <Show when=move || ended.get()>
                     <p
                         data-testid="login-ended"
@@ -486,6 +529,19 @@ mod tests {
             login_href("/events?prefix=x"),
             "/login?next=/events%3Fprefix%3Dx"
         );
+    }
+
+    #[unit_test]
+    fn plain_http_from_another_machine_is_unencrypted() {
+        assert!(unencrypted_over_network("http:", "10.0.0.5"));
+        assert!(unencrypted_over_network("http:", "deck.example.com"));
+        assert!(unencrypted_over_network("http:", "[fd00::1]"));
+        assert!(!unencrypted_over_network("https:", "deck.example.com"));
+        assert!(!unencrypted_over_network("http:", "localhost"));
+        assert!(!unencrypted_over_network("http:", "app.localhost"));
+        assert!(!unencrypted_over_network("http:", "127.0.0.1"));
+        assert!(!unencrypted_over_network("http:", "127.1.2.3"));
+        assert!(!unencrypted_over_network("http:", "[::1]"));
     }
 
     #[unit_test]

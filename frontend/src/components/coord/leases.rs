@@ -281,7 +281,9 @@ fn lease_card(
             }
             _ => 0.0,
         };
-        format!("width: {:.1}%", fraction * 100.0)
+        // A width through the CSSOM, not a `style` attribute, which the
+        // Content-Security-Policy (`style-src 'self'`) refuses.
+        format!("{:.1}%", fraction * 100.0)
     };
     let bar_tone = move || match state() {
         Liveness::Alive => "h-full rounded-full bg-emerald-500",
@@ -314,7 +316,7 @@ fn lease_card(
                 </span>
             </div>
             <div class="h-2 w-full rounded-full bg-slate-200 dark:bg-slate-700" aria-hidden="true">
-                <div class=bar_tone style=bar></div>
+                <div class=bar_tone style:width=bar></div>
             </div>
             <div>
                 <p class=format!("text-sm font-medium {MUTED}")>

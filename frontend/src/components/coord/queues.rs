@@ -116,8 +116,10 @@ fn queue_card(queue: Queue, read_at: u64, now: Signal<u64>) -> impl IntoView {
                             {priorities
                                 .into_iter()
                                 .map(|p| {
+                                    // Through the CSSOM: the Content-Security-Policy
+                                    // refuses `style` attributes.
                                     let width = format!(
-                                        "width: {:.1}%",
+                                        "{:.1}%",
                                         100.0 * p.depth as f64 / top as f64,
                                     );
                                     view! {
@@ -128,7 +130,7 @@ fn queue_card(queue: Queue, read_at: u64, now: Signal<u64>) -> impl IntoView {
                                         >
                                             <span class="font-mono">{format!("p{}", p.priority)}</span>
                                             <span class="h-2 rounded-full bg-slate-200 dark:bg-slate-700">
-                                                <span class="block h-full rounded-full bg-sky-500" style=width></span>
+                                                <span class="block h-full rounded-full bg-sky-500" style:width=width></span>
                                             </span>
                                             <span class="text-right font-semibold tabular-nums">
                                                 {format_count(p.depth)}
