@@ -209,6 +209,13 @@ async fn a_login_over_https_gets_a_host_only_secure_cookie_hsts_and_a_live_wss_s
     assert!(
         header(&page, "content-security-policy").contains("script-src 'self' 'wasm-unsafe-eval'")
     );
+    // The other security headers, on the page and on the API alike.
+    for answer in [&status, &page] {
+        assert_eq!(header(answer, "x-content-type-options"), "nosniff");
+        assert_eq!(header(answer, "x-frame-options"), "DENY");
+        assert_eq!(header(answer, "referrer-policy"), "no-referrer");
+    }
+    assert_eq!(header(&status, "cache-control"), "no-store");
 
     // The login's cookie is `__Host-` and `Secure`, for the whole site, no domain.
     let login = server
