@@ -116,7 +116,16 @@ impl EtcdCluster {
         args: &[&str],
         stdin: Option<&[u8]>,
     ) -> Result<String> {
-        let mut cmd = self.build_etcdctl(credentials, args);
+        // etcdctl's own 5 s limit is too short for a raft proposal (a user or
+        // role change) on a loaded two-core machine; a command that passes
+        // `--command-timeout` itself keeps its own. (etcdctl 3.4 reads no
+        // environment variable for it.)
+        let mut with_timeout = Vec::with_capacity(args.len() + 1);
+        if !args.iter().any(|a| a.starts_with("--command-timeout")) {
+            with_timeout.push("--command-timeout=30s");
+        }
+        with_timeout.extend_from_slice(args);
+        let mut cmd = self.build_etcdctl(credentials, &with_timeout);
         cmd.stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
