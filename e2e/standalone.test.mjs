@@ -55,12 +55,18 @@ function rawGet(base, pathname, headers = {}) {
 /** The files trunk wrote, by the names `index.html` refers to them with. */
 async function builtFiles() {
   const names = await readdir(etcdeckDist);
-  const one = (suffix) => {
-    const found = names.filter((n) => n.endsWith(suffix));
-    assert.equal(found.length, 1, `one ${suffix} in ${etcdeckDist}: ${found}`);
+  const one = (prefix, suffix) => {
+    const found = names.filter((n) => n.startsWith(prefix) && n.endsWith(suffix));
+    assert.equal(found.length, 1, `one ${prefix}*${suffix} in ${etcdeckDist}: ${found}`);
     return `/${found[0]}`;
   };
-  return { wasm: one('_bg.wasm'), js: one('.js'), css: one('.css') };
+  // The app's own glue, and the loader that starts it (no inline script).
+  return {
+    wasm: one('etcdeck-frontend', '_bg.wasm'),
+    js: one('etcdeck-frontend', '.js'),
+    boot: one('boot-', '.js'),
+    css: one('', '.css'),
+  };
 }
 
 test('the binary alone in an empty directory serves the app: log in, see the tree', { timeout: 90_000 }, user(async (page, { etcd, app }) => {
@@ -121,7 +127,7 @@ test('the embedded frontend is the current dist/, precompressed and cached by na
     assert.match(res.headers['cache-control'], /max-age=31536000/, name);
     assert.match(res.headers.vary ?? '', /accept-encoding/i, name);
   }
-  for (const name of [built.js, built.css]) {
+  for (const name of [built.js, built.boot, built.css]) {
     const res = await rawGet(app.url, name, { 'accept-encoding': 'br' });
     assert.equal(res.status, 200, name);
     assert.match(res.headers['cache-control'], /\bimmutable\b/, name);
