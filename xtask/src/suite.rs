@@ -79,7 +79,15 @@ pub fn run() -> Result<bool> {
         ]))
     }));
     results.push(step("cargo test (host crates)", true, || {
-        streamed(command(cargo()).args(["test", "--workspace", "--exclude", "etcdeck-frontend"]))
+        // Every test binary runs even after one fails, so one failure does
+        // not hide another.
+        streamed(command(cargo()).args([
+            "test",
+            "--workspace",
+            "--exclude",
+            "etcdeck-frontend",
+            "--no-fail-fast",
+        ]))
     }));
     results.push(step("wasm component tests (Chromium)", true, || {
         streamed(
