@@ -191,16 +191,17 @@ fn PageLinks() -> impl IntoView {
     let location = use_location();
     let on_events = Memo::new(move |_| location.pathname.get() == EVENTS_PATH);
     let on_coord = Memo::new(move |_| CoordKind::at(&location.pathname.get()));
-    let on_audit = Memo::new(move |_| location.pathname.get() == AUDIT_PATH);
-    let on_cluster = Memo::new(move |_| location.pathname.get() == CLUSTER_PATH);
-    let on_sessions = Memo::new(move |_| location.pathname.get() == SESSIONS_PATH);
-    let on_browse = move || {
-        !on_events.get()
-            && !on_audit.get()
-            && !on_cluster.get()
-            && !on_sessions.get()
-            && on_coord.get().is_none()
-    };
+    // The pages of etcdeck itself, after the coordination pages.
+    let own_pages = [
+        (AUDIT_PATH, "nav-audit", "Audit"),
+        (CLUSTER_PATH, "nav-cluster", "Cluster"),
+        (SESSIONS_PATH, "nav-sessions", "Sessions"),
+    ];
+    let on_own_page = Memo::new(move |_| {
+        let here = location.pathname.get();
+        own_pages.iter().any(|(path, ..)| here == *path)
+    });
+    let on_browse = move || !on_events.get() && !on_own_page.get() && on_coord.get().is_none();
     let prefix =
         Memo::new(move |_| -> Bytes { BrowseLocation::from_query(&location.search.get()).prefix });
     let browse_href = move || BrowseLocation::default().with_prefix(prefix.get()).href();
@@ -253,30 +254,22 @@ fn PageLinks() -> impl IntoView {
                 })
                 .collect_view()}
             <span aria-hidden="true" class="mx-1 h-4 w-px bg-slate-300 dark:bg-slate-700"></span>
-            <a
-                href=AUDIT_PATH
-                data-testid="nav-audit"
-                class=move || link(on_audit.get())
-                aria-current=move || on_audit.get().then_some("page")
-            >
-                "Audit"
-            </a>
-            <a
-                href=CLUSTER_PATH
-                data-testid="nav-cluster"
-                class=move || link(on_cluster.get())
-                aria-current=move || on_cluster.get().then_some("page")
-            >
-                "Cluster"
-            </a>
-            <a
-                href=SESSIONS_PATH
-                data-testid="nav-sessions"
-                class=move || link(on_sessions.get())
-                aria-current=move || on_sessions.get().then_some("page")
-            >
-                "Sessions"
-            </a>
+            {own_pages
+                .into_iter()
+                .map(|(path, testid, label)| {
+                    let here = move || location.pathname.get() == path;
+                    view! {
+                        <a
+                            href=path
+                            data-testid=testid
+                            class=move || link(here())
+                            aria-current=move || here().then_some("page")
+                        >
+                            {label}
+                        </a>
+                    }
+                })
+                .collect_view()}
         </nav>
     }
 }

@@ -17,6 +17,7 @@ pub mod key_view;
 pub mod masked_value;
 pub mod prefix_box;
 pub mod prefix_ops;
+pub mod read_notes;
 pub mod stale_notice;
 pub mod tree_list;
 pub mod value_viewer;

@@ -34,6 +34,7 @@
 mod state;
 mod watch;
 
+pub(crate) use state::polled_answer;
 pub use state::{LiveAnswer, ReadState, WHOLE_DENIED_NOTE, stale_answer};
 pub use watch::{ChangeWatch, Handler, Health, Watcher, follow_link, watch_changes};
 

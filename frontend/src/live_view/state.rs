@@ -83,6 +83,31 @@ pub trait LiveAnswer: Clone + Send + Sync + 'static {
     }
 }
 
+/// [`LiveAnswer`] for an answer that is not in etcd's keyspace (the audit
+/// log, the sessions, the cluster view): no revision, nothing to watch,
+/// only read again (`LiveView::poll_every`).
+macro_rules! polled_answer {
+    ($answer:ty) => {
+        impl $crate::live_view::LiveAnswer for $answer {
+            fn read_at(&self) -> etcdeck_shared::Revision {
+                etcdeck_shared::Revision(0)
+            }
+
+            fn watches(
+                &self,
+                _whole_keyspace_allowed: bool,
+            ) -> Vec<etcdeck_shared::ws::WatchRange> {
+                Vec::new()
+            }
+
+            fn changed_by(&self, _event: &etcdeck_shared::ws::WatchEvent) -> bool {
+                false
+            }
+        }
+    };
+}
+pub(crate) use polled_answer;
+
 /// Whether an answer read at `answered` is older than the change at
 /// `wanted` that asked for it.
 pub fn stale_answer(answered: Option<Revision>, wanted: Option<Revision>) -> bool {

@@ -13,16 +13,16 @@
 
 use std::time::Duration;
 
+use etcdeck_shared::Bytes;
 use etcdeck_shared::edit::{ACTION_LOGIN_TOKEN, AuditEntry, AuditLog, AuditResult};
-use etcdeck_shared::ws::{WatchEvent, WatchRange};
-use etcdeck_shared::{Bytes, Revision};
 use leptos::prelude::*;
 
 use crate::api;
 use crate::components::copy_button::CopyButton;
+use crate::components::read_notes::{Loading, ReadFailed};
 use crate::components::stale_notice::StaleNotice;
 use crate::freshness::ViewState;
-use crate::live_view::{LiveAnswer, LiveView, ReadState};
+use crate::live_view::{LiveView, ReadState, polled_answer};
 
 pub use crate::route::AUDIT_PATH;
 
@@ -31,20 +31,8 @@ pub const REFRESH_EVERY: Duration = Duration::from_secs(10);
 
 const MUTED: &str = "text-slate-600 dark:text-slate-300";
 
-/// The audit log is not in etcd: nothing to watch, only re-read.
-impl LiveAnswer for AuditLog {
-    fn read_at(&self) -> Revision {
-        Revision(0)
-    }
-
-    fn watches(&self, _whole_keyspace_allowed: bool) -> Vec<WatchRange> {
-        Vec::new()
-    }
-
-    fn changed_by(&self, _event: &WatchEvent) -> bool {
-        false
-    }
-}
+// The audit log is not in etcd: nothing to watch, only re-read.
+polled_answer!(AuditLog);
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
@@ -91,16 +79,11 @@ pub fn AuditView(
             .into_any(),
             (Some(log), _) => audit_table(log).into_any(),
             (None, Some(error)) => view! {
-                <div data-testid="audit-error" role="alert" class="max-w-4xl rounded-xl border-2 border-red-400 bg-red-50 p-6 text-red-900 dark:border-red-700 dark:bg-red-950 dark:text-red-100">
-                    <p class="text-2xl font-semibold">"could not read the audit log"</p>
-                    <p class="mt-2 text-lg">{error.to_string()}</p>
-                </div>
+                <ReadFailed testid="audit-error" what="could not read the audit log" error=error.to_string() />
             }
             .into_any(),
             (None, None) => view! {
-                <p data-testid="audit-loading" role="status" class=format!("text-2xl {MUTED}")>
-                    "loading…"
-                </p>
+                <Loading testid="audit-loading" />
             }
             .into_any(),
         }

@@ -13,16 +13,15 @@
 
 use std::time::Duration;
 
-use etcdeck_shared::Revision;
 use etcdeck_shared::cluster::{ClusterView, Member, MemberState, Tone, verdict};
-use etcdeck_shared::ws::{WatchEvent, WatchRange};
 use leptos::prelude::*;
 
 use crate::api;
+use crate::components::read_notes::{Loading, ReadFailed};
 use crate::components::stale_notice::StaleNotice;
 use crate::format::human_size;
 use crate::freshness::ViewState;
-use crate::live_view::{LiveAnswer, LiveView, ReadState};
+use crate::live_view::{LiveView, ReadState, polled_answer};
 
 pub use crate::route::CLUSTER_PATH;
 
@@ -31,20 +30,8 @@ pub const REFRESH_EVERY: Duration = Duration::from_secs(2);
 
 const MUTED: &str = "text-slate-600 dark:text-slate-300";
 
-/// The cluster view is not in etcd's keyspace: nothing to watch.
-impl LiveAnswer for ClusterView {
-    fn read_at(&self) -> Revision {
-        Revision(0)
-    }
-
-    fn watches(&self, _whole_keyspace_allowed: bool) -> Vec<WatchRange> {
-        Vec::new()
-    }
-
-    fn changed_by(&self, _event: &WatchEvent) -> bool {
-        false
-    }
-}
+// The cluster view is not in etcd's keyspace: nothing to watch.
+polled_answer!(ClusterView);
 
 #[component]
 pub fn ClusterPage() -> impl IntoView {
@@ -65,16 +52,11 @@ pub fn ClusterPanel(
         match (data, error) {
             (Some(view), _) => cluster_body(view).into_any(),
             (None, Some(error)) => view! {
-                <div data-testid="cluster-error" role="alert" class="max-w-4xl rounded-xl border-2 border-red-400 bg-red-50 p-6 text-red-900 dark:border-red-700 dark:bg-red-950 dark:text-red-100">
-                    <p class="text-2xl font-semibold">"could not read the cluster's state"</p>
-                    <p class="mt-2 text-lg">{error.to_string()}</p>
-                </div>
+                <ReadFailed testid="cluster-error" what="could not read the cluster's state" error=error.to_string() />
             }
             .into_any(),
             (None, None) => view! {
-                <p data-testid="cluster-loading" role="status" class=format!("text-2xl {MUTED}")>
-                    "loading…"
-                </p>
+                <Loading testid="cluster-loading" />
             }
             .into_any(),
         }

@@ -16,15 +16,14 @@
 
 use std::time::Duration;
 
-use etcdeck_shared::Revision;
 use etcdeck_shared::edit::SessionKind;
 use etcdeck_shared::sessions::{SessionList, SessionSummary};
-use etcdeck_shared::ws::{WatchEvent, WatchRange};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api;
-use crate::live_view::{LiveAnswer, LiveView, ReadState};
+use crate::components::read_notes::{Loading, ReadFailed};
+use crate::live_view::{LiveView, ReadState, polled_answer};
 use crate::route::LOGIN_PATH;
 use crate::session::{Phase, Session};
 
@@ -35,20 +34,8 @@ const MUTED: &str = "text-slate-600 dark:text-slate-300";
 const BUTTON: &str = "rounded border-2 border-slate-400 px-3 py-0.5 font-medium hover:bg-slate-100 focus-visible:outline focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-600 disabled:opacity-60 dark:border-slate-500 dark:hover:bg-slate-800";
 const DANGER: &str = "rounded border-2 border-red-600 bg-red-600 px-3 py-0.5 font-semibold text-white hover:bg-red-700 focus-visible:outline focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-sky-600 disabled:opacity-60 dark:border-red-500 dark:bg-red-700";
 
-/// Sessions are not in etcd: nothing to watch, only re-read.
-impl LiveAnswer for SessionList {
-    fn read_at(&self) -> Revision {
-        Revision(0)
-    }
-
-    fn watches(&self, _whole_keyspace_allowed: bool) -> Vec<WatchRange> {
-        Vec::new()
-    }
-
-    fn changed_by(&self, _event: &WatchEvent) -> bool {
-        false
-    }
-}
+// Sessions are not in etcd: nothing to watch, only re-read.
+polled_answer!(SessionList);
 
 #[component]
 pub fn SessionsPage() -> impl IntoView {
@@ -134,16 +121,11 @@ pub fn SessionsView(
             .into_any(),
             (Some(list), _) => sessions_table(list, confirming, ending, on_end).into_any(),
             (None, Some(error)) => view! {
-                <div data-testid="sessions-error" role="alert" class="max-w-4xl rounded-xl border-2 border-red-400 bg-red-50 p-6 text-red-900 dark:border-red-700 dark:bg-red-950 dark:text-red-100">
-                    <p class="text-2xl font-semibold">"could not read the sessions"</p>
-                    <p class="mt-2 text-lg">{error.to_string()}</p>
-                </div>
+                <ReadFailed testid="sessions-error" what="could not read the sessions" error=error.to_string() />
             }
             .into_any(),
             (None, None) => view! {
-                <p data-testid="sessions-loading" role="status" class=format!("text-2xl {MUTED}")>
-                    "loading…"
-                </p>
+                <Loading testid="sessions-loading" />
             }
             .into_any(),
         }
