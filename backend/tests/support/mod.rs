@@ -198,6 +198,15 @@ impl Server {
     /// `POST path` with a JSON body, the session cookie and the CSRF token,
     /// as the etcdeck page sends a write.
     pub async fn post(&self, path: &str, body: &impl serde::Serialize) -> reqwest::Response {
+        self.try_post(path, body).await.expect("request")
+    }
+
+    /// [`Server::post`], with a failure to send or receive as an error.
+    pub async fn try_post(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<reqwest::Response, reqwest::Error> {
         self.ensure_session().await;
         let mut request = self.with_session(self.http.post(self.url(path))).json(body);
         let csrf = self
@@ -209,7 +218,7 @@ impl Server {
         if let Some(csrf) = csrf {
             request = request.header(etcdeck_shared::edit::CSRF_HEADER, csrf);
         }
-        request.send().await.expect("request")
+        request.send().await
     }
 
     /// [`Server::post`] decoded as `T`, or the status and JSON body of a
