@@ -194,7 +194,28 @@ impl Freshness {
     }
 }
 
-/// A time of day on the browser's clock, `HH:MM:SS`, for "stale since".
+/// The largest time a JavaScript `Date` holds; past it `toISOString`
+/// throws.
+pub const MAX_DATE_MS: u64 = 8_640_000_000_000_000;
+
+/// `at_ms` on the browser's clock, as `YYYY-MM-DD HH:MM:SS`.
+pub fn local_time(at_ms: u64) -> String {
+    if at_ms > MAX_DATE_MS {
+        return format!("{at_ms} ms");
+    }
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at_ms as f64));
+    format!(
+        "{}-{:02}-{:02} {:02}:{:02}:{:02}",
+        date.get_full_year(),
+        date.get_month() + 1,
+        date.get_date(),
+        date.get_hours(),
+        date.get_minutes(),
+        date.get_seconds()
+    )
+}
+
+/// A time of day on the browser's clock, `HH:MM:SS`, for "stale since" and timelines.
 pub fn clock_text(at_ms: u64) -> String {
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at_ms as f64));
     format!(

@@ -21,7 +21,7 @@ use crate::api;
 use crate::components::copy_button::CopyButton;
 use crate::components::read_notes::{Loading, ReadFailed};
 use crate::components::stale_notice::StaleNotice;
-use crate::freshness::ViewState;
+use crate::freshness::{MAX_DATE_MS, ViewState, local_time};
 use crate::live_view::{LiveView, ReadState, polled_answer};
 
 pub use crate::route::AUDIT_PATH;
@@ -274,26 +274,6 @@ fn result_tone(result: AuditResult) -> &'static str {
         }
         AuditResult::Denied | AuditResult::Failed => "font-semibold text-red-700 dark:text-red-300",
     }
-}
-
-/// The largest time a JavaScript `Date` holds; past it `toISOString`
-/// throws.
-const MAX_DATE_MS: u64 = 8_640_000_000_000_000;
-
-fn local_time(at_ms: u64) -> String {
-    if at_ms > MAX_DATE_MS {
-        return format!("{at_ms} ms");
-    }
-    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at_ms as f64));
-    format!(
-        "{}-{:02}-{:02} {:02}:{:02}:{:02}",
-        date.get_full_year(),
-        date.get_month() + 1,
-        date.get_date(),
-        date.get_hours(),
-        date.get_minutes(),
-        date.get_seconds()
-    )
 }
 
 fn iso_time(at_ms: u64) -> String {

@@ -20,7 +20,7 @@ use crate::api;
 use crate::components::read_notes::{Loading, ReadFailed};
 use crate::components::stale_notice::StaleNotice;
 use crate::format::human_size;
-use crate::freshness::ViewState;
+use crate::freshness::{ViewState, clock_text};
 use crate::live_view::{LiveView, ReadState, polled_answer};
 
 pub use crate::route::CLUSTER_PATH;
@@ -201,7 +201,7 @@ fn cluster_body(view: ClusterView) -> impl IntoView {
                                     <li data-testid="cluster-leader-change" class="tabular-nums">
                                         {format!(
                                             "{}  {} → {}",
-                                            clock(change.at_ms),
+                                            clock_text(change.at_ms),
                                             name(&change.from),
                                             name(&change.to),
                                         )}
@@ -287,15 +287,4 @@ fn members_table(members: Vec<Member>) -> impl IntoView {
             </table>
         </div>
     }
-}
-
-/// `HH:MM:SS` in the browser's time zone.
-fn clock(at_ms: u64) -> String {
-    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at_ms as f64));
-    format!(
-        "{:02}:{:02}:{:02}",
-        date.get_hours(),
-        date.get_minutes(),
-        date.get_seconds()
-    )
 }

@@ -23,6 +23,7 @@ use leptos::task::spawn_local;
 
 use crate::api;
 use crate::components::read_notes::{Loading, ReadFailed};
+use crate::freshness::local_time;
 use crate::live_view::{LiveView, ReadState, polled_answer};
 use crate::route::LOGIN_PATH;
 use crate::session::{Phase, Session};
@@ -402,26 +403,6 @@ pub fn ago(ms: u64) -> String {
             days => format!("{days} days ago"),
         },
     }
-}
-
-/// The largest time a JavaScript `Date` holds.
-const MAX_DATE_MS: u64 = 8_640_000_000_000_000;
-
-/// `at_ms` on the browser's clock, as `YYYY-MM-DD HH:MM:SS`.
-fn local_time(at_ms: u64) -> String {
-    if at_ms > MAX_DATE_MS {
-        return format!("{at_ms} ms");
-    }
-    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at_ms as f64));
-    format!(
-        "{}-{:02}-{:02} {:02}:{:02}:{:02}",
-        date.get_full_year(),
-        date.get_month() + 1,
-        date.get_date(),
-        date.get_hours(),
-        date.get_minutes(),
-        date.get_seconds()
-    )
 }
 
 #[cfg(test)]
