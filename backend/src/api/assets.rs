@@ -6,7 +6,7 @@
 //! `dist/` for `memory-serve`, which embeds it (text files brotli-compressed at build time,
 //! a gzip copy made at start-up) and serves it from memory: brotli, gzip or the plain bytes
 //! by the request's `Accept-Encoding`, with `Vary: Accept-Encoding` and an ETag (a 304 when
-//! unchanged). Hashed files (trunk names them `NAME-<16 hex digits>.EXT`) are `immutable`
+//! unchanged). Hashed files (trunk names them `NAME-<hex hash>.EXT`) are `immutable`
 //! for a year; `index.html`, deep links and any unhashed file are `no-cache`.
 //!
 //! `--dist DIR` serves DIR from disk instead, as it is (development: rebuild the frontend
@@ -121,8 +121,10 @@ async fn revalidate_unhashed(assets: &'static [Asset], request: Request, next: N
     response
 }
 
-/// Whether a file name carries trunk's content hash: a `-` and 16 hex digits right before
-/// the extension, or before `_bg` (the wasm).
+/// Whether a file name carries trunk's content hash: a `-` and its hex digits right before
+/// the extension, or before `_bg` (the wasm). Trunk prints a 64-bit hash without leading
+/// zeros, so one name in 16 has 15 digits; fewer than 8 is taken as a plain name (kept
+/// `no-cache`, which is never wrong, only slower).
 fn is_hashed(path: &str) -> bool {
     let file = path.rsplit('/').next().unwrap_or(path);
     let Some((stem, _ext)) = file.split_once('.') else {
@@ -130,7 +132,9 @@ fn is_hashed(path: &str) -> bool {
     };
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
     stem.rsplit_once('-').is_some_and(|(base, hash)| {
-        !base.is_empty() && hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())
+        !base.is_empty()
+            && (8..=16).contains(&hash.len())
+            && hash.bytes().all(|b| b.is_ascii_hexdigit())
     })
 }
 
@@ -334,6 +338,8 @@ mod tests {
         for hashed in [
             "/etcdeck-frontend-5781f706801ecd7e.js",
             "/etcdeck-frontend-5781f706801ecd7e_bg.wasm",
+            "/etcdeck-frontend-15b33a4b72958b3_bg.wasm",
+            "/boot-cf1126e8e284f2c.js",
             "/main-d062b80e973ae75a.css",
             "/favicon-5ca21907d8af8e10.svg",
             "/snippets/x/inline0-5781f706801ecd7e.js",
@@ -347,6 +353,8 @@ mod tests {
             "/a-b.js",
             "/-5781f706801ecd7e.js",
             "/x-5781f706801ecd7g.js",
+            "/x-5781f706801ecd7e0.js",
+            "/x-abc.js",
         ] {
             assert!(!is_hashed(plain), "{plain}");
         }
