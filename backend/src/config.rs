@@ -776,4 +776,53 @@ mod tests {
             "{err}"
         );
     }
+
+    /// The README's flag table is what `--help` lists: every flag and its
+    /// environment variable, and no flag that does not exist.
+    #[test]
+    fn the_readme_flag_table_matches_help() {
+        use clap::CommandFactory;
+        let readme = include_str!("../../README.md");
+        let table: Vec<&str> = readme
+            .split("## Running etcdeck")
+            .nth(1)
+            .unwrap()
+            .lines()
+            .skip_while(|l| !l.starts_with("| Flag"))
+            .take_while(|l| l.starts_with('|'))
+            .collect();
+        let table_text = table.join("\n");
+        let command = Cli::command();
+        let mut known = Vec::new();
+        for arg in command.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if long == "help" || long == "version" {
+                continue;
+            }
+            known.push(long.to_owned());
+            assert!(
+                table_text.contains(&format!("`--{long}")),
+                "README's flag table lacks --{long}"
+            );
+            if let Some(env) = arg.get_env() {
+                let env = env.to_string_lossy();
+                assert!(
+                    table_text.contains(&*env),
+                    "README's flag table lacks {env} (of --{long})"
+                );
+            }
+        }
+        for row in &table {
+            for flag in row.split("`--").skip(1) {
+                let name: String = flag
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                    .collect();
+                assert!(
+                    known.contains(&name),
+                    "README's flag table names --{name}, which etcdeck does not have"
+                );
+            }
+        }
+    }
 }
