@@ -314,8 +314,67 @@ async fn metrics_move_with_a_workload_and_name_nothing_secret() {
         );
     }
     promtool_check(&after.text);
+    dashboard_matches(&after.text);
     drop(tab);
     server.stop().await;
+}
+
+/// The Grafana dashboard (`assets/grafana/etcdeck.json`) queries only
+/// metrics that exist, and shows every family etcdeck exports.
+fn dashboard_matches(text: &str) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../assets/grafana/etcdeck.json"
+    );
+    let dashboard = std::fs::read_to_string(path).expect("read the Grafana dashboard");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&dashboard).expect("the dashboard is JSON");
+    let mut queried = std::collections::BTreeSet::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().expect("a query");
+            queried.extend(metric_names(expr));
+        }
+    }
+    // Families as declared: histograms are queried by their series.
+    let families: std::collections::BTreeSet<String> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .map(|rest| rest.split(' ').next().unwrap_or_default().to_owned())
+        .collect();
+    let series = |name: &str| -> Vec<String> {
+        ["", "_bucket", "_count", "_sum"]
+            .iter()
+            .map(|suffix| format!("{name}{suffix}"))
+            .collect()
+    };
+    for name in &queried {
+        assert!(
+            families.iter().any(|f| series(f).contains(name)),
+            "the dashboard queries {name}, which /metrics does not export"
+        );
+    }
+    for family in &families {
+        assert!(
+            series(family).iter().any(|s| queried.contains(s)),
+            "the dashboard has no panel for {family}"
+        );
+    }
+}
+
+/// The `etcdeck_...` metric names in a PromQL expression.
+fn metric_names(expr: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = expr;
+    while let Some(at) = rest.find("etcdeck_") {
+        let name: String = rest[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        rest = &rest[at + name.len()..];
+        names.push(name);
+    }
+    names
 }
 
 /// etcd's current revision, asked of etcd itself.
