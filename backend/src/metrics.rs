@@ -44,6 +44,9 @@ type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 /// A kind of etcd request, named by what etcd is asked to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EtcdCall {
+    /// A new connection to a member, authenticated when the session has
+    /// credentials (a login's first, and each one after a member failed).
+    Connect,
     Range,
     Put,
     Delete,
@@ -67,6 +70,7 @@ pub enum EtcdCall {
 impl EtcdCall {
     fn as_str(self) -> &'static str {
         match self {
+            EtcdCall::Connect => "connect",
             EtcdCall::Range => "range",
             EtcdCall::Put => "put",
             EtcdCall::Delete => "delete",

@@ -149,6 +149,15 @@ async fn metrics_move_with_a_workload_and_name_nothing_secret() {
         .level(PREFIX.as_bytes(), None, 100)
         .await
         .expect("level");
+    // A deep link of the frontend, and a path that names a key: counted as
+    // the frontend, never by their paths.
+    // (The tests' etcdeck has no built frontend: it answers a notice.)
+    reqwest::get(server.url(&format!("/?prefix={PREFIX}")))
+        .await
+        .expect("GET a deep link");
+    reqwest::get(server.url(&format!("/{PREFIX}deep")))
+        .await
+        .expect("GET a path that names a key");
     // Outside the user's prefix: etcd refuses, and that is counted as such.
     assert_eq!(
         server.key(b"elsewhere").await.map_err(|e| e.0),
@@ -214,6 +223,23 @@ async fn metrics_move_with_a_workload_and_name_nothing_secret() {
             &[key_route]
         ),
         3.0
+    );
+    assert!(
+        grew(
+            &before,
+            &after,
+            "etcdeck_http_requests_total",
+            &["route=\"frontend\""]
+        ) >= 2.0
+    );
+    // The login's own connection, authenticated as the user.
+    assert!(
+        grew(
+            &before,
+            &after,
+            "etcdeck_etcd_calls_total",
+            &["call=\"connect\""]
+        ) >= 1.0
     );
     // Sessions, the socket, subscriptions and upstream watches.
     assert_eq!(
@@ -315,7 +341,16 @@ async fn metrics_move_with_a_workload_and_name_nothing_secret() {
     }
     promtool_check(&after.text);
     dashboard_matches(&after.text);
+
+    // A closed tab is no longer counted as an open socket.
     drop(tab);
+    let open = &server;
+    support::eventually(
+        LIMIT,
+        "the closed WebSocket to leave the gauge",
+        async || Scrape::read(open).await.get("etcdeck_websockets") == 0.0,
+    )
+    .await;
     server.stop().await;
 }
 

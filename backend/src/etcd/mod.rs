@@ -485,7 +485,11 @@ impl EtcdSession {
             return Ok(client.clone());
         }
         let url = self.inner.endpoints.url(endpoint);
-        let client = connect(url, &self.inner.options, limit).await?;
+        let started = Instant::now();
+        let connected = connect(url, &self.inner.options, limit).await;
+        let error = connected.as_ref().err().map(EtcdError::code);
+        (self.inner.metrics).etcd_call(EtcdCall::Connect, started.elapsed(), error);
+        let client = connected?;
         *slot = Some(client.clone());
         Ok(client)
     }
