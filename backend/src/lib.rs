@@ -18,6 +18,8 @@
 //! - [`auth`]: the browser sessions (login, wall token, open), each with its
 //!   etcd client; knows nothing of HTTP.
 //! - [`audit`]: the audit log of writes.
+//! - [`metrics`]: etcdeck's own metrics for Prometheus (`GET /metrics`),
+//!   one registry counted into by every part; names no other module.
 //! - [`api`]: HTTP routes, the session cookie and extractors, the one error
 //!   mapping, the built frontend and the HTTPS listener; the only module
 //!   that names axum.
@@ -25,8 +27,8 @@
 //! Dependencies point one way: `api -> {auth, audit, cluster, coord, hub,
 //! tree, etcd}`, `cluster -> etcd`, `auth -> etcd`, `coord -> {hub, tree, etcd}`, `hub -> etcd`,
 //! `etcd -> tree` (it implements the lister's `KeySource` and uses its one
-//! range end of a prefix), and everything `-> config`. `tree` and `audit`
-//! depend on no other module.
+//! range end of a prefix), and everything `-> config` and `-> metrics`.
+//! `tree`, `audit` and `metrics` depend on no other module.
 
 pub mod api;
 pub mod audit;
@@ -36,6 +38,7 @@ pub mod config;
 pub mod coord;
 pub mod etcd;
 pub mod hub;
+pub mod metrics;
 pub mod tree;
 
 use std::future::Future;
@@ -93,8 +96,10 @@ pub async fn run(
         None => audit::Audit::in_memory(),
     };
     let (stop_tx, stop_rx) = watch::channel(false);
-    let session = etcd::EtcdSession::start(config.etcd.clone(), stop_rx.clone()).await?;
-    let hub = hub::Hub::new();
+    let metrics = metrics::Metrics::new();
+    let session =
+        etcd::EtcdSession::start(config.etcd.clone(), metrics.clone(), stop_rx.clone()).await?;
+    let hub = hub::Hub::new(metrics.clone());
     let coord = coord::Coord::start(session.clone(), hub.clone(), config.coord, stop_rx.clone());
     let sockets = TaskTracker::new();
     let server_config = Arc::new(config.server);
@@ -116,6 +121,7 @@ pub async fn run(
         shutdown: stop_rx.clone(),
         sockets: sockets.clone(),
         audit,
+        metrics,
     });
     // Handlers learn the client's address (login throttling, the sessions
     // list, the audit log) from the connection.

@@ -2,7 +2,8 @@
 //!
 //! Every tool is installed only when the exact version the project needs is missing, so a warm
 //! run costs a few version checks. What gets installed is printed. Versions:
-//! - Debian packages: etcd 3.4 (server and client), protoc, Chromium and chromedriver;
+//! - Debian packages: etcd 3.4 (server and client), protoc, Chromium and chromedriver, and
+//!   Prometheus for its `promtool` (which checks etcdeck's `/metrics`);
 //! - the `wasm32-unknown-unknown` Rust target, plus rustfmt and clippy;
 //! - trunk [`TRUNK_VERSION`] (newer trunk needs a newer rustc);
 //! - wasm-bindgen-cli equal to the `wasm-bindgen` version in `Cargo.lock`;
@@ -30,6 +31,10 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     ("chromium-driver", "/usr/bin/chromedriver"),
 ];
 
+/// Debian packages installed without their recommendations: only `promtool` of Prometheus is
+/// used, not its server or its web console.
+const APT_PACKAGES_ALONE: &[(&str, &str)] = &[("prometheus", "/usr/bin/promtool")];
+
 /// Written into `node_modules/` after a successful `npm install`.
 const NPM_STAMP: &str = ".etcdeck-npm-installed";
 
@@ -47,6 +52,7 @@ pub fn ensure_all() -> Result<()> {
 pub fn ensure_apt_packages() -> Result<()> {
     let missing: Vec<&str> = APT_PACKAGES
         .iter()
+        .chain(APT_PACKAGES_ALONE)
         .filter(|(_, binary)| !Path::new(binary).exists())
         .map(|(package, _)| *package)
         .collect();
@@ -74,7 +80,32 @@ pub fn ensure_apt_packages() -> Result<()> {
     let mut install = apt(&["install", "-y"]);
     install.args(packages);
     process::run(&mut install)?;
+    let mut install = apt(&["install", "-y", "--no-install-recommends"]);
+    install.args(APT_PACKAGES_ALONE.iter().map(|(package, _)| *package));
+    process::run(&mut install)?;
+    stop_prometheus_service(as_root);
     Ok(())
+}
+
+/// Installing Prometheus enables its server as a service. In a container (no systemd, and
+/// Debian images' `policy-rc.d` refuses service starts) it never starts, which is what the
+/// project wants; on a machine run by systemd it would start, so it is stopped and disabled,
+/// best effort: `promtool` works either way.
+fn stop_prometheus_service(as_root: bool) {
+    if !Path::new("/run/systemd/system").exists() {
+        return;
+    }
+    let mut systemctl = if as_root {
+        command("systemctl")
+    } else {
+        let mut sudo = command("sudo");
+        sudo.arg("systemctl");
+        sudo
+    };
+    systemctl.args(["disable", "--now", "prometheus"]);
+    if output_if_ok(&mut systemctl).is_none() {
+        println!("xtask: could not stop the Prometheus service (only its promtool is needed)");
+    }
 }
 
 /// The wasm32 target (not present on a new machine, and `RUSTUP_AUTO_INSTALL=0` keeps

@@ -32,9 +32,9 @@ mod ws;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use axum::extract::{RawQuery, State};
+use axum::extract::{MatchedPath, RawQuery, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
@@ -53,6 +53,7 @@ use crate::config::ServerConfig;
 use crate::coord::Coord;
 use crate::etcd::{EtcdSession, KeyRead};
 use crate::hub::Hub;
+use crate::metrics::Metrics;
 use crate::tree;
 
 pub use error::Failure;
@@ -97,7 +98,13 @@ pub struct AppState {
     pub sessions: crate::auth::Sessions,
     /// How fast logins may fail, per address and per user name.
     pub throttle: crate::auth::Throttle,
+    /// etcdeck's own metrics (`GET /metrics`).
+    pub metrics: Metrics,
 }
+
+/// etcdeck's own metrics for Prometheus. Answered without a session, like
+/// `/healthz`: it holds counts only, no key, value, user name or address.
+pub const METRICS_PATH: &str = "/metrics";
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
@@ -136,12 +143,16 @@ pub fn router(state: AppState) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ));
+    let metrics = state.metrics.clone();
     let app = Router::new()
         .route(path::HEALTHZ, get(healthz))
+        .route(METRICS_PATH, get(metrics_text))
         .route(path::WS, get(ws::upgrade))
         .route(path::LIVE, get(live))
         .merge(api)
         .fallback_service(frontend(state.config.dist.as_deref()))
+        // Inside the routes, where the pattern each request matched is known.
+        .layer(axum::middleware::from_fn_with_state(metrics, count_request))
         .with_state(state);
     // Around the whole router, not each route: only there does a 405 carry
     // its `Allow` header, which the `ApiError` sentence names.
@@ -191,6 +202,52 @@ async fn healthz(State(state): State<AppState>) -> Response {
         Connection::Disconnected { .. } => StatusCode::SERVICE_UNAVAILABLE,
     };
     (code, Json(connection)).into_response()
+}
+
+/// Counts every request by the route pattern it matched (never its raw
+/// path, which names keys) and the status of its answer.
+async fn count_request(
+    State(metrics): State<Metrics>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    metrics.http_request(
+        route.as_ref().map(MatchedPath::as_str),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// `GET /metrics`: the Prometheus text format, its gauges of sessions,
+/// subscriptions and upstream watches counted now by their owners.
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    let (login_sessions, wall_sessions, open_sessions) = state.sessions.count_by_kind();
+    let live = state.hub.stats();
+    state.metrics.set_now(crate::metrics::Now {
+        login_sessions,
+        wall_sessions,
+        open_sessions,
+        subscriptions: live.subscribers,
+        upstream_watches: live.upstream_watches,
+    });
+    match state.metrics.encode() {
+        Ok(text) => (
+            [
+                (header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            text,
+        )
+            .into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "encoding the metrics failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }
 
 /// `GET /api/v1/status`: answered without a session (the login page shows

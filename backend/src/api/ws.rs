@@ -14,7 +14,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
@@ -35,6 +35,7 @@ use super::{AppState, Failure};
 use crate::config::{Masks, ServerConfig};
 use crate::etcd::EtcdSession;
 use crate::hub::{Hub, Out, events_text};
+use crate::metrics::Metrics;
 
 /// How often the backend sends a heartbeat (a text frame the page sees) and
 /// a ping, so that both ends notice a dead peer.
@@ -48,7 +49,9 @@ const MAX_FRAME_READ: usize = 1024 * 1024;
 /// of a subscriber's memory.
 const READ_BUFFER: usize = 4 * 1024;
 
-type Frames = Pin<Box<dyn Stream<Item = String> + Send>>;
+/// A subscription's frames, each with when the hub received the revisions
+/// it carries (none for other messages).
+type Frames = Pin<Box<dyn Stream<Item = (String, Vec<Instant>)> + Send>>;
 
 pub(super) async fn upgrade(
     State(state): State<AppState>,
@@ -67,11 +70,12 @@ pub(super) async fn upgrade(
     let shutdown = state.shutdown.clone();
     let sockets = state.sockets.clone();
     let config = state.config.clone();
+    let metrics = state.metrics.clone();
     ws.max_message_size(MAX_FRAME_READ)
         .max_frame_size(MAX_FRAME_READ)
         .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| {
-            sockets.track_future(serve(socket, hub, reader, config, shutdown))
+            sockets.track_future(serve(socket, hub, reader, config, metrics, shutdown))
         })
 }
 
@@ -80,8 +84,10 @@ async fn serve(
     hub: Hub,
     reader: Reader,
     config: Arc<ServerConfig>,
+    metrics: Metrics,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let _open = metrics.websocket_opened();
     let (mut sink, mut incoming) = socket.split();
     let mut subscriptions: StreamMap<SubId, Frames> = StreamMap::new();
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
@@ -105,6 +111,8 @@ async fn serve(
                 .await;
             break;
         }
+        // When the hub received the revisions of the frame about to be written.
+        let mut received = Vec::new();
         let frame = tokio::select! {
             frame = incoming.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
@@ -123,7 +131,10 @@ async fn serve(
                     break;
                 }
             },
-            Some((_, frame)) = subscriptions.next(), if !subscriptions.is_empty() => Some(frame),
+            Some((_, (frame, revisions))) = subscriptions.next(), if !subscriptions.is_empty() => {
+                received = revisions;
+                Some(frame)
+            }
             _ = heartbeat.tick() => {
                 // A wall screen is in use while it shows something; a
                 // person's login is in use while they act.
@@ -150,10 +161,13 @@ async fn serve(
             }
             _ = shutdown.changed() => None,
         };
-        if let Some(frame) = frame
-            && sink.send(Message::Text(frame.into())).await.is_err()
-        {
-            break;
+        if let Some(frame) = frame {
+            if sink.send(Message::Text(frame.into())).await.is_err() {
+                break;
+            }
+            received
+                .into_iter()
+                .for_each(|at| metrics.event_written(at));
         }
     }
 }
@@ -200,7 +214,11 @@ fn handle(
                 let config = config.clone();
                 async move {
                     let out = subscription.next(id).await?;
-                    Some((frame(id, out, prev_kv, &config.masks), subscription))
+                    let received = out.received();
+                    Some((
+                        (frame(id, out, prev_kv, &config.masks), received),
+                        subscription,
+                    ))
                 }
             });
             subscriptions.insert(id, Box::pin(frames));

@@ -710,6 +710,7 @@ impl Sessions {
         }
         by_id.insert(id.clone(), session.clone());
         drop(by_id);
+        self.inner.server.metrics().session_started(session.kind);
         self.watch_session(id, &session);
         session
     }
@@ -791,6 +792,17 @@ impl Sessions {
             self.bury(&id, &session, reason);
         }
         lock(&self.inner.tombstones).retain(|_, (at, _)| at.elapsed() < TOMBSTONE_KEPT);
+    }
+
+    /// How many sessions of each kind exist now: logins, wall screens, open.
+    pub fn count_by_kind(&self) -> (usize, usize, usize) {
+        lock(&self.inner.by_id)
+            .values()
+            .fold((0, 0, 0), |(login, token, open), s| match s.kind {
+                SessionKind::Login => (login + 1, token, open),
+                SessionKind::Token => (login, token + 1, open),
+                SessionKind::Open => (login, token, open + 1),
+            })
     }
 
     /// How many sessions exist now.

@@ -53,6 +53,23 @@ pub enum StartError {
 }
 
 impl EtcdError {
+    /// The error's class, for metrics: a fixed word, never etcd's text.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EtcdError::Unavailable(_) => "unavailable",
+            EtcdError::AuthFailed(_) => "auth_failed",
+            EtcdError::PasswordRevoked(_) => "password_revoked",
+            EtcdError::PermissionDenied(_) => "permission_denied",
+            EtcdError::Compacted(_) => "compacted",
+            EtcdError::TooLarge(_) => "too_large",
+            EtcdError::InvalidRequest(_) => "invalid_request",
+            EtcdError::FutureRevision(_) => "future_revision",
+            EtcdError::AuthNotEnabled(_) => "auth_not_enabled",
+            EtcdError::Config(_) => "config",
+            EtcdError::Other(_) => "other",
+        }
+    }
+
     /// Errors that retrying cannot fix and that a user must see at start-up.
     pub fn is_fatal_at_start(&self) -> bool {
         matches!(self, EtcdError::AuthFailed(_) | EtcdError::Config(_))

@@ -39,6 +39,7 @@ use futures::future::join_all;
 use tokio::sync::{Mutex, watch};
 
 use crate::config::{Credentials, EtcdConfig};
+use crate::metrics::{EtcdCall, Metrics};
 use endpoints::{Endpoints, went_down};
 
 pub use coord::{LeaseInfo, RangeKv, RangeKvs};
@@ -122,6 +123,8 @@ struct Inner {
     /// Turns `true` once etcd refused this session's password after it had
     /// been accepted ([`EtcdError::PasswordRevoked`]).
     revoked: watch::Sender<bool>,
+    /// Where every request is counted (shared by every session).
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for Inner {
@@ -139,13 +142,14 @@ impl EtcdSession {
     /// a session that reports itself disconnected until a member answers.
     pub async fn start(
         config: EtcdConfig,
+        metrics: Metrics,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Self, StartError> {
         let options = connect_options(&config)?;
         let mut anonymous = config.clone();
         anonymous.credentials = None;
         let endpoints = Endpoints::new(config.endpoints.clone(), connect_options(&anonymous)?);
-        let session = EtcdSession::new(config, options, endpoints.clone());
+        let session = EtcdSession::new(config, options, endpoints.clone(), metrics);
         endpoints.probe_all().await;
         tokio::spawn(endpoints.run(shutdown));
         match session.connect_any().await {
@@ -167,12 +171,22 @@ impl EtcdSession {
         let mut config = self.inner.config.clone();
         config.credentials = Some(credentials);
         let options = connect_options(&config).map_err(|err| EtcdError::Config(err.to_string()))?;
-        let session = EtcdSession::new(config, options, self.inner.endpoints.clone());
+        let session = EtcdSession::new(
+            config,
+            options,
+            self.inner.endpoints.clone(),
+            self.inner.metrics.clone(),
+        );
         session.connect_any().await?;
         Ok(session)
     }
 
-    fn new(config: EtcdConfig, options: ConnectOptions, endpoints: Endpoints) -> Self {
+    fn new(
+        config: EtcdConfig,
+        options: ConnectOptions,
+        endpoints: Endpoints,
+        metrics: Metrics,
+    ) -> Self {
         let clients = endpoints.urls().iter().map(|_| Mutex::new(None)).collect();
         EtcdSession {
             inner: Arc::new(Inner {
@@ -183,6 +197,7 @@ impl EtcdSession {
                 preferred: AtomicUsize::new(0),
                 token_renewed: Mutex::new(None),
                 revoked: watch::channel(false).0,
+                metrics,
             }),
         }
     }
@@ -231,6 +246,12 @@ impl EtcdSession {
     /// member list every 30 s are shared by every reader).
     pub fn cluster_readings(&self) -> ClusterReadings {
         self.inner.endpoints.readings()
+    }
+
+    /// Where this session's requests are counted (shared by every session
+    /// of the server).
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     pub fn endpoints(&self) -> &[String] {
@@ -328,7 +349,7 @@ impl EtcdSession {
 
     /// Runs `op` on a client of an endpoint that answers, trying the next
     /// endpoint when one cannot be reached, until [`REQUEST_TIMEOUT`].
-    async fn call<T, F: Future<Output = Result<T, etcd_client::Error>>>(
+    async fn call<T: Called, F: Future<Output = Result<T, etcd_client::Error>>>(
         &self,
         retry: Retry,
         op: impl Fn(Client) -> F,
@@ -340,7 +361,7 @@ impl EtcdSession {
 
     /// [`Self::call`] within `limit`, saying which endpoint answered and
     /// whether an earlier attempt's answer was lost.
-    async fn call_reporting<T, F: Future<Output = Result<T, etcd_client::Error>>>(
+    async fn call_reporting<T: Called, F: Future<Output = Result<T, etcd_client::Error>>>(
         &self,
         retry: Retry,
         limit: Duration,
@@ -349,7 +370,23 @@ impl EtcdSession {
         self.attempts(Via::Session, retry, limit, op).await
     }
 
-    async fn attempts<T, F: Future<Output = Result<T, etcd_client::Error>>>(
+    async fn attempts<T: Called, F: Future<Output = Result<T, etcd_client::Error>>>(
+        &self,
+        via: Via<'_>,
+        retry: Retry,
+        limit: Duration,
+        op: impl Fn(Client) -> F,
+    ) -> Result<Answered<T>, EtcdError> {
+        let started = Instant::now();
+        let answer = self.attempts_uncounted(via, retry, limit, op).await;
+        let error = answer.as_ref().err().map(EtcdError::code);
+        self.inner
+            .metrics
+            .etcd_call(T::CALL, started.elapsed(), error);
+        answer
+    }
+
+    async fn attempts_uncounted<T, F: Future<Output = Result<T, etcd_client::Error>>>(
         &self,
         via: Via<'_>,
         retry: Retry,
@@ -448,7 +485,11 @@ impl EtcdSession {
             return Ok(client.clone());
         }
         let url = self.inner.endpoints.url(endpoint);
-        let client = connect(url, &self.inner.options, limit).await?;
+        let started = Instant::now();
+        let connected = connect(url, &self.inner.options, limit).await;
+        let error = connected.as_ref().err().map(EtcdError::code);
+        (self.inner.metrics).etcd_call(EtcdCall::Connect, started.elapsed(), error);
+        let client = connected?;
         *slot = Some(client.clone());
         Ok(client)
     }
@@ -564,6 +605,42 @@ impl EtcdSession {
         let mut revoked = self.inner.revoked.subscribe();
         let _ = revoked.wait_for(|r| *r).await;
     }
+}
+
+/// What kind of etcd request answers with `Self`, for the metrics: every
+/// request goes through [`EtcdSession::call`], whose answer type names the
+/// request, so no call site has to say it again.
+trait Called {
+    const CALL: EtcdCall;
+}
+
+macro_rules! called {
+    ($($answer:ty => $call:ident,)*) => {
+        $(impl Called for $answer {
+            const CALL: EtcdCall = EtcdCall::$call;
+        })*
+    };
+}
+
+called! {
+    etcd_client::GetResponse => Range,
+    etcd_client::PutResponse => Put,
+    etcd_client::DeleteResponse => Delete,
+    etcd_client::TxnResponse => Txn,
+    etcd_client::CompactionResponse => Compact,
+    etcd_client::LeaseGrantResponse => LeaseGrant,
+    etcd_client::LeaseRevokeResponse => LeaseRevoke,
+    (etcd_client::LeaseKeeper, etcd_client::LeaseKeepAliveStream) => LeaseKeepAlive,
+    etcd_client::LeaseTimeToLiveResponse => LeaseTimeToLive,
+    etcd_client::LeaseLeasesResponse => LeaseList,
+    (etcd_client::WatchStream, Option<etcd_client::WatchResponse>) => WatchOpen,
+    etcd_client::StatusResponse => Status,
+    etcd_client::MemberListResponse => MemberList,
+    etcd_client::AlarmResponse => Alarm,
+    etcd_client::DefragmentResponse => Defragment,
+    etcd_client::MoveLeaderResponse => MoveLeader,
+    etcd_client::SnapshotStreaming => Snapshot,
+    etcd_client::UserGetResponse => UserGet,
 }
 
 /// A client of one endpoint; with credentials in `options`, authenticated

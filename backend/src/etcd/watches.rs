@@ -51,6 +51,16 @@ impl WatchEnd {
     }
 }
 
+impl From<&WatchEnd> for crate::metrics::Rewatch {
+    fn from(end: &WatchEnd) -> Self {
+        match end {
+            WatchEnd::Auth(_) => crate::metrics::Rewatch::Auth,
+            WatchEnd::Compacted(_) => crate::metrics::Rewatch::Compacted,
+            WatchEnd::Unavailable(_) => crate::metrics::Rewatch::Unavailable,
+        }
+    }
+}
+
 impl From<EtcdError> for WatchEnd {
     fn from(err: EtcdError) -> Self {
         match err {

@@ -391,11 +391,12 @@ impl EtcdSession {
         // Renewing twice is harmless.
         let renewed = self
             .call(Retry::Always, |mut client| async move {
-                client.lease_keep_alive(id).await.map(|_| ())
+                client.lease_keep_alive(id).await
             })
             .await;
         match renewed {
-            Ok(()) => {}
+            // The renewal was sent; its stream is not needed.
+            Ok(stream) => drop(stream),
             Err(err) if err.is_lease_not_found() => return Ok(None),
             Err(err) => return Err(err),
         }

@@ -37,6 +37,7 @@ use etcdeck_shared::Revision;
 use etcdeck_shared::ws::{WatchEvent, WatchRange};
 
 use crate::etcd::{EtcdError, EtcdSession};
+use crate::metrics::Metrics;
 
 pub use subscription::{Out, Subscription, events_text};
 use upstream::Joined;
@@ -78,6 +79,7 @@ struct HubInner {
     next_subscriber: AtomicU64,
     /// Private upstreams open now (subscribers resuming from far back).
     private: AtomicUsize,
+    metrics: Metrics,
 }
 
 /// Counts for operators and benchmarks.
@@ -89,21 +91,22 @@ pub struct HubStats {
     pub subscribers: usize,
 }
 
-impl Default for Hub {
-    fn default() -> Self {
-        Hub::new()
-    }
-}
-
 impl Hub {
-    pub fn new() -> Self {
+    /// A hub that counts its subscriptions, watches and gaps in `metrics`.
+    pub fn new(metrics: Metrics) -> Self {
         Hub {
             inner: Arc::new(HubInner {
                 upstreams: Mutex::new(HashMap::new()),
                 next_subscriber: AtomicU64::new(1),
                 private: AtomicUsize::new(0),
+                metrics,
             }),
         }
+    }
+
+    /// Where the hub's parts count.
+    fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// A new subscription to `range` as `session`'s etcd user: every change
@@ -116,6 +119,7 @@ impl Hub {
         from: Option<Revision>,
     ) -> Subscription {
         let id = self.inner.next_subscriber.fetch_add(1, Ordering::Relaxed);
+        self.metrics().subscription_started();
         Subscription::new(self.clone(), session.clone(), id, range, from)
     }
 
@@ -215,6 +219,8 @@ impl HubInner {
 /// One whole revision of changes to one range, shared by every subscriber.
 #[derive(Debug)]
 pub struct Batch {
+    /// When the hub received it from etcd (for the delivery delay metric).
+    pub received: std::time::Instant,
     pub revision: Revision,
     pub events: Vec<WatchEvent>,
     /// Roughly what the batch occupies, for the queues' byte bound.
@@ -226,6 +232,7 @@ pub struct Batch {
 impl Batch {
     fn new(revision: Revision, events: Vec<WatchEvent>, bytes: usize) -> Self {
         Batch {
+            received: std::time::Instant::now(),
             revision,
             events,
             bytes,

@@ -41,6 +41,16 @@ pub enum Out {
     Closed(Ended),
 }
 
+impl Out {
+    /// When the hub received each revision this carries from etcd.
+    pub fn received(&self) -> Vec<std::time::Instant> {
+        match self {
+            Out::Events(batches) => batches.iter().map(|b| b.received).collect(),
+            Out::Message(_) | Out::Closed(_) => Vec::new(),
+        }
+    }
+}
+
 /// The JSON text of an events message for subscription `id`, built from
 /// each batch's cached JSON instead of serialising the events again for
 /// every subscriber.
@@ -134,6 +144,7 @@ impl Subscription {
                 Phase::Attach => self.attach(id).await,
                 Phase::Live => self.live(id).await,
                 Phase::Resync(reason) => {
+                    self.hub.metrics().gap(&reason);
                     self.queue.restart();
                     (
                         Phase::Snapshot {

@@ -116,6 +116,7 @@ impl Upstream {
             }),
             changed: Notify::new(),
         });
+        upstream.hub.metrics().upstream_started();
         tokio::spawn(upstream.clone().run());
         upstream
     }
@@ -348,6 +349,7 @@ impl Upstream {
         backoff: &mut Duration,
     ) -> Option<Ended> {
         let denied = end.is_permission_denied();
+        self.hub.metrics().rewatch(&end);
         match end {
             WatchEnd::Auth(reason) => {
                 if *fresh_token && denied {
