@@ -192,15 +192,20 @@ pub fn UsersPage() -> impl IntoView {
             None => Some("the users and roles have not been read yet".to_owned()),
         })
     });
+    // The forms are made once the first answer is there and kept across
+    // re-reads, so what someone is typing survives a refresh; only the
+    // lists follow each answer.
+    let has_data = Memo::new(move |_| state.with(|s| s.data.is_some()));
     let body = move || {
-        let (data, error) = state.with(|s| (s.data.clone(), s.error.clone()));
-        match (data, error) {
-            (Some(view), _) => lists(view, changes, refused).into_any(),
-            (None, Some(error)) => view! {
+        if has_data.get() {
+            return lists(live, changes, refused).into_any();
+        }
+        match state.with(|s| s.error.clone()) {
+            Some(error) => view! {
                 <ReadFailed testid="users-error" what="could not read etcd's users and roles" error=error.to_string() />
             }
             .into_any(),
-            (None, None) => view! { <Loading testid="users-loading" /> }.into_any(),
+            None => view! { <Loading testid="users-loading" /> }.into_any(),
         }
     };
     view! {
@@ -293,25 +298,43 @@ pub fn UsersPage() -> impl IntoView {
 }
 
 /// The two lists and the forms.
-fn lists(view: AuthView, changes: Changes, refused: Memo<Option<String>>) -> impl IntoView {
+fn lists(
+    live: LiveView<AuthView>,
+    changes: Changes,
+    refused: Memo<Option<String>>,
+) -> impl IntoView {
     let disabled = move || refused.get().is_some() || changes.busy.get();
     let why = move || refused.get().unwrap_or_default();
-    let user_names: Vec<String> = view.users.iter().map(|u| u.name.clone()).collect();
-    let role_names: Vec<String> = view.roles.iter().map(|r| r.name.clone()).collect();
-    let users = view
-        .users
-        .into_iter()
-        .map(|user| user_row(user, changes, refused))
-        .collect_view();
-    let roles = if view.roles.is_empty() {
-        view! {
-            <p data-testid="roles-empty" class=MUTED>
-                "no roles"
-            </p>
+    let state = live.state;
+    let names = move |of_roles: bool| {
+        state.with(|s| {
+            s.data.as_ref().map_or_else(Vec::new, |v| {
+                if of_roles {
+                    v.roles.iter().map(|r| r.name.clone()).collect()
+                } else {
+                    v.users.iter().map(|u| u.name.clone()).collect::<Vec<_>>()
+                }
+            })
+        })
+    };
+    let users = move || {
+        let users = state.with(|s| s.data.as_ref().map(|v| v.users.clone()).unwrap_or_default());
+        users
+            .into_iter()
+            .map(|user| user_row(user, changes, refused))
+            .collect_view()
+    };
+    let roles = move || {
+        let roles = state.with(|s| s.data.as_ref().map(|v| v.roles.clone()).unwrap_or_default());
+        if roles.is_empty() {
+            return view! {
+                <p data-testid="roles-empty" class=MUTED>
+                    "no roles"
+                </p>
+            }
+            .into_any();
         }
-        .into_any()
-    } else {
-        view.roles
+        roles
             .into_iter()
             .map(|role| role_row(role, changes, refused))
             .collect_view()
@@ -319,10 +342,10 @@ fn lists(view: AuthView, changes: Changes, refused: Memo<Option<String>>) -> imp
     };
     view! {
         <datalist id="users-names">
-            {user_names.into_iter().map(|n| view! { <option value=n></option> }).collect_view()}
+            {move || names(false).into_iter().map(|n| view! { <option value=n></option> }).collect_view()}
         </datalist>
         <datalist id="roles-names">
-            {role_names.into_iter().map(|n| view! { <option value=n></option> }).collect_view()}
+            {move || names(true).into_iter().map(|n| view! { <option value=n></option> }).collect_view()}
         </datalist>
         <div class="grid gap-6 xl:grid-cols-2">
             <section aria-labelledby="users-heading" class="flex flex-col gap-3">
