@@ -2,10 +2,11 @@
 //! root creates a user and a role limited to `/team/` and grants it, the
 //! user reads `/team/x` and is refused `/other`, and once root revokes the
 //! role the user's next read is refused with a sentence. Anyone but a root
-//! session that may write is refused with 403 before etcd is asked (etcd's
-//! own request counters do not move), changes that would lock root out are
-//! refused unless confirmed, every change is audited, and the new user's
-//! password appears in no log line, answer or audit entry.
+//! session that may write (that user, a `--read-only` root, a wall screen)
+//! is refused with 403 before etcd is asked (etcd's own request counters do
+//! not move), changes that would lock root out are refused unless
+//! confirmed, every change is audited, and the new user's password appears
+//! in no log line, answer or audit entry.
 
 mod support;
 
@@ -13,7 +14,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
-use etcdeck_shared::edit::{AuditLog, path as edit_path};
+use etcdeck::config::Password;
+use etcdeck_shared::edit::{AuditLog, LoginRequest, SessionInfo, path as edit_path};
 use etcdeck_shared::users::{
     Access, AuthChange, AuthView, ChangeRequest, KeyRange, ROOT, ROOT_ONLY, Secret, path,
 };
@@ -22,6 +24,7 @@ use xtask::harness::{ClusterOptions, EtcdCluster, ROOT_PASSWORD};
 
 const CAROL: &str = "carol";
 const PASSWORD: &str = "Carol-s3cret-Passw0rd";
+const WALL_TOKEN: &str = "wall-screen-token-for-the-users-test";
 
 /// Everything etcdeck logs, at every level, kept for searching.
 #[derive(Clone, Default)]
@@ -433,6 +436,46 @@ async fn root_manages_users_and_roles_and_nobody_else_does() {
     assert_eq!(status, 403, "{body}");
     assert_eq!(auth_requests(&endpoint).await, asked_before);
     second.stop().await;
+
+    // A wall screen (reading as etcdeck's own root) may not change them either.
+    let mut wall = config(etcd.endpoints(), Some(("root", ROOT_PASSWORD)));
+    wall.server.wall_token = Some(Password::new(WALL_TOKEN));
+    let third = Server::start_anonymous(wall)
+        .await
+        .expect("etcdeck with a wall token");
+    let login = reqwest::Client::new()
+        .post(third.url(edit_path::LOGIN))
+        .json(&LoginRequest::Token {
+            token: WALL_TOKEN.into(),
+        })
+        .send()
+        .await
+        .expect("token login");
+    assert_eq!(login.status(), 200);
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("cookie pair")
+        .to_owned();
+    let info: SessionInfo = login.json().await.expect("session info");
+    third.use_session(Some((cookie, info.csrf)));
+    let view = bodies.view(&third).await;
+    let reason = view.refused.expect("a wall screen may not change users");
+    assert!(reason.contains(ROOT_ONLY), "{reason}");
+    let (status, body) = bodies
+        .change(
+            &third,
+            AuthChange::AddRole {
+                role: "wall-role".into(),
+            },
+            None,
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(auth_requests(&endpoint).await, asked_before);
+    third.stop().await;
     server.stop().await;
 
     // The password is nowhere: not in a log line, an answer or the audit file.
