@@ -9,6 +9,7 @@ pub mod edit;
 pub mod live;
 pub mod may_write;
 pub mod session;
+pub mod users;
 
 use std::fmt;
 

@@ -19,6 +19,7 @@
 //! - `/audit`: [`AuditPage`];
 //! - `/cluster`: [`ClusterPage`];
 //! - `/sessions`: [`SessionsPage`];
+//! - `/users`: [`UsersPage`];
 //! - anything else: [`NotFound`].
 
 use std::time::Duration;
@@ -43,6 +44,7 @@ use crate::pages::events::EventsPage;
 use crate::pages::login::{LOGIN_PATH, LoginPage, SessionEndedDialog, login_href};
 use crate::pages::not_found::NotFound;
 use crate::pages::sessions::SessionsPage;
+use crate::pages::users::UsersPage;
 use crate::session::{Phase, Session};
 
 /// Wait before asking for the session again when the backend could not be
@@ -166,6 +168,7 @@ fn Shell(session: Session) -> impl IntoView {
                                     <Route path=path!("/audit") view=AuditPage />
                                     <Route path=path!("/cluster") view=ClusterPage />
                                     <Route path=path!("/sessions") view=SessionsPage />
+                                    <Route path=path!("/users") view=UsersPage />
                                     <Route path=path!("/login") view=LoginPage />
                                 </Routes>
                             }

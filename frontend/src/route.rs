@@ -113,6 +113,8 @@ pub const AUDIT_PATH: &str = "/audit";
 pub const CLUSTER_PATH: &str = "/cluster";
 /// The sessions page's path.
 pub const SESSIONS_PATH: &str = "/sessions";
+/// The users and roles page's path.
+pub const USERS_PATH: &str = "/users";
 
 /// Where the events page is: the prefix whose changes are shown.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -16,6 +16,8 @@
 //! - [`coord`]: bodies of the coordination views (leases, locks, elections,
 //!   queues, services).
 //! - [`sessions`]: the sessions view (list a person's sessions, end one).
+//! - [`users`]: etcd's users and roles, the changes root makes to them, and
+//!   which of those would lock the person out.
 //! - [`mask`]: values hidden because their key looks secret, and the
 //!   reveal that shows one.
 //! - [`limits`]: the limits both sides check (lease TTLs, value size, level
@@ -29,6 +31,7 @@ pub mod edit;
 pub mod limits;
 pub mod mask;
 pub mod sessions;
+pub mod users;
 pub mod ws;
 
 pub use api::*;

@@ -28,6 +28,7 @@ mod reveal;
 mod session;
 mod sessions;
 pub mod tls;
+mod users;
 mod ws;
 
 use std::path::Path;
@@ -129,6 +130,7 @@ pub fn router(state: AppState) -> Router {
             get(may_write::one).post(may_write::many),
         )
         .merge(edit::routes())
+        .merge(users::routes())
         .route(etcdeck_shared::mask::REVEAL_PATH, post(reveal::reveal))
         // A catch-all matches no empty rest, so `/api` and `/api/` are
         // named as well.

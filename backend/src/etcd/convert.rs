@@ -2,6 +2,7 @@
 //! both meet.
 
 use etcd_client::LeaseTimeToLiveResponse;
+use etcdeck_shared::users::{Access, KeyRange, PermissionEntry};
 use etcdeck_shared::{Bytes, KeyValue, Lease, LeaseId, Revision};
 
 pub(super) fn key_value(
@@ -35,5 +36,23 @@ pub(super) fn unknown_lease(id: i64) -> Lease {
         id: LeaseId(id),
         granted_ttl: 0,
         remaining_ttl: None,
+    }
+}
+
+/// One permission of a role as etcd keeps it, with its range as people
+/// read it.
+pub(super) fn permission(perm: &etcd_client::Permission) -> PermissionEntry {
+    let access = match etcd_client::PermissionType::try_from(perm.get_type()) {
+        Ok(etcd_client::PermissionType::Read) => Access::Read,
+        Ok(etcd_client::PermissionType::Write) => Access::Write,
+        // etcd knows no other kind; an unknown number is shown as the most
+        // it could allow.
+        _ => Access::Readwrite,
+    };
+    PermissionEntry {
+        access,
+        key: Bytes::from(perm.key()),
+        range_end: Bytes::from(perm.range_end()),
+        range: KeyRange::of(perm.key(), perm.range_end()),
     }
 }

@@ -18,6 +18,7 @@
 //!
 //! Conversions from etcd types to wire types live in [`convert`].
 
+mod auth_admin;
 mod convert;
 mod coord;
 mod endpoints;
