@@ -23,6 +23,7 @@ mod coord;
 mod endpoints;
 mod error;
 mod history;
+mod metrics_scrape;
 mod probe;
 mod source;
 mod tls_check;
@@ -40,11 +41,13 @@ use tokio::sync::{Mutex, watch};
 
 use crate::config::{Credentials, EtcdConfig};
 use endpoints::{Endpoints, went_down};
+use metrics_scrape::Scraper;
 
 pub use coord::{LeaseInfo, RangeKv, RangeKvs};
 pub use endpoints::{ClusterReadings, EndpointState, MemberEntry, StatusReading};
 pub use error::{EtcdError, StartError};
 pub use history::{HistoryError, KeyHistory};
+pub use metrics_scrape::{MemberMetrics, MetricsReading, SCRAPE_EVERY};
 pub use probe::MayWrite;
 pub use watches::{RangeWatch, WatchEnd, WatchMessage};
 pub use writes::{
@@ -109,6 +112,8 @@ struct Inner {
     config: EtcdConfig,
     options: ConnectOptions,
     endpoints: Endpoints,
+    /// The members' `/metrics` readings, shared like `endpoints`.
+    scraper: Scraper,
     /// This session's authenticated client per endpoint, connected when
     /// first needed and dropped when the endpoint failed, so that the next
     /// use connects (and authenticates) afresh.
@@ -145,8 +150,10 @@ impl EtcdSession {
         let mut anonymous = config.clone();
         anonymous.credentials = None;
         let endpoints = Endpoints::new(config.endpoints.clone(), connect_options(&anonymous)?);
-        let session = EtcdSession::new(config, options, endpoints.clone());
+        let scraper = Scraper::new(config.endpoints.clone(), config.tls.as_ref());
+        let session = EtcdSession::new(config, options, endpoints.clone(), scraper.clone());
         endpoints.probe_all().await;
+        tokio::spawn(scraper.run(shutdown.clone()));
         tokio::spawn(endpoints.run(shutdown));
         match session.connect_any().await {
             Ok(()) => {}
@@ -167,18 +174,29 @@ impl EtcdSession {
         let mut config = self.inner.config.clone();
         config.credentials = Some(credentials);
         let options = connect_options(&config).map_err(|err| EtcdError::Config(err.to_string()))?;
-        let session = EtcdSession::new(config, options, self.inner.endpoints.clone());
+        let session = EtcdSession::new(
+            config,
+            options,
+            self.inner.endpoints.clone(),
+            self.inner.scraper.clone(),
+        );
         session.connect_any().await?;
         Ok(session)
     }
 
-    fn new(config: EtcdConfig, options: ConnectOptions, endpoints: Endpoints) -> Self {
+    fn new(
+        config: EtcdConfig,
+        options: ConnectOptions,
+        endpoints: Endpoints,
+        scraper: Scraper,
+    ) -> Self {
         let clients = endpoints.urls().iter().map(|_| Mutex::new(None)).collect();
         EtcdSession {
             inner: Arc::new(Inner {
                 config,
                 options,
                 endpoints,
+                scraper,
                 clients,
                 preferred: AtomicUsize::new(0),
                 token_renewed: Mutex::new(None),
@@ -227,10 +245,13 @@ impl EtcdSession {
     }
 
     /// What the endpoint prober knows of every endpoint and member now:
-    /// asks etcd nothing (the prober's once-a-second `Status` and its
-    /// member list every 30 s are shared by every reader).
+    /// asks etcd nothing (the prober's once-a-second `Status`, its member
+    /// list every 30 s and the members' `/metrics` every 10 s are shared by
+    /// every reader).
     pub fn cluster_readings(&self) -> ClusterReadings {
-        self.inner.endpoints.readings()
+        let mut readings = self.inner.endpoints.readings();
+        readings.metrics = self.inner.scraper.readings();
+        readings
     }
 
     pub fn endpoints(&self) -> &[String] {
