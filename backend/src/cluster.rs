@@ -5,10 +5,11 @@
 //!
 //! It asks etcd nothing of its own: every second it reads what the endpoint
 //! prober already knows ([`EtcdSession::cluster_readings`]: each member's
-//! `Status` answer, once a second, and the member list, every 30 s), so any
-//! number of cluster pages and wall screens cost etcd nothing more than an
-//! idle etcdeck. The view is built from those readings and the histories by
-//! pure functions ([`build`]), tested on their own.
+//! `Status` answer, once a second, the member list, every 30 s, and the
+//! compaction revision and quota from each member's `/metrics`, every
+//! 10 s), so any number of cluster pages and wall screens cost etcd nothing
+//! more than an idle etcdeck. The view is built from those readings and the
+//! histories by pure functions ([`build`]), tested on their own.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,7 +21,7 @@ use etcdeck_shared::cluster::{
 };
 use tokio::sync::watch;
 
-use crate::etcd::{ClusterReadings, EndpointState, EtcdSession, MemberEntry};
+use crate::etcd::{ClusterReadings, EndpointState, EtcdSession, MemberEntry, SCRAPE_EVERY};
 
 /// How often the prober's readings are sampled.
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
@@ -101,10 +102,15 @@ impl History {
         let ups = ups(readings);
         let revision = ups.iter().map(|r| r.revision).max();
         let db_size_bytes = ups.iter().map(|r| r.db_size).max();
+        let apply_lag = ups
+            .iter()
+            .map(|r| r.raft_index.saturating_sub(r.raft_applied_index))
+            .max();
         self.samples.push_back(Sample {
             at_ms,
             revision,
             db_size_bytes,
+            apply_lag,
         });
         let keep_ms = KEEP.as_millis() as u64;
         while self
@@ -187,14 +193,9 @@ fn build(
         .collect();
     alarms.sort_by(|a, b| (&a.member, &a.alarm).cmp(&(&b.member, &b.alarm)));
     alarms.dedup();
-    let (quota_bytes, quota_source) = match quota_flag {
-        Some(quota) => (Some(quota), "--quota-backend-bytes given to etcdeck".to_owned()),
-        None => (
-            None,
-            "unknown: start etcdeck with --quota-backend-bytes set as etcd's (etcd's default is 2 GiB)"
-                .to_owned(),
-        ),
-    };
+    let (quota_bytes, quota_source) = quota(readings, quota_flag);
+    let (compact_revision, compaction) = compaction(readings);
+    let forecast = forecast(&history.samples, quota_bytes);
     ClusterView {
         read_at_ms: now_ms,
         members,
@@ -204,12 +205,15 @@ fn build(
         can_lose,
         tolerance: tolerance_words(voting, quorum, can_lose, learners),
         revision,
+        compact_revision,
+        compaction,
         alarms,
         quota_bytes,
         quota_source,
         db_size_bytes,
         writes_per_sec: writes_per_sec(&history.samples),
-        forecast: forecast(&history.samples, quota_bytes),
+        forecast: forecast.words,
+        forecast_secs: forecast.secs,
         leader_changes: history.leader_changes.iter().cloned().collect(),
         history: history
             .samples
@@ -220,6 +224,94 @@ fn build(
             .cloned()
             .collect(),
     }
+}
+
+/// A `/metrics` reading older than this is not trusted for the quota (the
+/// flag or "unknown" is said instead): a few missed scrapes.
+const METRICS_FRESH: Duration = Duration::from_secs(SCRAPE_EVERY.as_secs() * 6);
+
+/// The endpoints' fresh `/metrics` readings, each with the name of its
+/// member (its URL when the member list does not know it).
+fn fresh_metrics(readings: &ClusterReadings) -> Vec<(String, &crate::etcd::MetricsReading)> {
+    readings
+        .endpoints
+        .iter()
+        .zip(&readings.metrics)
+        .filter_map(|((url, _), metrics)| {
+            let last = metrics.last.as_ref()?;
+            (last.read_at.elapsed() <= METRICS_FRESH).then(|| (member_name(readings, url), last))
+        })
+        .collect()
+}
+
+fn member_name(readings: &ClusterReadings, url: &str) -> String {
+    readings
+        .members
+        .iter()
+        .find(|m| {
+            m.client_urls
+                .iter()
+                .any(|c| c.trim_end_matches('/') == url.trim_end_matches('/'))
+        })
+        .filter(|m| !m.name.is_empty())
+        .map_or_else(|| url.to_owned(), |m| m.name.clone())
+}
+
+/// The quota and where it comes from: a member's `/metrics`, else
+/// `--quota-backend-bytes`, else unknown, in words.
+fn quota(readings: &ClusterReadings, quota_flag: Option<u64>) -> (Option<u64>, String) {
+    let scraped = fresh_metrics(readings)
+        .into_iter()
+        .find_map(|(name, m)| Some((name, m.quota_bytes?)));
+    if let Some((name, quota)) = scraped {
+        return (
+            Some(quota),
+            format!("etcd_server_quota_backend_bytes from member {name}'s /metrics"),
+        );
+    }
+    let why = if readings.metrics.iter().any(|m| m.last.is_some()) {
+        "no member's /metrics was read in the last minute".to_owned()
+    } else {
+        match readings.metrics.iter().find_map(|m| m.error.clone()) {
+            Some(error) => format!("no member's /metrics could be read ({error})"),
+            None => "the members' /metrics have not been read yet".to_owned(),
+        }
+    };
+    match quota_flag {
+        Some(quota) => (
+            Some(quota),
+            format!("--quota-backend-bytes given to etcdeck ({why})"),
+        ),
+        None => (
+            None,
+            format!(
+                "unknown: {why}, and etcdeck was not started with --quota-backend-bytes \
+                 (etcd's default is 2 GiB)"
+            ),
+        ),
+    }
+}
+
+/// The compaction revision, the highest any member's `/metrics` said (a
+/// member that was away may not have applied the newest compaction yet),
+/// and it in words.
+fn compaction(readings: &ClusterReadings) -> (Option<i64>, String) {
+    let revision = readings
+        .metrics
+        .iter()
+        .filter_map(|m| m.last.as_ref()?.compact_revision)
+        .max();
+    let words = match revision {
+        Some(revision) if revision > 0 => {
+            format!("compacted at revision {revision}: the history before it is gone")
+        }
+        Some(_) => "never compacted: etcd keeps every revision".to_owned(),
+        None => match readings.metrics.iter().find_map(|m| m.error.clone()) {
+            Some(error) => format!("unknown: no member's /metrics could be read ({error})"),
+            None => "unknown: the members' /metrics have not been read yet".to_owned(),
+        },
+    };
+    (revision, words)
 }
 
 /// Every member of the member list, joined with its endpoint's answer by
@@ -335,26 +427,42 @@ fn writes_per_sec(samples: &VecDeque<Sample>) -> Option<f64> {
     Some(delta / secs)
 }
 
+/// When the database reaches the quota, in words and in seconds (`None`
+/// when there is no such time).
+#[derive(Debug, PartialEq)]
+struct Forecast {
+    words: String,
+    secs: Option<u64>,
+}
+
+impl From<&str> for Forecast {
+    fn from(words: &str) -> Self {
+        Forecast {
+            words: words.to_owned(),
+            secs: None,
+        }
+    }
+}
+
 /// When the database reaches the quota at the least-squares growth of the
-/// kept samples, in words.
-fn forecast(samples: &VecDeque<Sample>, quota: Option<u64>) -> String {
+/// kept samples.
+fn forecast(samples: &VecDeque<Sample>, quota: Option<u64>) -> Forecast {
     let Some(quota) = quota else {
-        return "no forecast: the quota is not known".to_owned();
+        return "no forecast: the quota is not known".into();
     };
     let points: Vec<(f64, f64)> = samples
         .iter()
         .filter_map(|s| Some((s.at_ms as f64 / 1000.0, s.db_size_bytes? as f64)))
         .collect();
     let Some(&(_, size)) = points.last() else {
-        return "no forecast yet: no member has answered".to_owned();
+        return "no forecast yet: no member has answered".into();
     };
     if size >= quota as f64 {
-        return "the database has reached its quota".to_owned();
+        return "the database has reached its quota".into();
     }
     let span = points.last().map_or(0.0, |l| l.0) - points.first().map_or(0.0, |f| f.0);
     if points.len() < 10 || span < 60.0 {
-        return "no forecast yet: etcdeck has watched the database size for under a minute"
-            .to_owned();
+        return "no forecast yet: etcdeck has watched the database size for under a minute".into();
     }
     let n = points.len() as f64;
     let mean_t = points.iter().map(|p| p.0).sum::<f64>() / n;
@@ -367,14 +475,17 @@ fn forecast(samples: &VecDeque<Sample>, quota: Option<u64>) -> String {
         0.0
     };
     if slope <= 0.0 {
-        return "not growing over the last minutes".to_owned();
+        return "not growing over the last minutes".into();
     }
     let secs = (quota as f64 - size) / slope;
-    format!(
-        "reaches the quota in about {} at the growth of the last {}",
-        words(secs),
-        words(span)
-    )
+    Forecast {
+        words: format!(
+            "reaches the quota in about {} at the growth of the last {}",
+            words(secs),
+            words(span)
+        ),
+        secs: Some(secs.clamp(0.0, u64::MAX as f64) as u64),
+    }
 }
 
 /// A duration in the largest unit that fits ("4 h", "12 min", "30 s").

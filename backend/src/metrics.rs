@@ -65,6 +65,11 @@ pub enum EtcdCall {
     MoveLeader,
     Snapshot,
     UserGet,
+    UserList,
+    RoleList,
+    RoleGet,
+    /// Any change to etcd's users and roles (add, delete, grant, revoke).
+    AuthChange,
 }
 
 impl EtcdCall {
@@ -89,6 +94,10 @@ impl EtcdCall {
             EtcdCall::MoveLeader => "move_leader",
             EtcdCall::Snapshot => "snapshot",
             EtcdCall::UserGet => "user_get",
+            EtcdCall::UserList => "user_list",
+            EtcdCall::RoleList => "role_list",
+            EtcdCall::RoleGet => "role_get",
+            EtcdCall::AuthChange => "auth_change",
         }
     }
 }

@@ -2,7 +2,10 @@
 //! every member's URL: a SIGKILLed follower shows as down with "can lose 0"
 //! within 5 s and as up again after its restart; a SIGKILLed leader is
 //! followed by a new leader and the change in the timeline, without a
-//! reload; and the view costs etcd no requests of its own.
+//! reload; a member that hangs (SIGSTOP) shows as down within 5 s while the
+//! view keeps answering at once; the quota and the compaction revision
+//! come from the members' own `/metrics`; and the view costs etcd no
+//! requests of its own.
 
 mod support;
 
@@ -175,4 +178,140 @@ async fn twenty_open_cluster_pages_cost_etcd_nothing_more() {
         open <= idle * 1.2 + 3.0,
         "20 cluster pages cost etcd {open} requests in {WINDOW:?} against {idle} idle"
     );
+}
+
+/// etcd's current revision, read through etcdctl.
+fn revision_of(etcd: &EtcdCluster) -> i64 {
+    let out = etcd
+        .etcdctl(&["get", "revision-probe", "-w", "json"])
+        .expect("etcdctl get");
+    let answer: serde_json::Value = serde_json::from_str(&out).expect("etcdctl json");
+    answer["header"]["revision"].as_i64().expect("a revision")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_and_compaction_come_from_the_members_metrics() {
+    const QUOTA: u64 = 16 * 1024 * 1024;
+    let mut options = ClusterOptions::single().with_auth();
+    options.extra_args = vec![format!("--quota-backend-bytes={QUOTA}")];
+    let etcd = block_in_place(|| EtcdCluster::start(options)).expect("start etcd");
+    // etcdeck is told another quota: a member's own word comes first.
+    let mut config = config(etcd.endpoints(), Some(("root", ROOT_PASSWORD)));
+    config.server.quota_backend_bytes = Some(2 * 1024 * 1024 * 1024);
+    let server = Server::start(config).await.expect("etcdeck starts");
+
+    let (fresh, took) = view_until(
+        &server,
+        Duration::from_secs(15),
+        "the quota from /metrics",
+        |v| v.quota_bytes == Some(QUOTA),
+    )
+    .await;
+    eprintln!("the quota from /metrics showed after {took:?}");
+    assert!(
+        fresh
+            .quota_source
+            .contains("etcd_server_quota_backend_bytes")
+            && fresh.quota_source.contains("/metrics"),
+        "{}",
+        fresh.quota_source
+    );
+    assert!(
+        fresh.compact_revision.is_some_and(|r| r <= 0),
+        "a new etcd is not compacted: {:?}",
+        fresh.compact_revision
+    );
+    assert_eq!(
+        fresh.compaction,
+        "never compacted: etcd keeps every revision"
+    );
+    assert_eq!(verdict(&fresh, fresh.read_at_ms).tone, Tone::Ok);
+
+    for i in 0..5 {
+        block_in_place(|| etcd.etcdctl(&["put", "compacted/key", &i.to_string()])).expect("put");
+    }
+    let revision = block_in_place(|| revision_of(&etcd));
+    block_in_place(|| etcd.etcdctl(&["compact", &revision.to_string()])).expect("compact");
+    // The scraper reads every 10 s.
+    let (compacted, took) = view_until(
+        &server,
+        Duration::from_secs(25),
+        "the compaction revision",
+        |v| v.compact_revision == Some(revision),
+    )
+    .await;
+    eprintln!("the compaction at {revision} showed after {took:?}");
+    assert!(
+        compacted
+            .compaction
+            .contains(&format!("revision {revision}")),
+        "{}",
+        compacted.compaction
+    );
+    assert_eq!(compacted.quota_bytes, Some(QUOTA));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_hangs_is_down_within_seconds_and_the_view_keeps_answering() {
+    let mut etcd = block_in_place(|| EtcdCluster::start(ClusterOptions::three().with_auth()))
+        .expect("start a 3-member cluster");
+    let server = Server::start(config(etcd.endpoints(), Some(("root", ROOT_PASSWORD))))
+        .await
+        .expect("etcdeck starts");
+    view_until(
+        &server,
+        Duration::from_secs(15),
+        "all up, quota read",
+        |v| up_count(v) == 3 && v.quota_bytes.is_some() && v.quota_source.contains("/metrics"),
+    )
+    .await;
+
+    let leader = block_in_place(|| etcd.leader()).expect("leader");
+    let hung = (leader + 1) % 3;
+    let hung_url = etcd.endpoint(hung);
+    block_in_place(|| etcd.pause(hung)).expect("SIGSTOP a follower");
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    loop {
+        let asked = Instant::now();
+        let now = view(&server).await;
+        slowest = slowest.max(asked.elapsed());
+        let down = now.members.iter().any(|m| {
+            m.client_urls.contains(&hung_url) && matches!(m.state, MemberState::Down { .. })
+        });
+        if down {
+            assert_eq!(now.can_lose, 0);
+            let v = verdict(&now, now.read_at_ms);
+            assert_eq!(v.tone, Tone::Warn, "{v:#?}");
+            assert!(v.alerts.iter().any(|a| a.what.contains("does not answer")));
+            // The others' /metrics are still read: the quota stays known.
+            assert!(
+                now.quota_source.contains("/metrics"),
+                "{}",
+                now.quota_source
+            );
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the hung member not down within 5 s: {now:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!(
+        "a hung member showed as down after {:?}; the slowest view took {slowest:?}",
+        started.elapsed()
+    );
+    assert!(
+        slowest < Duration::from_millis(500),
+        "the view waited: {slowest:?}"
+    );
+
+    block_in_place(|| etcd.resume(hung)).expect("SIGCONT");
+    view_until(&server, Duration::from_secs(15), "all up again", |v| {
+        up_count(v) == 3 && v.can_lose == 1
+    })
+    .await;
+    server.stop().await;
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use etcdeck::config::{Config, TlsConfig};
 use etcdeck_shared::Connection;
+use etcdeck_shared::cluster::{CLUSTER_PATH, ClusterView};
 use support::certs::{Certs, TlsEtcd};
 use support::{Server, config, wait_for};
 use xtask::harness::ROOT_PASSWORD;
@@ -86,6 +87,19 @@ async fn with_the_ca_and_a_client_certificate_etcdeck_connects_and_reads() {
     assert_eq!(kv.value.0, b"over TLS");
     let level = server.level(b"/tls/", None, 10).await.expect("the level");
     assert_eq!(level.children.len(), 1);
+    // The member's /metrics is read with the same CA and client certificate.
+    let quota = wait_for(LIMIT, "the quota from /metrics over TLS", async || {
+        let view: ClusterView = server
+            .get_json(CLUSTER_PATH)
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        match view.quota_bytes {
+            Some(quota) if view.quota_source.contains("/metrics") => Ok(quota),
+            _ => Err(view.quota_source),
+        }
+    })
+    .await;
+    assert_eq!(quota, 2 * 1024 * 1024 * 1024, "etcd's default quota");
     server.stop().await;
 }
 

@@ -259,6 +259,42 @@ export async function startEtcd({ members: count = 1 } = {}) {
     async killMember(i) {
       await members[i].proc.kill('SIGKILL');
     },
+    /**
+     * Stops member `i` with SIGSTOP: it keeps its sockets and the kernel
+     * still accepts connections for it, but nothing answers, as a member
+     * that hangs. `resumeMember` continues it.
+     */
+    pauseMember(i) {
+      if (!members[i].proc.child.kill('SIGSTOP')) throw new Error(`could not stop ${members[i].name}`);
+    },
+    /** Continues member `i` after `pauseMember` (SIGCONT) and waits until it is healthy. */
+    async resumeMember(i) {
+      if (!members[i].proc.child.kill('SIGCONT')) throw new Error(`could not continue ${members[i].name}`);
+      await waitHealthy(true, [members[i]]);
+    },
+    /**
+     * The index of the member that the running members `among` (indexes,
+     * every member by default) agree is the leader; null while they do not.
+     * Member ids are 64-bit: they are compared as the digits etcdctl prints,
+     * never as JavaScript numbers.
+     */
+    async leaderMember(among = members.map((_, i) => i)) {
+      const urls = among.map((i) => members[i].endpoint);
+      const { stdout } = await run(
+        ETCDCTL,
+        ['--endpoints', urls.join(','), '--dial-timeout', '2s', '--command-timeout', '5s',
+          '--user', `${user}:${password}`, 'endpoint', 'status', '-w', 'json'],
+        { env: { ...process.env, ETCDCTL_API: '3' } },
+      );
+      const seen = [...stdout.toString().matchAll(
+        /"Endpoint":"([^"]+)".*?"member_id":(\d+).*?"leader":(\d+)/g,
+      )].map(([, url, id, leader]) => ({ url, id, leader }));
+      const leaders = new Set(seen.map((s) => s.leader));
+      if (seen.length !== urls.length || leaders.size !== 1) return null;
+      const [leaderId] = leaders;
+      const leader = seen.find((s) => s.id === leaderId);
+      return leader ? members.findIndex((m) => m.endpoint === leader.url) : null;
+    },
     /** Starts member `i` again with its ports and data. */
     async restartMember(i) {
       if (!members[i].proc.hasExited()) throw new Error(`etcd ${members[i].name} is still running`);

@@ -1,6 +1,7 @@
 //! `GET /api/v1/cluster`: the cluster view (`crate::cluster`), for any
 //! session that may read (wall screens too). It costs etcd nothing: the
-//! view is made of what the endpoint prober already asked.
+//! view is made of what the endpoint prober and the `/metrics` scraper
+//! already read, whatever the number of readers.
 
 use axum::Json;
 use axum::extract::State;

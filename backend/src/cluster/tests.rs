@@ -2,7 +2,8 @@
 //! fault tolerance, alarms, leader changes, rates and the forecast.
 
 use super::*;
-use crate::etcd::StatusReading;
+use crate::etcd::{MemberMetrics, MetricsReading, StatusReading};
+use std::time::Instant;
 
 fn reading(member_id: u64, leader_id: u64, revision: i64, db_size: u64) -> StatusReading {
     StatusReading {
@@ -39,6 +40,7 @@ fn three(states: [EndpointState; 3]) -> ClusterReadings {
             .map(|(port, state)| (format!("http://127.0.0.1:{port}"), state))
             .collect(),
         members: vec![entry(1, 2379), entry(2, 2389), entry(3, 2399)],
+        metrics: vec![MemberMetrics::default(); 3],
     }
 }
 
@@ -147,22 +149,127 @@ fn writes_per_second_and_forecast() {
             at_ms: second * 1000,
             revision: Some(100 + 5 * second as i64),
             db_size_bytes: Some(1_000_000 + 1_000 * second),
+            apply_lag: Some(0),
         });
     }
     let rate = writes_per_sec(&samples).expect("a rate");
     assert!((rate - 5.0).abs() < 1e-9, "{rate}");
     // 1,120,000 bytes now, growing 1,000 a second: 880,000 to go.
     let said = forecast(&samples, Some(2_000_000));
-    assert!(said.contains("15 min"), "{said}");
+    assert!(said.words.contains("15 min"), "{said:?}");
+    let secs = said.secs.expect("seconds");
+    assert!((879..=881).contains(&secs), "{said:?}");
     assert_eq!(
         forecast(&samples, None),
-        "no forecast: the quota is not known"
+        "no forecast: the quota is not known".into()
     );
     let short: VecDeque<Sample> = samples.iter().take(5).cloned().collect();
     assert!(writes_per_sec(&short).is_none());
-    assert!(forecast(&short, Some(2_000_000)).contains("under a minute"));
+    let said = forecast(&short, Some(2_000_000));
+    assert!(said.words.contains("under a minute") && said.secs.is_none());
     assert_eq!(
         forecast(&samples, Some(1_000_000)),
-        "the database has reached its quota"
+        "the database has reached its quota".into()
+    );
+}
+
+#[test]
+fn the_apply_lag_is_sampled_as_the_largest_among_members() {
+    let mut history = History::default();
+    let mut behind = reading(2, 1, 10, 1000);
+    behind.raft_applied_index = 40;
+    history.record(
+        &three([
+            up(1),
+            EndpointState::Up(behind),
+            EndpointState::Down("x".into()),
+        ]),
+        1_000,
+    );
+    assert_eq!(history.samples[0].apply_lag, Some(60));
+}
+
+fn scraped(compact_revision: i64, quota_bytes: Option<u64>) -> MemberMetrics {
+    MemberMetrics {
+        last: Some(MetricsReading {
+            compact_revision: Some(compact_revision),
+            quota_bytes,
+            read_at: Instant::now(),
+        }),
+        error: None,
+    }
+}
+
+#[test]
+fn the_quota_comes_from_metrics_then_the_flag_then_nowhere() {
+    let mut readings = three([up(1), up(2), up(3)]);
+    let view = build(&readings, &History::default(), None, 0);
+    assert_eq!(view.quota_bytes, None);
+    assert!(
+        view.quota_source.starts_with("unknown:"),
+        "{}",
+        view.quota_source
+    );
+    assert!(
+        view.quota_source.contains("not been read yet"),
+        "{}",
+        view.quota_source
+    );
+    assert!(
+        view.compaction.starts_with("unknown"),
+        "{}",
+        view.compaction
+    );
+
+    readings.metrics[0].error = Some("/metrics did not answer: refused".into());
+    let view = build(&readings, &History::default(), Some(4096), 0);
+    assert_eq!(view.quota_bytes, Some(4096));
+    assert!(
+        view.quota_source
+            .starts_with("--quota-backend-bytes given to etcdeck")
+            && view.quota_source.contains("refused"),
+        "{}",
+        view.quota_source
+    );
+
+    readings.metrics[1] = scraped(-1, Some(16 << 20));
+    let view = build(&readings, &History::default(), Some(4096), 0);
+    assert_eq!(view.quota_bytes, Some(16 << 20), "/metrics before the flag");
+    assert_eq!(
+        view.quota_source,
+        "etcd_server_quota_backend_bytes from member m2's /metrics"
+    );
+    assert_eq!(view.compact_revision, Some(-1));
+    assert_eq!(
+        view.compaction,
+        "never compacted: etcd keeps every revision"
+    );
+
+    // The highest compaction any member has applied.
+    readings.metrics[2] = scraped(120, Some(16 << 20));
+    readings.metrics[0] = scraped(90, None);
+    let view = build(&readings, &History::default(), None, 0);
+    assert_eq!(view.compact_revision, Some(120));
+    assert!(
+        view.compaction.contains("revision 120"),
+        "{}",
+        view.compaction
+    );
+
+    // An old reading is not trusted for the quota.
+    let old = Instant::now()
+        .checked_sub(METRICS_FRESH + Duration::from_secs(1))
+        .expect("an instant in the past");
+    for metrics in &mut readings.metrics {
+        if let Some(last) = &mut metrics.last {
+            last.read_at = old;
+        }
+    }
+    let view = build(&readings, &History::default(), None, 0);
+    assert_eq!(view.quota_bytes, None);
+    assert!(
+        view.quota_source.contains("last minute"),
+        "{}",
+        view.quota_source
     );
 }

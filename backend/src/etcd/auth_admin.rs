@@ -77,49 +77,41 @@ impl EtcdSession {
             AuthChange::AddUser { user, password } => {
                 let (user, password) = (&user.clone(), &password.0.clone());
                 self.call(Retry::IfNotSent, |mut client| async move {
-                    client
-                        .user_add(user.clone(), password.clone(), None)
-                        .await
-                        .map(|_| ())
+                    client.user_add(user.clone(), password.clone(), None).await
                 })
                 .await
+                .map(|_| ())
             }
-            AuthChange::DeleteUser { user } => {
-                self.call(Retry::IfNotSent, |mut client| async move {
-                    client.user_delete(user.clone()).await.map(|_| ())
+            AuthChange::DeleteUser { user } => self
+                .call(Retry::IfNotSent, |mut client| async move {
+                    client.user_delete(user.clone()).await
                 })
                 .await
-            }
-            AuthChange::GrantRole { user, role } => {
-                self.call(Retry::IfNotSent, |mut client| async move {
-                    client
-                        .user_grant_role(user.clone(), role.clone())
-                        .await
-                        .map(|_| ())
+                .map(|_| ()),
+            AuthChange::GrantRole { user, role } => self
+                .call(Retry::IfNotSent, |mut client| async move {
+                    client.user_grant_role(user.clone(), role.clone()).await
                 })
                 .await
-            }
-            AuthChange::RevokeRole { user, role } => {
-                self.call(Retry::IfNotSent, |mut client| async move {
-                    client
-                        .user_revoke_role(user.clone(), role.clone())
-                        .await
-                        .map(|_| ())
+                .map(|_| ()),
+            AuthChange::RevokeRole { user, role } => self
+                .call(Retry::IfNotSent, |mut client| async move {
+                    client.user_revoke_role(user.clone(), role.clone()).await
                 })
                 .await
-            }
-            AuthChange::AddRole { role } => {
-                self.call(Retry::IfNotSent, |mut client| async move {
-                    client.role_add(role.clone()).await.map(|_| ())
+                .map(|_| ()),
+            AuthChange::AddRole { role } => self
+                .call(Retry::IfNotSent, |mut client| async move {
+                    client.role_add(role.clone()).await
                 })
                 .await
-            }
-            AuthChange::DeleteRole { role } => {
-                self.call(Retry::IfNotSent, |mut client| async move {
-                    client.role_delete(role.clone()).await.map(|_| ())
+                .map(|_| ()),
+            AuthChange::DeleteRole { role } => self
+                .call(Retry::IfNotSent, |mut client| async move {
+                    client.role_delete(role.clone()).await
                 })
                 .await
-            }
+                .map(|_| ()),
             AuthChange::AddPermission {
                 role,
                 access,
@@ -136,25 +128,24 @@ impl EtcdSession {
                     client
                         .role_grant_permission(role.clone(), permission.clone())
                         .await
-                        .map(|_| ())
                 })
                 .await
+                .map(|_| ())
             }
             AuthChange::RemovePermission {
                 role,
                 key,
                 range_end,
-            } => {
-                self.call(Retry::IfNotSent, |mut client| async move {
+            } => self
+                .call(Retry::IfNotSent, |mut client| async move {
                     let options =
                         RoleRevokePermissionOptions::new().with_range_end(range_end.0.clone());
                     client
                         .role_revoke_permission(role.clone(), key.0.clone(), Some(options))
                         .await
-                        .map(|_| ())
                 })
                 .await
-            }
+                .map(|_| ()),
         }
     }
 }

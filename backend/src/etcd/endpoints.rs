@@ -110,6 +110,9 @@ pub struct ClusterReadings {
     pub endpoints: Vec<(String, EndpointState)>,
     /// etcd's member list as last read (every 30 s), empty before.
     pub members: Vec<MemberEntry>,
+    /// What each endpoint's `/metrics` said, in the order of `endpoints`
+    /// (filled in by the session, which owns the scraper).
+    pub metrics: Vec<super::MemberMetrics>,
 }
 
 /// The endpoints of one cluster and what is known of each. Cheap to clone.
@@ -342,6 +345,7 @@ impl Endpoints {
         ClusterReadings {
             endpoints,
             members: lock(&self.inner.members).clone(),
+            metrics: Vec::new(),
         }
     }
 

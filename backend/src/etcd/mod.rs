@@ -24,6 +24,7 @@ mod coord;
 mod endpoints;
 mod error;
 mod history;
+mod metrics_scrape;
 mod probe;
 mod source;
 mod tls_check;
@@ -42,11 +43,13 @@ use tokio::sync::{Mutex, watch};
 use crate::config::{Credentials, EtcdConfig};
 use crate::metrics::{EtcdCall, Metrics};
 use endpoints::{Endpoints, went_down};
+use metrics_scrape::Scraper;
 
 pub use coord::{LeaseInfo, RangeKv, RangeKvs};
 pub use endpoints::{ClusterReadings, EndpointState, MemberEntry, StatusReading};
 pub use error::{EtcdError, StartError};
 pub use history::{HistoryError, KeyHistory};
+pub use metrics_scrape::{MemberMetrics, MetricsReading, SCRAPE_EVERY};
 pub use probe::MayWrite;
 pub use watches::{RangeWatch, WatchEnd, WatchMessage};
 pub use writes::{
@@ -111,6 +114,8 @@ struct Inner {
     config: EtcdConfig,
     options: ConnectOptions,
     endpoints: Endpoints,
+    /// The members' `/metrics` readings, shared like `endpoints`.
+    scraper: Scraper,
     /// This session's authenticated client per endpoint, connected when
     /// first needed and dropped when the endpoint failed, so that the next
     /// use connects (and authenticates) afresh.
@@ -150,8 +155,11 @@ impl EtcdSession {
         let mut anonymous = config.clone();
         anonymous.credentials = None;
         let endpoints = Endpoints::new(config.endpoints.clone(), connect_options(&anonymous)?);
-        let session = EtcdSession::new(config, options, endpoints.clone(), metrics);
+        let scraper = Scraper::new(config.endpoints.clone(), config.tls.as_ref());
+        let session =
+            EtcdSession::new(config, options, endpoints.clone(), metrics, scraper.clone());
         endpoints.probe_all().await;
+        tokio::spawn(scraper.run(shutdown.clone()));
         tokio::spawn(endpoints.run(shutdown));
         match session.connect_any().await {
             Ok(()) => {}
@@ -177,6 +185,7 @@ impl EtcdSession {
             options,
             self.inner.endpoints.clone(),
             self.inner.metrics.clone(),
+            self.inner.scraper.clone(),
         );
         session.connect_any().await?;
         Ok(session)
@@ -187,6 +196,7 @@ impl EtcdSession {
         options: ConnectOptions,
         endpoints: Endpoints,
         metrics: Metrics,
+        scraper: Scraper,
     ) -> Self {
         let clients = endpoints.urls().iter().map(|_| Mutex::new(None)).collect();
         EtcdSession {
@@ -194,6 +204,7 @@ impl EtcdSession {
                 config,
                 options,
                 endpoints,
+                scraper,
                 clients,
                 preferred: AtomicUsize::new(0),
                 token_renewed: Mutex::new(None),
@@ -243,10 +254,13 @@ impl EtcdSession {
     }
 
     /// What the endpoint prober knows of every endpoint and member now:
-    /// asks etcd nothing (the prober's once-a-second `Status` and its
-    /// member list every 30 s are shared by every reader).
+    /// asks etcd nothing (the prober's once-a-second `Status`, its member
+    /// list every 30 s and the members' `/metrics` every 10 s are shared by
+    /// every reader).
     pub fn cluster_readings(&self) -> ClusterReadings {
-        self.inner.endpoints.readings()
+        let mut readings = self.inner.endpoints.readings();
+        readings.metrics = self.inner.scraper.readings();
+        readings
     }
 
     /// Where this session's requests are counted (shared by every session
@@ -642,6 +656,17 @@ called! {
     etcd_client::MoveLeaderResponse => MoveLeader,
     etcd_client::SnapshotStreaming => Snapshot,
     etcd_client::UserGetResponse => UserGet,
+    etcd_client::UserListResponse => UserList,
+    etcd_client::RoleListResponse => RoleList,
+    etcd_client::RoleGetResponse => RoleGet,
+    etcd_client::UserAddResponse => AuthChange,
+    etcd_client::UserDeleteResponse => AuthChange,
+    etcd_client::UserGrantRoleResponse => AuthChange,
+    etcd_client::UserRevokeRoleResponse => AuthChange,
+    etcd_client::RoleAddResponse => AuthChange,
+    etcd_client::RoleDeleteResponse => AuthChange,
+    etcd_client::RoleGrantPermissionResponse => AuthChange,
+    etcd_client::RoleRevokePermissionResponse => AuthChange,
 }
 
 /// A client of one endpoint; with credentials in `options`, authenticated

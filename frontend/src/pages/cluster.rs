@@ -1,15 +1,18 @@
 //! `/cluster`: the cluster's health at a glance (green, amber or red, with
-//! every reason in words), its members through their own endpoints, alarms,
-//! fault tolerance, the database against its quota, and the leader changes
-//! seen while etcdeck runs. Read through a [`LiveView`] every
+//! every alert in words and a sentence each of what to do), its members
+//! through their own endpoints, alarms, fault tolerance, the database
+//! against its quota (and where the quota comes from), the compaction
+//! revision, and the leader changes seen while etcdeck runs. Read through a [`LiveView`] every
 //! [`REFRESH_EVERY`] (the view is made of the backend's prober readings,
 //! which cost etcd nothing more); stale meanwhile.
 //!
 //! DOM contract: `cluster-page`, `cluster-loading`, `cluster-error`,
-//! `cluster-verdict` (`data-tone`: `ok`, `warn`, `bad`), `cluster-reason`,
-//! `cluster-tolerance`, `cluster-member` rows (`data-state`: `up`, `down`,
-//! `unknown`; `data-leader`), `cluster-alarm`, `cluster-leader-change`,
-//! `cluster-db`, `stale-notice`.
+//! `cluster-verdict` (`data-tone`: `ok`, `warn`, `bad`), `cluster-reason`
+//! (one per alert, `data-tone`; its `cluster-todo` inside), `cluster-tolerance`,
+//! `cluster-member` rows (`data-state`: `up`, `down`, `unknown`;
+//! `data-leader`), `cluster-alarm`, `cluster-leader-change`, `cluster-db`,
+//! `cluster-quota-source`, `cluster-compaction` (`data-revision` when
+//! known), `stale-notice`.
 
 use std::time::Duration;
 
@@ -25,8 +28,11 @@ use crate::live_view::{LiveView, ReadState, polled_answer};
 
 pub use crate::route::CLUSTER_PATH;
 
-/// How often a visible cluster page reads again.
-pub const REFRESH_EVERY: Duration = Duration::from_secs(2);
+/// How often a visible cluster page reads again: as often as the prober
+/// asks the members, so that a member down or a new leader shows within a
+/// probe round and one read. It costs etcd nothing (the backend answers
+/// from its readings).
+pub const REFRESH_EVERY: Duration = Duration::from_secs(1);
 
 const MUTED: &str = "text-slate-600 dark:text-slate-300";
 
@@ -70,7 +76,7 @@ pub fn ClusterPanel(
             <div class="flex flex-wrap items-baseline gap-x-6 gap-y-1">
                 <h1 class="text-3xl font-bold tracking-tight">"Cluster"</h1>
                 <span class=format!("text-sm {MUTED}")>
-                    "every member through its own endpoint, refreshed every 2 s"
+                    "every member through its own endpoint, refreshed every second"
                 </span>
             </div>
             <StaleNotice state=live />
@@ -115,11 +121,7 @@ fn cluster_body(view: ClusterView) -> impl IntoView {
             human_size(quota as usize),
             size as f64 * 100.0 / quota as f64
         ),
-        (Some(size), _) => format!(
-            "{} (quota {})",
-            human_size(size as usize),
-            view.quota_source
-        ),
+        (Some(size), _) => format!("{} (quota not known)", human_size(size as usize)),
         (None, _) => "unknown: no member answers".to_owned(),
     };
     let writes = view.writes_per_sec.map_or_else(
@@ -129,6 +131,10 @@ fn cluster_body(view: ClusterView) -> impl IntoView {
     let revision = view
         .revision
         .map_or_else(|| "unknown".to_owned(), |r| r.to_string());
+    let compact_revision = view
+        .compact_revision
+        .filter(|r| *r > 0)
+        .map(|r| r.to_string());
     view! {
         <div
             data-testid="cluster-verdict"
@@ -137,11 +143,25 @@ fn cluster_body(view: ClusterView) -> impl IntoView {
             class=format!("max-w-5xl rounded-xl border-4 p-4 {}", tone_box(verdict.tone))
         >
             <p class="text-3xl font-bold">{format!("etcd is {headline}")}</p>
-            <ul class="mt-2 list-disc pl-6 text-lg">
+            <ul class="mt-2 space-y-2 text-lg">
                 {verdict
-                    .reasons
+                    .alerts
                     .into_iter()
-                    .map(|(_, reason)| view! { <li data-testid="cluster-reason">{reason}</li> })
+                    .map(|alert| {
+                        view! {
+                            <li
+                                data-testid="cluster-reason"
+                                data-tone=tone_name(alert.tone)
+                                class=format!("rounded-lg border-l-8 px-3 py-1 {}", tone_box(alert.tone))
+                            >
+                                <p class="font-semibold">{alert.what}</p>
+                                <p data-testid="cluster-todo" class="text-base">
+                                    <span class="font-semibold">"What to do: "</span>
+                                    {alert.todo}
+                                </p>
+                            </li>
+                        }
+                    })
                     .collect_view()}
             </ul>
             <p data-testid="cluster-tolerance" class="mt-2 text-xl font-semibold">
@@ -153,8 +173,14 @@ fn cluster_body(view: ClusterView) -> impl IntoView {
             <dd class="tabular-nums">{revision}</dd>
             <dt class=MUTED>"writes"</dt>
             <dd class="tabular-nums">{writes}</dd>
+            <dt class=MUTED>"compaction"</dt>
+            <dd data-testid="cluster-compaction" data-revision=compact_revision>
+                {view.compaction.clone()}
+            </dd>
             <dt class=MUTED>"database"</dt>
             <dd data-testid="cluster-db" class="tabular-nums">{db}</dd>
+            <dt class=MUTED>"quota from"</dt>
+            <dd data-testid="cluster-quota-source">{view.quota_source.clone()}</dd>
             <dt class=MUTED>"forecast"</dt>
             <dd>{view.forecast.clone()}</dd>
         </dl>

@@ -465,6 +465,39 @@ impl EtcdCluster {
         self.kill(member)
     }
 
+    /// Stops member `i` with SIGSTOP: the process keeps its sockets and the kernel still
+    /// accepts connections for it, but nothing answers, as with a member that hangs (a full
+    /// disk, a stuck fsync, a machine swapping). [`Self::resume`] continues it; a paused member
+    /// is still killed on drop.
+    pub fn pause(&mut self, member: usize) -> Result<()> {
+        self.signal(member, "-STOP")
+    }
+
+    /// Continues a member stopped by [`Self::pause`] (SIGCONT).
+    pub fn resume(&mut self, member: usize) -> Result<()> {
+        self.signal(member, "-CONT")
+    }
+
+    fn signal(&mut self, member: usize, signal: &str) -> Result<()> {
+        ensure!(member < self.members.len(), "no member {member}");
+        let m = &self.members[member];
+        let child = m
+            .child
+            .as_ref()
+            .ok_or_else(|| anyhow!("member {} is not running", m.name))?;
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(child.id().to_string())
+            .status()
+            .with_context(|| format!("kill {signal} member {}", m.name))?;
+        ensure!(
+            status.success(),
+            "kill {signal} member {} failed: {status}",
+            m.name
+        );
+        Ok(())
+    }
+
     /// Stops every member cleanly (see [`Self::terminate`]), e.g. at the end of the demo.
     pub fn stop(&mut self) -> Result<()> {
         for i in 0..self.members.len() {
