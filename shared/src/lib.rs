@@ -16,6 +16,8 @@
 //! - [`coord`]: bodies of the coordination views (leases, locks, elections,
 //!   queues, services).
 //! - [`sessions`]: the sessions view (list a person's sessions, end one).
+//! - [`operations`]: cluster operations (compact, defragment, disarm, move
+//!   the leader, snapshot) and which of them a session may use.
 //! - [`mask`]: values hidden because their key looks secret, and the
 //!   reveal that shows one.
 //! - [`limits`]: the limits both sides check (lease TTLs, value size, level
@@ -28,6 +30,7 @@ pub mod coord;
 pub mod edit;
 pub mod limits;
 pub mod mask;
+pub mod operations;
 pub mod sessions;
 pub mod ws;
 

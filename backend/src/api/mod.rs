@@ -21,6 +21,7 @@ mod extract;
 mod history;
 mod mask;
 mod may_write;
+mod operations;
 mod origin;
 mod prefix;
 mod query;
@@ -122,6 +123,7 @@ pub fn router(state: AppState) -> Router {
             get(may_write::one).post(may_write::many),
         )
         .merge(edit::routes())
+        .merge(operations::routes())
         .route(etcdeck_shared::mask::REVEAL_PATH, post(reveal::reveal))
         // A catch-all matches no empty rest, so `/api` and `/api/` are
         // named as well.

@@ -23,6 +23,7 @@ mod coord;
 mod endpoints;
 mod error;
 mod history;
+mod maintenance;
 mod probe;
 mod source;
 mod tls_check;
@@ -45,6 +46,7 @@ pub use coord::{LeaseInfo, RangeKv, RangeKvs};
 pub use endpoints::{ClusterReadings, EndpointState, MemberEntry, StatusReading};
 pub use error::{EtcdError, StartError};
 pub use history::{HistoryError, KeyHistory};
+pub use maintenance::{Defragment, MaintenanceError, Snapshot, hex as member_hex, parse_member};
 pub use probe::MayWrite;
 pub use watches::{RangeWatch, WatchEnd, WatchMessage};
 pub use writes::{
