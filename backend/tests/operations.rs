@@ -60,14 +60,26 @@ async fn maintenance_calls(etcd: &EtcdCluster) -> Vec<f64> {
     calls
 }
 
-/// Puts 1 MiB values until etcd refuses with "database space exceeded".
+/// Puts 512 KiB values until etcd refuses with "database space exceeded".
+/// A put that timed out (three members on a loaded machine) is sent again:
+/// whether it was applied does not matter for filling.
 fn fill_until_nospace(etcd: &EtcdCluster) {
-    let value = vec![b'x'; 1024 * 1024];
-    for i in 0..64 {
-        match etcd.etcdctl_with_stdin(&["put", &format!("/fill/{i}")], &value) {
-            Ok(_) => {}
-            Err(err) if err.to_string().contains("database space exceeded") => return,
-            Err(err) => panic!("filling etcd failed otherwise: {err}"),
+    let value = vec![b'x'; 512 * 1024];
+    let mut timeouts = 0;
+    for i in 0..128 {
+        loop {
+            match etcd.etcdctl_with_stdin(&["put", &format!("/fill/{i}")], &value) {
+                Ok(_) => break,
+                Err(err) if err.to_string().contains("database space exceeded") => return,
+                Err(err)
+                    if timeouts < 10
+                        && (err.to_string().contains("timed out")
+                            || err.to_string().contains("deadline exceeded")) =>
+                {
+                    timeouts += 1;
+                }
+                Err(err) => panic!("filling etcd failed otherwise: {err}"),
+            }
         }
     }
     panic!("etcd took 64 MiB without NOSPACE under a 16 MiB quota");
