@@ -84,7 +84,7 @@ pub struct Defragment {
     session: EtcdSession,
     member: u64,
     endpoint: usize,
-    cluster: String,
+    _claim: Claim,
 }
 
 impl<S> std::fmt::Debug for Snapshot<S> {
@@ -96,13 +96,39 @@ impl<S> std::fmt::Debug for Snapshot<S> {
     }
 }
 
-impl Drop for Defragment {
+/// A cluster's one defragment claim, given back when dropped.
+#[derive(Debug)]
+struct Claim {
+    cluster: String,
+}
+
+impl Drop for Claim {
     fn drop(&mut self) {
         let mut running = DEFRAGMENTING.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(map) = running.as_mut() {
             map.remove(&self.cluster);
         }
     }
+}
+
+/// Claims `cluster`'s one defragment for `member`, or answers the member
+/// that holds it.
+fn claim(cluster: &str, member: u64) -> Result<Claim, u64> {
+    let mut running = DEFRAGMENTING.lock().unwrap_or_else(PoisonError::into_inner);
+    let map = running.get_or_insert_with(HashMap::new);
+    if let Some(other) = map.get(cluster) {
+        return Err(*other);
+    }
+    map.insert(cluster.to_owned(), member);
+    Ok(Claim {
+        cluster: cluster.to_owned(),
+    })
+}
+
+/// The member holding `cluster`'s defragment claim, if any.
+fn claimed(cluster: &str) -> Option<u64> {
+    let running = DEFRAGMENTING.lock().unwrap_or_else(PoisonError::into_inner);
+    running.as_ref()?.get(cluster).copied()
 }
 
 impl Defragment {
@@ -183,25 +209,18 @@ impl EtcdSession {
     pub fn begin_defragment(&self, member: u64) -> Result<Defragment, MaintenanceError> {
         let endpoint = self.endpoint_of(member)?;
         let cluster = self.inner.config.endpoints.join(",");
-        let mut running = DEFRAGMENTING.lock().unwrap_or_else(PoisonError::into_inner);
-        let map = running.get_or_insert_with(HashMap::new);
-        if let Some(other) = map.get(&cluster) {
-            return Err(MaintenanceError::Busy(hex(*other)));
-        }
-        map.insert(cluster.clone(), member);
+        let claim = claim(&cluster, member).map_err(|other| MaintenanceError::Busy(hex(other)))?;
         Ok(Defragment {
             session: self.clone(),
             member,
             endpoint,
-            cluster,
+            _claim: claim,
         })
     }
 
     /// The member of this cluster being defragmented now, if any.
     pub fn defragmenting(&self) -> Option<u64> {
-        let cluster = self.inner.config.endpoints.join(",");
-        let running = DEFRAGMENTING.lock().unwrap_or_else(PoisonError::into_inner);
-        running.as_ref()?.get(&cluster).copied()
+        claimed(&self.inner.config.endpoints.join(","))
     }
 
     /// Disarms `alarm` (`NOSPACE` or `CORRUPT`) on `member`. Answers
@@ -383,5 +402,35 @@ impl EtcdSession {
                 reason: format!("it did not answer within {} s", limit.as_secs()),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_defragment_per_cluster_at_a_time() {
+        let first = claim("http://a:1,http://a:2", 1).expect("the first claim");
+        assert_eq!(claim("http://a:1,http://a:2", 2).err(), Some(1));
+        assert_eq!(claimed("http://a:1,http://a:2"), Some(1));
+        // Another cluster has a claim of its own.
+        let other = claim("http://b:1", 7).expect("another cluster's claim");
+        drop(first);
+        assert_eq!(claimed("http://a:1,http://a:2"), None);
+        let again = claim("http://a:1,http://a:2", 2).expect("claimed again once given back");
+        assert_eq!(claimed("http://b:1"), Some(7));
+        drop((again, other));
+    }
+
+    #[test]
+    fn member_ids_are_hex() {
+        assert_eq!(
+            parse_member("8e9e05c52164694d"),
+            Some(0x8e9e_05c5_2164_694d)
+        );
+        assert_eq!(hex(0x8e9e_05c5_2164_694d), "8e9e05c52164694d");
+        assert_eq!(parse_member("0"), None);
+        assert_eq!(parse_member("m0"), None);
     }
 }
