@@ -338,6 +338,66 @@ async fn an_incident_is_handled_by_root_and_refused_to_everyone_else() {
     assert_eq!(entry.result, AuditResult::Ok);
     assert_eq!(entry.new_revision.map(|r| r.0), Some(current));
 
+    // Requests etcdeck refuses itself, each with a sentence: a wrong
+    // confirmation, a member that is not one of the endpoints, an alarm
+    // etcd does not have, the leader moved to itself.
+    let leader_now = view(&root).await.leader.expect("a leader");
+    let leader_name = members
+        .iter()
+        .find(|(id, _)| *id == leader_now)
+        .map(|(_, name)| name.clone())
+        .expect("the leader is a member");
+    for (what, path, body, status) in [
+        (
+            "a wrong confirmation",
+            path::DEFRAGMENT,
+            serde_json::to_value(MemberRequest {
+                member: first_id.clone(),
+                confirm: "not-the-name".into(),
+            })
+            .unwrap(),
+            400,
+        ),
+        (
+            "an unknown member",
+            path::DEFRAGMENT,
+            serde_json::to_value(MemberRequest {
+                member: "1".into(),
+                confirm: "1".into(),
+            })
+            .unwrap(),
+            404,
+        ),
+        (
+            "an unknown alarm",
+            path::DISARM,
+            serde_json::to_value(DisarmRequest {
+                member: first_id.clone(),
+                alarm: "FULL".into(),
+                confirm: "FULL".into(),
+            })
+            .unwrap(),
+            400,
+        ),
+        (
+            "the leader moved to itself",
+            path::MOVE_LEADER,
+            serde_json::to_value(MemberRequest {
+                member: leader_now.clone(),
+                confirm: leader_name.clone(),
+            })
+            .unwrap(),
+            400,
+        ),
+    ] {
+        let (code, body) = root.post_json::<Value>(path, &body).await.expect_err(what);
+        assert_eq!(code, status, "{what}: {body}");
+        assert!(
+            !api_error(body).message.is_empty(),
+            "{what} without a sentence"
+        );
+    }
+
     // Root defragments each member, one at a time.
     for (id, name) in &members {
         let done: Done = root
