@@ -15,8 +15,11 @@ import { waitFor } from './wait.mjs';
 const ETCD = process.env.ETCD_BIN ?? '/usr/bin/etcd';
 const ETCDCTL = process.env.ETCDCTL_BIN ?? '/usr/bin/etcdctl';
 
-/** Starts etcd (`members` of them), enables auth, and returns a handle to it. */
-export async function startEtcd({ members: count = 1 } = {}) {
+/**
+ * Starts etcd (`members` of them, each with the more flags `args`, say
+ * `--quota-backend-bytes=N`), enables auth, and returns a handle to it.
+ */
+export async function startEtcd({ members: count = 1, args: memberArgs = [] } = {}) {
   const baseDir = await tempDir('etcd');
   const members = [];
   for (let i = 0; i < count; i += 1) {
@@ -52,6 +55,7 @@ export async function startEtcd({ members: count = 1 } = {}) {
       '--initial-cluster-state', 'new',
       '--log-level', 'warn',
       '--logger', 'zap',
+      ...memberArgs,
     ]);
   };
   const launch = () => members.forEach(launchMember);

@@ -10,11 +10,11 @@ import { startEtcd } from './etcd.mjs';
 import { requireBuilds, startEtcdeck } from './etcdeck.mjs';
 
 /**
- * Starts etcd (of `members` members), etcdeck (with more flags
+ * Starts etcd (of `members` members, with more flags `etcdArgs`), etcdeck (with more flags
  * `etcdeckArgs`, and `etcdeck` the other options of `startEtcdeck`: `bin`,
  * `cwd`, `dist`) and Chromium; stops what did start if one fails.
  */
-export async function startStack({ etcdeckArgs = [], members = 1, etcdeck = {} } = {}) {
+export async function startStack({ etcdeckArgs = [], etcdArgs = [], members = 1, etcdeck = {} } = {}) {
   requireBuilds();
   const stack = { etcd: null, app: null, browser: null };
   stack.stop = async () => {
@@ -23,7 +23,7 @@ export async function startStack({ etcdeckArgs = [], members = 1, etcdeck = {} }
     await stack.etcd?.stop();
   };
   try {
-    stack.etcd = await startEtcd({ members });
+    stack.etcd = await startEtcd({ members, args: etcdArgs });
     stack.app = await startEtcdeck(stack.etcd, undefined, { ...etcdeck, args: etcdeckArgs });
     stack.browser = await startBrowser();
     stack.page = stack.browser.page;

@@ -8,6 +8,7 @@
 pub mod edit;
 pub mod live;
 pub mod may_write;
+pub mod operations;
 pub mod session;
 pub mod users;
 

@@ -316,7 +316,9 @@ pub struct AuditEntry {
     pub user: Option<String>,
     /// `put`, `delete`, `delete_prefix`, `copy`, `rename`, `lease_grant`,
     /// `lease_revoke` or `lease_keep_alive`; [`ACTION_LOGIN`] (the user
-    /// name tried, never the password) or [`ACTION_LOGIN_TOKEN`] (no user).
+    /// name tried, never the password) or [`ACTION_LOGIN_TOKEN`] (no user);
+    /// a cluster operation (`crate::operations`: `compact`, `defragment`,
+    /// `disarm`, `move_leader`, `snapshot`).
     pub action: String,
     /// The key, prefix or source it acted on; empty for a login.
     pub key: Bytes,

@@ -18,6 +18,8 @@
 //! - [`sessions`]: the sessions view (list a person's sessions, end one).
 //! - [`users`]: etcd's users and roles, the changes root makes to them, and
 //!   which of those would lock the person out.
+//! - [`operations`]: cluster operations (compact, defragment, disarm, move
+//!   the leader, snapshot) and which of them a session may use.
 //! - [`mask`]: values hidden because their key looks secret, and the
 //!   reveal that shows one.
 //! - [`limits`]: the limits both sides check (lease TTLs, value size, level
@@ -30,6 +32,7 @@ pub mod coord;
 pub mod edit;
 pub mod limits;
 pub mod mask;
+pub mod operations;
 pub mod sessions;
 pub mod users;
 pub mod ws;

@@ -21,6 +21,7 @@ mod extract;
 mod history;
 mod mask;
 mod may_write;
+mod operations;
 mod origin;
 mod prefix;
 mod query;
@@ -131,6 +132,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(edit::routes())
         .merge(users::routes())
+        .merge(operations::routes())
         .route(etcdeck_shared::mask::REVEAL_PATH, post(reveal::reveal))
         // A catch-all matches no empty rest, so `/api` and `/api/` are
         // named as well.

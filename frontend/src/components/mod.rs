@@ -2,9 +2,11 @@
 //! and does no fetching of its own, except [`key_view`], which loads the
 //! selected key through [`crate::api`], and the write side ([`editor`],
 //! [`history`], [`prefix_ops`]), which reads and writes through
-//! [`crate::api::edit`].
+//! [`crate::api::edit`], and the cluster operations ([`cluster_ops`]),
+//! through [`crate::api::operations`].
 
 pub mod breadcrumbs;
+pub mod cluster_ops;
 pub mod conflict;
 pub mod coord;
 pub mod copy_button;

@@ -20,6 +20,7 @@ use etcdeck_shared::cluster::{ClusterView, Member, MemberState, Tone, verdict};
 use leptos::prelude::*;
 
 use crate::api;
+use crate::components::cluster_ops::ClusterOps;
 use crate::components::read_notes::{Loading, ReadFailed};
 use crate::components::stale_notice::StaleNotice;
 use crate::format::human_size;
@@ -42,7 +43,7 @@ polled_answer!(ClusterView);
 #[component]
 pub fn ClusterPage() -> impl IntoView {
     let live = LiveView::start(api::cluster).poll_every(REFRESH_EVERY);
-    view! { <ClusterPanel state=live.state live=live.view_state() /> }
+    view! { <ClusterPanel state=live.state live=live.view_state() /> <ClusterOps cluster=live.state /> }
 }
 
 /// The cluster view (fetches nothing).
