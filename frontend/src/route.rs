@@ -113,6 +113,8 @@ pub const AUDIT_PATH: &str = "/audit";
 pub const CLUSTER_PATH: &str = "/cluster";
 /// The sessions page's path.
 pub const SESSIONS_PATH: &str = "/sessions";
+/// The wall screen's path (where a wall token lands).
+pub const WALL_PATH: &str = "/wall";
 
 /// Where the events page is: the prefix whose changes are shown.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

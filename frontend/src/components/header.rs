@@ -1,5 +1,5 @@
 //! The top bar: app name, the page links (Browse, Events, Leases, Locks,
-//! Elections, Queues, Services, Audit, Sessions), the connection
+//! Elections, Queues, Services, Audit, Cluster, Sessions, Wall), the connection
 //! indicator (`data-testid="connection"`: etcd as the backend sees it) with
 //! the live indicator beside it (`data-testid="live-state"`: this tab's
 //! WebSocket, and not live while the status poll fails or says
@@ -18,7 +18,7 @@ use crate::connection::{ConnectionState, POLL_EVERY};
 use crate::live::LiveState;
 use crate::route::{
     AUDIT_PATH, BrowseLocation, CLUSTER_PATH, CoordKind, EVENTS_PATH, EventsLocation, LOGIN_PATH,
-    SESSIONS_PATH,
+    SESSIONS_PATH, WALL_PATH,
 };
 use crate::session::{Phase, Session, read_only_text};
 
@@ -196,6 +196,7 @@ fn PageLinks() -> impl IntoView {
         (AUDIT_PATH, "nav-audit", "Audit"),
         (CLUSTER_PATH, "nav-cluster", "Cluster"),
         (SESSIONS_PATH, "nav-sessions", "Sessions"),
+        (WALL_PATH, "nav-wall", "Wall"),
     ];
     let on_own_page = Memo::new(move |_| {
         let here = location.pathname.get();

@@ -9,3 +9,4 @@ pub mod events;
 pub mod login;
 pub mod not_found;
 pub mod sessions;
+pub mod wall;
