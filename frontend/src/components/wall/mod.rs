@@ -10,7 +10,7 @@
 //!
 //! DOM contract: `wall-tile` (`data-tile`: `cluster`, `writes`, `events`,
 //! `locks`, `elections`, `queues`, `services`; `data-state`: `loading`,
-//! `live`, `stale`, `failed`), `wall-stale` (`data-since`), `wall-loading`,
+//! `live`, `stale`, `failed`), `wall-tile-body`, `wall-stale` (`data-since`), `wall-loading`,
 //! `wall-failed`, `wall-empty`, and each tile's own (see its module).
 
 pub mod cluster;
@@ -103,7 +103,7 @@ pub fn Tile(
         >
             <h2 class=format!("{TITLE} shrink-0")>{title}</h2>
             {stale}
-            <div class="flex min-h-0 flex-1 flex-col gap-[0.6vh] overflow-hidden">{body}</div>
+            <div data-testid="wall-tile-body" class="flex min-h-0 flex-1 flex-col gap-[0.6vh] overflow-hidden">{body}</div>
         </article>
     }
 }
