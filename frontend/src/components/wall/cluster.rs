@@ -36,7 +36,7 @@ fn headline(tone: WallTone) -> &'static str {
         WallTone::Ok => "etcd is healthy",
         WallTone::Warn => "etcd is degraded",
         WallTone::Bad => "etcd is in trouble",
-        WallTone::Unknown => "not live: state unknown",
+        WallTone::Unknown => "state not live",
     }
 }
 

@@ -20,7 +20,7 @@ pub fn EventsTile(
     view! {
         <Tile name="events" title="Watch events" state=tile>
             <p data-testid="wall-events" class=BIG>{move || format_rate(rate.get())}</p>
-            <p class=format!("{TEXT} {MUTED}")>"events per second, every key, last 10 s"</p>
+            <p class=format!("{TEXT} {MUTED}")>"per second, every key, last 10 s"</p>
         </Tile>
     }
 }
