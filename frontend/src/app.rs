@@ -20,6 +20,7 @@
 //! - `/cluster`: [`ClusterPage`];
 //! - `/sessions`: [`SessionsPage`];
 //! - `/users`: [`UsersPage`];
+//! - `/wall` (`?kiosk`: without the header): [`WallPage`];
 //! - anything else: [`NotFound`].
 
 use std::time::Duration;
@@ -45,6 +46,7 @@ use crate::pages::login::{LOGIN_PATH, LoginPage, SessionEndedDialog, login_href}
 use crate::pages::not_found::NotFound;
 use crate::pages::sessions::SessionsPage;
 use crate::pages::users::UsersPage;
+use crate::pages::wall::{WALL_PATH, WallPage, is_kiosk};
 use crate::session::{Phase, Session};
 
 /// Wait before asking for the session again when the backend could not be
@@ -91,9 +93,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <LoginRedirect session=session />
             <div class="flex min-h-screen flex-col bg-white text-base text-slate-900 lg:h-screen 2xl:text-lg dark:bg-slate-950 dark:text-slate-100">
-                <Show when=move || active.get()>
-                    <Header />
-                </Show>
+                <TopBar active=active />
                 <Shell session=session />
                 <SessionEndedDialog session=session />
             </div>
@@ -169,6 +169,7 @@ fn Shell(session: Session) -> impl IntoView {
                                     <Route path=path!("/cluster") view=ClusterPage />
                                     <Route path=path!("/sessions") view=SessionsPage />
                                     <Route path=path!("/users") view=UsersPage />
+                                    <Route path=path!("/wall") view=WallPage />
                                     <Route path=path!("/login") view=LoginPage />
                                 </Routes>
                             }
@@ -176,6 +177,21 @@ fn Shell(session: Session) -> impl IntoView {
                         }
                     }}
                 </main>
+    }
+}
+
+/// The header while there is a session, except on a kiosk wall screen,
+/// which has no navigation.
+#[component]
+fn TopBar(active: Memo<bool>) -> impl IntoView {
+    let location = use_location();
+    let kiosk = Memo::new(move |_| {
+        location.pathname.get() == WALL_PATH && is_kiosk(&location.search.get())
+    });
+    view! {
+        <Show when=move || active.get() && !kiosk.get()>
+            <Header />
+        </Show>
     }
 }
 

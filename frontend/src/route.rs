@@ -115,6 +115,8 @@ pub const CLUSTER_PATH: &str = "/cluster";
 pub const SESSIONS_PATH: &str = "/sessions";
 /// The users and roles page's path.
 pub const USERS_PATH: &str = "/users";
+/// The wall screen's path (where a wall token lands).
+pub const WALL_PATH: &str = "/wall";
 
 /// Where the events page is: the prefix whose changes are shown.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -28,7 +28,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use etcdeck_shared::edit::{CSRF_HEADER, SESSION_COOKIE};
+use etcdeck_shared::edit::{CSRF_HEADER, SESSION_COOKIE, SessionKind};
 
 use super::origin::same_site;
 use super::{AppState, Failure};
@@ -53,6 +53,18 @@ pub struct Writer {
     pub user: Option<String>,
     /// The etcd user has etcd's root role (it may reveal masked values).
     pub is_root: bool,
+}
+
+impl Reader {
+    /// Which coordination answers this request may share: a wall screen's
+    /// takes one read within the last second, so any number of screens
+    /// cost etcd what one does; everyone else one read after they asked.
+    pub fn sharing(&self) -> crate::coord::Sharing {
+        match self.session.as_deref().map(|s| s.kind) {
+            Some(SessionKind::Token) => crate::coord::Sharing::Recent,
+            _ => crate::coord::Sharing::Exact,
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for Reader {

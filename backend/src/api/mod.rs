@@ -338,12 +338,14 @@ async fn live(State(state): State<AppState>) -> Json<LiveStats> {
 
 /// `GET /api/v1/leases`.
 async fn leases(State(state): State<AppState>, reader: Reader) -> Result<Json<Leases>, Failure> {
-    Ok(Json(state.coord.leases(&reader.etcd).await?))
+    Ok(Json(
+        state.coord.leases(&reader.etcd, reader.sharing()).await?,
+    ))
 }
 
 /// `GET /api/v1/locks`.
 async fn locks(State(state): State<AppState>, reader: Reader) -> Result<Json<Locks>, Failure> {
-    let locks = state.coord.locks(&reader.etcd).await?;
+    let locks = state.coord.locks(&reader.etcd, reader.sharing()).await?;
     Ok(Json(mask::masked(locks, &state.config.masks)))
 }
 
@@ -352,13 +354,18 @@ async fn elections(
     State(state): State<AppState>,
     reader: Reader,
 ) -> Result<Json<Elections>, Failure> {
-    let elections = state.coord.elections(&reader.etcd).await?;
+    let elections = state
+        .coord
+        .elections(&reader.etcd, reader.sharing())
+        .await?;
     Ok(Json(mask::masked(elections, &state.config.masks)))
 }
 
 /// `GET /api/v1/queues`.
 async fn queues(State(state): State<AppState>, reader: Reader) -> Result<Json<Queues>, Failure> {
-    Ok(Json(state.coord.queues(&reader.etcd).await?))
+    Ok(Json(
+        state.coord.queues(&reader.etcd, reader.sharing()).await?,
+    ))
 }
 
 /// `GET /api/v1/services`.
@@ -366,7 +373,7 @@ async fn services(
     State(state): State<AppState>,
     reader: Reader,
 ) -> Result<Json<Services>, Failure> {
-    let services = state.coord.services(&reader.etcd).await?;
+    let services = state.coord.services(&reader.etcd, reader.sharing()).await?;
     Ok(Json(mask::masked(services, &state.config.masks)))
 }
 

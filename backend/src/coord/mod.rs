@@ -13,6 +13,8 @@
 //! - [`services`]: `<prefix><name>/<instance>` registrations (pure).
 //! - [`hold`]: since when each holder has held, exact or estimated.
 //! - [`clock`]: when etcd reached each revision, as the backend saw it.
+//! - [`coalesce`]: one read of a view at a time per etcd user, shared by
+//!   the requests waiting for it, so many screens cost etcd what one does.
 //!
 //! Nothing here scans the keyspace. Locks and elections are found from the
 //! keys attached to leases (every contender's key is attached to its
@@ -21,6 +23,7 @@
 //! `limit`s and `count_only`.
 
 pub mod clock;
+pub mod coalesce;
 pub mod detect;
 pub mod detect_queues;
 pub mod hold;
@@ -44,6 +47,8 @@ use crate::etcd::{EtcdError, EtcdSession, LeaseInfo};
 use crate::hub::Hub;
 use crate::tree::range_end;
 use clock::RevisionClock;
+use coalesce::Coalesced;
+pub use coalesce::Sharing;
 use detect::{Group, Hint};
 use hold::HoldTracker;
 use queues::{Item, QueueTracker};
@@ -61,7 +66,7 @@ pub const MAX_PRIORITIES: usize = 100;
 const LEASE_KEYS_FRESH: Duration = Duration::from_secs(1);
 
 /// Why a coordination view cannot be answered.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum CoordError {
     /// etcd's RBAC refused; the text is a sentence for the user.
     #[error("{0}")]
@@ -119,6 +124,19 @@ struct Inner {
     /// sees only the keys it may), for [`Coord::groups`]; held while
     /// reading, so concurrent requests share one reading.
     lease_keys: Mutex<HashMap<Option<String>, LeaseReading>>,
+    /// Each view's reads, shared by the requests of one etcd user that
+    /// wait for them.
+    shared: SharedReads,
+}
+
+/// The coalesced reads of each view.
+#[derive(Debug, Default)]
+struct SharedReads {
+    leases: Coalesced<Leases>,
+    locks: Coalesced<Locks>,
+    elections: Coalesced<Elections>,
+    queues: Coalesced<Queues>,
+    services: Coalesced<Services>,
 }
 
 /// Every lease with its keys, as read at `at`.
@@ -165,6 +183,7 @@ impl Coord {
                 queues,
                 detected,
                 lease_keys: Mutex::new(HashMap::new()),
+                shared: SharedReads::default(),
             }),
         }
     }
@@ -209,7 +228,19 @@ impl Coord {
     }
 
     /// `GET /api/v1/leases`.
-    pub async fn leases(&self, session: &EtcdSession) -> Result<Leases, CoordError> {
+    pub async fn leases(
+        &self,
+        session: &EtcdSession,
+        sharing: Sharing,
+    ) -> Result<Leases, CoordError> {
+        self.inner
+            .shared
+            .leases
+            .read(session.user(), sharing, || self.read_leases(session))
+            .await
+    }
+
+    async fn read_leases(&self, session: &EtcdSession) -> Result<Leases, CoordError> {
         let (revision, infos) = self.all_leases(session, true).await?;
         let leases = infos
             .into_iter()
@@ -313,7 +344,19 @@ impl Coord {
     }
 
     /// `GET /api/v1/locks`.
-    pub async fn locks(&self, session: &EtcdSession) -> Result<Locks, CoordError> {
+    pub async fn locks(
+        &self,
+        session: &EtcdSession,
+        sharing: Sharing,
+    ) -> Result<Locks, CoordError> {
+        self.inner
+            .shared
+            .locks
+            .read(session.user(), sharing, || self.read_locks(session))
+            .await
+    }
+
+    async fn read_locks(&self, session: &EtcdSession) -> Result<Locks, CoordError> {
         let (revision, groups) = self.groups(session).await?;
         let mut locks: Vec<Lock> = groups
             .into_iter()
@@ -338,7 +381,19 @@ impl Coord {
     }
 
     /// `GET /api/v1/elections`.
-    pub async fn elections(&self, session: &EtcdSession) -> Result<Elections, CoordError> {
+    pub async fn elections(
+        &self,
+        session: &EtcdSession,
+        sharing: Sharing,
+    ) -> Result<Elections, CoordError> {
+        self.inner
+            .shared
+            .elections
+            .read(session.user(), sharing, || self.read_elections(session))
+            .await
+    }
+
+    async fn read_elections(&self, session: &EtcdSession) -> Result<Elections, CoordError> {
         let (revision, groups) = self.groups(session).await?;
         let mut elections: Vec<Election> = groups
             .into_iter()
@@ -362,7 +417,19 @@ impl Coord {
 
     /// `GET /api/v1/queues`: every configured queue, then every found one
     /// the etcd user may read, counted by etcd at one revision.
-    pub async fn queues(&self, session: &EtcdSession) -> Result<Queues, CoordError> {
+    pub async fn queues(
+        &self,
+        session: &EtcdSession,
+        sharing: Sharing,
+    ) -> Result<Queues, CoordError> {
+        self.inner
+            .shared
+            .queues
+            .read(session.user(), sharing, || self.read_queues(session))
+            .await
+    }
+
+    async fn read_queues(&self, session: &EtcdSession) -> Result<Queues, CoordError> {
         let mut revision = None;
         let mut out = Vec::new();
         let trackers = self.inner.queues.iter().cloned();
@@ -471,7 +538,19 @@ impl Coord {
 
     /// `GET /api/v1/services`: registrations under each configured prefix
     /// the etcd user may read (the others are left out of `prefixes`).
-    pub async fn services(&self, session: &EtcdSession) -> Result<Services, CoordError> {
+    pub async fn services(
+        &self,
+        session: &EtcdSession,
+        sharing: Sharing,
+    ) -> Result<Services, CoordError> {
+        self.inner
+            .shared
+            .services
+            .read(session.user(), sharing, || self.read_services(session))
+            .await
+    }
+
+    async fn read_services(&self, session: &EtcdSession) -> Result<Services, CoordError> {
         let mut revision = None;
         let mut prefixes = Vec::new();
         let mut services = Vec::new();

@@ -1,6 +1,6 @@
 //! The top bar: app name, the page links (Browse, Events, Leases, Locks,
-//! Elections, Queues, Services, Audit, Cluster, Sessions, Users), the connection
-//! indicator (`data-testid="connection"`: etcd as the backend sees it) with
+//! Elections, Queues, Services, Audit, Cluster, Sessions, Users, Wall), the
+//! connection indicator (`data-testid="connection"`: etcd as the backend sees it) with
 //! the live indicator beside it (`data-testid="live-state"`: this tab's
 //! WebSocket, and not live while the status poll fails or says
 //! disconnected), and the session: the etcd user (`session-user`), a
@@ -18,7 +18,7 @@ use crate::connection::{ConnectionState, POLL_EVERY};
 use crate::live::LiveState;
 use crate::route::{
     AUDIT_PATH, BrowseLocation, CLUSTER_PATH, CoordKind, EVENTS_PATH, EventsLocation, LOGIN_PATH,
-    SESSIONS_PATH, USERS_PATH,
+    SESSIONS_PATH, USERS_PATH, WALL_PATH,
 };
 use crate::session::{Phase, Session, read_only_text};
 
@@ -197,6 +197,7 @@ fn PageLinks() -> impl IntoView {
         (CLUSTER_PATH, "nav-cluster", "Cluster"),
         (SESSIONS_PATH, "nav-sessions", "Sessions"),
         (USERS_PATH, "nav-users", "Users"),
+        (WALL_PATH, "nav-wall", "Wall"),
     ];
     let on_own_page = Memo::new(move |_| {
         let here = location.pathname.get();

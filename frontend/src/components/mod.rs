@@ -23,3 +23,4 @@ pub mod read_notes;
 pub mod stale_notice;
 pub mod tree_list;
 pub mod value_viewer;
+pub mod wall;

@@ -3,7 +3,8 @@
 //! which logs in by itself and is wiped from the address bar first.
 //!
 //! `next` is where the user was when the session was found missing, so
-//! deep links survive the login; it is only ever a path on this site.
+//! deep links survive the login; it is only ever a path on this site. A
+//! wall screen's token with no `next` lands on the wall screen (`/wall`).
 //!
 //! A throttled login (429) shows the backend's sentence and counts its
 //! `Retry-After` down on the button; the fields stay usable meanwhile. A
@@ -31,19 +32,28 @@ pub use crate::route::LOGIN_PATH;
 /// What the login page's address asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoginTarget {
-    /// Where to go once logged in: a path on this site, `/` by default.
+    /// Where to go once logged in: a path on this site, `/` by default
+    /// (`/wall` for a wall screen's token).
     pub next: String,
     /// The wall screen's access token from the fragment.
     pub token: Option<String>,
 }
 
 /// Reads `?next=..` from `search` and `#token=..` from `hash` (each with or
-/// without its leading `?` / `#`).
+/// without its leading `?` / `#`). A token without a `next` (or with `/`)
+/// goes to the wall screen, which is what wall tokens are for.
 pub fn parse_login_location(search: &str, hash: &str) -> LoginTarget {
+    let token = param(hash.strip_prefix('#').unwrap_or(hash), "token").filter(|t| !t.is_empty());
     let next = param(search.strip_prefix('?').unwrap_or(search), "next")
         .map(|raw| safe_next(&raw))
-        .unwrap_or_else(|| "/".to_owned());
-    let token = param(hash.strip_prefix('#').unwrap_or(hash), "token").filter(|t| !t.is_empty());
+        .filter(|next| token.is_none() || next != "/")
+        .unwrap_or_else(|| {
+            if token.is_some() {
+                crate::route::WALL_PATH.to_owned()
+            } else {
+                "/".to_owned()
+            }
+        });
     LoginTarget { next, token }
 }
 
@@ -507,6 +517,15 @@ mod tests {
         );
         // An empty token is no token.
         assert_eq!(parse_login_location("", "#token=").token, None);
+        // A wall token lands on the wall screen unless told otherwise.
+        assert_eq!(
+            parse_login_location("", "#token=XYZ"),
+            LoginTarget {
+                next: "/wall".into(),
+                token: Some("XYZ".into())
+            }
+        );
+        assert_eq!(parse_login_location("?next=/", "#token=XYZ").next, "/wall");
         assert_eq!(
             parse_login_location("next=%2Fleases", "token=a%2Bb&x=1").token,
             Some("a+b".into())

@@ -10,3 +10,4 @@ pub mod login;
 pub mod not_found;
 pub mod sessions;
 pub mod users;
+pub mod wall;
