@@ -5,7 +5,8 @@
 // the browser saved passes `etcdctl snapshot status`), compacts to the
 // current revision (told how much history goes), defragments the member
 // (typing its name, from the keyboard) and disarms the alarm; afterwards
-// etcdctl writes work again.
+// etcdctl writes work again. The wall screen is red with the alarm while it
+// lasts, and drops it once disarmed.
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -73,6 +74,26 @@ async function confirmWith(page, word, result, { keyboard = false } = {}) {
   return byTestId(page, 'ops-result').innerText();
 }
 
+// What the wall screen's cluster tile says, once it satisfies `ok`.
+async function wallSays(page, app, what, ok) {
+  const wall = await page.context().newPage();
+  try {
+    await wall.goto(`${app.url}/wall`);
+    const seen = async () => ({
+      tone: await byTestId(wall, 'wall-cluster-tone').getAttribute('data-tone', { timeout: 1_000 }).catch(() => null),
+      reasons: await byTestId(wall, 'wall-reason').allInnerTexts(),
+    });
+    await waitFor(async () => ok(await seen()), {
+      what: `the wall screen ${what}`,
+      timeout: 15_000,
+      every: 250,
+      saw: async () => JSON.stringify(await seen()),
+    });
+  } finally {
+    await wall.close();
+  }
+}
+
 test('an etcd out of space is brought back from the cluster page', { timeout: 180_000 }, user(async (page, { etcd, app }) => {
   await fillUntilNoSpace(etcd);
   await etcd.addReader(VIEWER.user, VIEWER.password, '/app/');
@@ -93,6 +114,10 @@ test('an etcd out of space is brought back from the cluster page', { timeout: 18
       assert.match(await control.getAttribute('title'), /root/, `${id} does not say why`);
     }
   }
+
+  // The wall screen is red, naming the alarm.
+  await wallSays(page, app, 'red with the NOSPACE alarm',
+    (now) => now.tone === 'bad' && now.reasons.some((r) => r.includes('NOSPACE')));
 
   // Root, on the same page.
   await act.logIn(page, app);
@@ -148,6 +173,9 @@ test('an etcd out of space is brought back from the cluster page', { timeout: 18
     what: 'the alarm gone from the cluster page',
     timeout: 15_000,
   });
+
+  await wallSays(page, app, 'without the alarm',
+    (now) => now.tone !== null && !now.reasons.some((r) => r.includes('NOSPACE')));
 
   // The audit page lists what root did.
   const audit = await page.request.get(`${app.url}/api/v1/audit`);
