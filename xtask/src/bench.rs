@@ -283,15 +283,15 @@ pub fn frontend(before: Before, runs: u32) -> Result<()> {
         }),
         Before::Rev(rev) => built.push(build_rev(&rev, scratch.path())?),
     }
-    let started = std::time::SystemTime::now();
     setup::build_release()?;
-    let named = newest_cargo_wasm(started)
-        .map(|wasm| keep_copy(&wasm, &scratch.path().join("after-named.wasm")))
-        .transpose()?;
+    let named = keep_copy(
+        &cargo_wasm(&project_root())?,
+        &scratch.path().join("after-named.wasm"),
+    )?;
     built.push(Built {
         label: "after",
         dist: project_root().join("dist"),
-        named_wasm: named,
+        named_wasm: Some(named),
     });
     print_machine();
 
@@ -384,35 +384,44 @@ fn build_rev(rev: &str, scratch: &Path) -> Result<Built> {
         dir.join("node_modules"),
     )
     .context("linking node_modules into the exported tree")?;
-    let started = std::time::SystemTime::now();
     let mut trunk = setup::frontend_build_command();
     trunk
         .current_dir(&dir)
         .env("CARGO_TARGET_DIR", project_root().join("target"));
     process::run(&mut trunk).with_context(|| format!("building the frontend of {rev}"))?;
-    let named = newest_cargo_wasm(started)
-        .map(|wasm| keep_copy(&wasm, &scratch.join("before-named.wasm")))
-        .transpose()?;
+    // Copied away before the current checkout's build can overwrite it.
+    let named = keep_copy(&cargo_wasm(&dir)?, &scratch.join("before-named.wasm"))?;
     Ok(Built {
         label: "before",
         dist: dir.join("dist"),
-        named_wasm: named,
+        named_wasm: Some(named),
     })
 }
 
-/// The frontend wasm cargo wrote since `since`, in any profile's directory.
-fn newest_cargo_wasm(since: std::time::SystemTime) -> Option<PathBuf> {
-    let target = project_root().join("target").join("wasm32-unknown-unknown");
-    fs::read_dir(target)
-        .ok()?
-        .flatten()
-        .map(|profile| profile.path().join("etcdeck-frontend.wasm"))
-        .filter_map(|wasm| {
-            let modified = fs::metadata(&wasm).and_then(|m| m.modified()).ok()?;
-            (modified >= since).then_some((modified, wasm))
-        })
-        .max()
-        .map(|(_, wasm)| wasm)
+/// The wasm cargo writes for the release frontend of the tree at `root`, in this
+/// checkout's `target/`: under the profile its `frontend/index.html` names in
+/// `data-cargo-profile-release`, or `release`.
+fn cargo_wasm(root: &Path) -> Result<PathBuf> {
+    let index = root.join("frontend").join("index.html");
+    let page =
+        fs::read_to_string(&index).with_context(|| format!("reading {}", index.display()))?;
+    let profile = release_profile(&page).unwrap_or("release");
+    let wasm = project_root()
+        .join("target")
+        .join("wasm32-unknown-unknown")
+        .join(profile)
+        .join("etcdeck-frontend.wasm");
+    if !wasm.is_file() {
+        bail!("{} is not built", wasm.display());
+    }
+    Ok(wasm)
+}
+
+/// The value of `data-cargo-profile-release="..."` in trunk's `index.html`.
+fn release_profile(page: &str) -> Option<&str> {
+    let attr = "data-cargo-profile-release=\"";
+    let start = page.find(attr)? + attr.len();
+    page[start..].split('"').next()
 }
 
 fn keep_copy(from: &Path, to: &Path) -> Result<PathBuf> {
@@ -589,6 +598,13 @@ fn crate_of(item: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_release_profile_trunk_builds_with() {
+        let page = r#"<link data-trunk rel="rust" data-cargo-profile-release="wasm-release" />"#;
+        assert_eq!(release_profile(page), Some("wasm-release"));
+        assert_eq!(release_profile("<link data-trunk rel=\"rust\" />"), None);
+    }
 
     #[test]
     fn sums_twiggy_rows_per_crate() {
