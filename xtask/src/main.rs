@@ -6,6 +6,9 @@
 //! - `cargo xtask bench [ARGS...]`: the figures of `BENCHMARKS.md` (see [`xtask::bench`]).
 //! - `cargo xtask served-sizes`: what the built release binary sends of its wasm per
 //!   `Accept-Encoding` (the last figures of `bench`, alone).
+//! - `cargo xtask bench-frontend [--before-rev REV | --before-dist DIR] [--runs N]`: the
+//!   frontend's size (raw, gzip, brotli, largest crates) and time to the first tree row,
+//!   against an earlier build in the same run (see [`xtask::bench::frontend`]).
 
 #![allow(clippy::print_stdout)]
 
@@ -38,6 +41,23 @@ enum Cmd {
     /// Print what the built release binary sends of its wasm with `Accept-Encoding` br, gzip
     /// and none (run `cargo xtask bench` or build it first).
     ServedSizes,
+    /// Measure the frontend: wasm raw / gzip / brotli, its largest crates (with twiggy) and
+    /// the time to the first tree row (median of RUNS, empty cache), beside an earlier build.
+    BenchFrontend {
+        /// A git revision to build and measure in the same run (say `main`).
+        #[arg(long, conflicts_with = "before_dist")]
+        before_rev: Option<String>,
+        /// An earlier build's `dist/` to measure in the same run.
+        #[arg(long)]
+        before_dist: Option<std::path::PathBuf>,
+        /// With `--before-dist`: the wasm cargo wrote for that build (with its function
+        /// names), for the table of the largest crates.
+        #[arg(long, requires = "before_dist")]
+        before_wasm: Option<std::path::PathBuf>,
+        /// Navigations per frontend for the time to the first tree row.
+        #[arg(long, default_value_t = 5)]
+        runs: u32,
+    },
 }
 
 fn main() -> ExitCode {
@@ -47,6 +67,19 @@ fn main() -> ExitCode {
         Cmd::Test => xtask::suite::run(),
         Cmd::Bench { args } => xtask::bench::run(args).map(|()| true),
         Cmd::ServedSizes => xtask::bench::served_sizes().map(|()| true),
+        Cmd::BenchFrontend {
+            before_rev,
+            before_dist,
+            before_wasm,
+            runs,
+        } => {
+            let before = match (before_rev, before_dist) {
+                (Some(rev), _) => xtask::bench::Before::Rev(rev),
+                (None, Some(dist)) => xtask::bench::Before::Dist(dist, before_wasm),
+                (None, None) => xtask::bench::Before::Nothing,
+            };
+            xtask::bench::frontend(before, runs).map(|()| true)
+        }
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
