@@ -536,3 +536,59 @@ async fn an_incident_is_handled_by_root_and_refused_to_everyone_else() {
     }
     drop(etcd);
 }
+
+/// Root revoked after a login takes the operations away at once: etcdeck
+/// asks etcd again rather than trusting what the login said. A `HEAD` of a
+/// snapshot is refused (it would stream one for nobody).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn root_revoked_after_login_may_no_longer_operate() {
+    const ADMIN: (&str, &str) = ("admin", "admin-password");
+    let etcd = block_in_place(|| {
+        let etcd = start_etcd(ClusterOptions::single().with_auth());
+        etcd.add_user(ADMIN.0, ADMIN.1, &[], &["/"])
+            .expect("add the admin");
+        etcd.etcdctl(&["user", "grant-role", ADMIN.0, "root"])
+            .expect("grant root");
+        etcd
+    });
+    let server = Server::start(config(etcd.endpoints(), Some(("root", ROOT_PASSWORD))))
+        .await
+        .expect("start etcdeck");
+    let session = server
+        .log_in(ADMIN.0, ADMIN.1)
+        .await
+        .expect("admin logs in");
+    server.use_session(Some(session));
+    let before: Operations = server.get_json(path::OPERATIONS).await.expect("operations");
+    assert!(before.allowed, "{before:?}");
+
+    block_in_place(|| etcd.etcdctl(&["user", "revoke-role", ADMIN.0, "root"]))
+        .expect("revoke root");
+    let after: Operations = server.get_json(path::OPERATIONS).await.expect("operations");
+    assert!(!after.allowed, "{after:?}");
+    assert!(
+        after
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("not root")),
+        "{after:?}"
+    );
+    let revision = before.revision.expect("a revision");
+    let refused = server
+        .post(
+            path::COMPACT,
+            &CompactRequest {
+                revision,
+                confirm: revision.to_string(),
+            },
+        )
+        .await;
+    assert_eq!(refused.status(), 403);
+
+    let head = reqwest::Client::new()
+        .head(server.url(path::SNAPSHOT))
+        .send()
+        .await
+        .expect("HEAD");
+    assert_eq!(head.status(), 405);
+}

@@ -188,7 +188,17 @@ pub fn router(state: AppState) -> Router {
     } else {
         app
     };
-    app.layer(TraceLayer::new_for_http())
+    // The span names the path only: a query may carry a CSRF token (the
+    // snapshot download link) or key names, neither of which belongs in logs.
+    app.layer(
+        TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            tracing::debug_span!(
+                "request",
+                method = %request.method(),
+                path = %request.uri().path(),
+            )
+        }),
+    )
 }
 
 /// The built frontend (`assets.rs`): any path that is not a file is the

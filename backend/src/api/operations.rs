@@ -54,7 +54,13 @@ pub(super) fn routes() -> Router<AppState> {
         .route(path::DEFRAGMENT, post(defragment))
         .route(path::DISARM, post(disarm))
         .route(path::MOVE_LEADER, post(move_leader))
-        .route(path::SNAPSHOT, get(snapshot))
+        .route(path::SNAPSHOT, get(snapshot).head(snapshot_head))
+}
+
+/// A `HEAD` of the snapshot would make etcd stream one (and audit it) for a
+/// body nobody gets; only `GET` is served.
+async fn snapshot_head() -> Failure {
+    Failure::MethodNotAllowed("a snapshot is downloaded with GET".into())
 }
 
 /// One operation on its way to the audit log.
@@ -142,8 +148,12 @@ fn audit_result(failure: &Failure) -> AuditResult {
 }
 
 /// etcdeck's own refusal of a session whose etcd user is not root.
-fn root_only(user: Option<&str>, is_root: bool) -> Result<(), Failure> {
-    if is_root {
+async fn root_only(etcd: &EtcdSession, user: Option<&str>, was_root: bool) -> Result<(), Failure> {
+    // The session's `is_root` is what etcd said at login; root may have been
+    // revoked since, and etcd 3.4 itself would still let that user snapshot
+    // or defragment. So a root session is asked of etcd again (one `UserGet`
+    // on its own user), and anyone else is refused without asking.
+    if was_root && etcd.is_root().await.map_err(etcd_failure)? {
         return Ok(());
     }
     let who = match user {
@@ -231,7 +241,7 @@ async fn operations(State(_state): State<AppState>, reader: Reader) -> Json<Oper
             "this session may not change anything: {reason}"
         )));
     }
-    if let Err(refusal) = root_only(reader.user.as_deref(), session.is_root) {
+    if let Err(refusal) = root_only(&reader.etcd, reader.user.as_deref(), session.is_root).await {
         return Json(refused(refusal.sentence()));
     }
     // The figures a compaction is confirmed with; an etcd that does not
@@ -266,7 +276,7 @@ async fn compact(
 }
 
 async fn do_compact(writer: &Writer, request: &CompactRequest) -> Result<Compacted, Failure> {
-    root_only(writer.user.as_deref(), writer.is_root)?;
+    root_only(&writer.etcd, writer.user.as_deref(), writer.is_root).await?;
     let target = request.revision;
     if target <= 0 {
         return Err(Failure::BadRequest(
@@ -320,13 +330,14 @@ async fn defragment(
         ACTION_DEFRAGMENT,
         &request.member,
     );
-    let claim = (|| {
-        root_only(writer.user.as_deref(), writer.is_root)?;
+    let claim = async {
+        root_only(&writer.etcd, writer.user.as_deref(), writer.is_root).await?;
         let (id, word) = member(&writer.etcd, &request.member)?;
         confirmed(&request.confirm, &word)?;
         let claim = writer.etcd.begin_defragment(id).map_err(failure)?;
         Ok::<_, Failure>((claim, word))
-    })();
+    }
+    .await;
     let (claim, word) = match claim {
         Ok(claim) => claim,
         Err(refusal) => {
@@ -374,7 +385,7 @@ async fn disarm(
 }
 
 async fn do_disarm(writer: &Writer, request: &DisarmRequest) -> Result<Done, Failure> {
-    root_only(writer.user.as_deref(), writer.is_root)?;
+    root_only(&writer.etcd, writer.user.as_deref(), writer.is_root).await?;
     let (id, word) = member(&writer.etcd, &request.member)?;
     confirmed(&request.confirm, &request.alarm)?;
     let alarm = &request.alarm;
@@ -409,7 +420,7 @@ async fn move_leader(
 }
 
 async fn do_move_leader(writer: &Writer, request: &MemberRequest) -> Result<Done, Failure> {
-    root_only(writer.user.as_deref(), writer.is_root)?;
+    root_only(&writer.etcd, writer.user.as_deref(), writer.is_root).await?;
     let (id, word) = member(&writer.etcd, &request.member)?;
     confirmed(&request.confirm, &word)?;
     writer.etcd.move_leader(id).await.map_err(failure)?;
@@ -454,7 +465,7 @@ async fn snapshot(
         &asked,
     );
     let started = async {
-        root_only(session.user.as_deref(), session.is_root)?;
+        root_only(&session.etcd, session.user.as_deref(), session.is_root).await?;
         let (id, word) = member(&session.etcd, &asked)?;
         let snapshot = session.etcd.snapshot(id).await.map_err(failure)?;
         Ok::<_, Failure>((snapshot, word))

@@ -76,7 +76,10 @@ async fn shown(
         )));
     };
     check_csrf(headers, session)?;
-    if !session.is_root {
+    // Asked of etcd again for a root session: root may have been revoked
+    // since the login said so.
+    let still_root = session.is_root && reader.etcd.is_root().await.map_err(Failure::Etcd)?;
+    if !still_root {
         return Err(Failure::Forbidden(format!(
             "{REVEAL_ROOT_ONLY}; {} is not root",
             reader.user.as_deref().unwrap_or("this session's user")
