@@ -133,18 +133,43 @@ fn claimed(cluster: &str) -> Option<u64> {
 
 impl Defragment {
     /// Defragments the member through its own endpoint.
+    ///
+    /// When the answer is lost (the limit ran out, the connection broke), etcd
+    /// may still be defragmenting: the claim is then kept, in a task of its
+    /// own, until the member serves a read again (or [`HOLD_AFTER_LOST`]), so
+    /// that no second member is started meanwhile and the cluster keeps its
+    /// quorum.
     pub async fn run(self) -> Result<(), MaintenanceError> {
-        self.session
+        let Defragment {
+            session,
+            member,
+            endpoint,
+            _claim: claim,
+        } = self;
+        let outcome = session
             .on_endpoint(
-                self.member,
-                self.endpoint,
+                member,
+                endpoint,
                 DEFRAGMENT_TIMEOUT,
                 |mut client| async move { client.defragment().await },
             )
             .await
-            .map(|_| ())
+            .map(|_| ());
+        if matches!(outcome, Err(MaintenanceError::Unreachable { .. })) {
+            let session = session.clone();
+            tokio::spawn(async move {
+                let _claim = claim;
+                session.until_serving(member, endpoint).await;
+            });
+        }
+        outcome
     }
 }
+
+/// How long a defragment whose answer was lost keeps its claim at most.
+const HOLD_AFTER_LOST: Duration = Duration::from_secs(30 * 60);
+/// How often such a member is asked whether it serves again.
+const SERVING_EVERY: Duration = Duration::from_secs(2);
 
 /// The member id in hex, as the cluster view names members.
 pub fn hex(id: u64) -> String {
@@ -365,7 +390,53 @@ impl EtcdSession {
     /// Runs `op` on this session's client of `endpoint` (member `member`),
     /// within `limit`, without failing over: the operation is that
     /// member's.
-    async fn on_endpoint<T, F: Future<Output = Result<T, etcd_client::Error>>>(
+    /// Waits until `member` answers a read through its own endpoint (a
+    /// member that is defragmenting serves none), for at most
+    /// [`HOLD_AFTER_LOST`]. Any answer counts, a refusal too: only a member
+    /// that does not answer may still be busy.
+    async fn until_serving(&self, member: u64, endpoint: usize) {
+        let deadline = tokio::time::Instant::now() + HOLD_AFTER_LOST;
+        while tokio::time::Instant::now() < deadline {
+            let read = self
+                .on_endpoint(member, endpoint, REQUEST_TIMEOUT, |mut client| async move {
+                    let options = GetOptions::new().with_count_only().with_serializable();
+                    client.get(vec![0], Some(options)).await
+                })
+                .await;
+            if !matches!(read, Err(MaintenanceError::Unreachable { .. })) {
+                return;
+            }
+            tokio::time::sleep(SERVING_EVERY).await;
+        }
+        tracing::warn!(
+            member = %hex(member),
+            "a defragment's member did not serve again within 30 minutes; another defragment may start"
+        );
+    }
+
+    /// [`Self::on_endpoint_uncounted`], counted in the metrics like every
+    /// request through [`EtcdSession::call`].
+    async fn on_endpoint<T: super::Called, F: Future<Output = Result<T, etcd_client::Error>>>(
+        &self,
+        member: u64,
+        endpoint: usize,
+        limit: Duration,
+        op: impl FnOnce(Client) -> F,
+    ) -> Result<T, MaintenanceError> {
+        let started = std::time::Instant::now();
+        let answer = self
+            .on_endpoint_uncounted(member, endpoint, limit, op)
+            .await;
+        let error = match &answer {
+            Ok(_) => None,
+            Err(MaintenanceError::Etcd(err)) => Some(err.code()),
+            Err(_) => Some("unavailable"),
+        };
+        self.metrics().etcd_call(T::CALL, started.elapsed(), error);
+        answer
+    }
+
+    async fn on_endpoint_uncounted<T, F: Future<Output = Result<T, etcd_client::Error>>>(
         &self,
         member: u64,
         endpoint: usize,
