@@ -10,7 +10,11 @@
 //! the rest take that answer. Answers depend only on the etcd user (etcd's
 //! RBAC decides what each user sees), so they are shared per user; failures
 //! are shared too, so a waiting crowd does not ask an unreachable etcd once
-//! each.
+//! each, except those of one session's credentials (a login whose password
+//! etcd no longer takes says nothing of another login of the same user).
+//!
+//! A user's slot holds one answer per view and lives while etcdeck runs:
+//! etcd users are few (they are made by hand), so that is bounded.
 //!
 //! Wall screens go further ([`Sharing::Recent`]): they take any answer read
 //! within the last [`RECENT`], so however many are open and however their
@@ -88,6 +92,7 @@ impl<T: Clone> Coalesced<T> {
         let mut last = slot.lock().await;
         if let Some((started, at, answer)) = last.as_ref()
             && (*started > arrived || (sharing == Sharing::Recent && at.elapsed() < RECENT))
+            && !answer.as_ref().is_err_and(CoordError::is_one_sessions)
         {
             return answer.clone();
         }

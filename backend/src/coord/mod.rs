@@ -75,6 +75,17 @@ pub enum CoordError {
     Etcd(EtcdError),
 }
 
+impl CoordError {
+    /// A failure of the asking session's own credentials, never shared
+    /// with another session of the same etcd user.
+    pub fn is_one_sessions(&self) -> bool {
+        matches!(
+            self,
+            CoordError::Etcd(EtcdError::AuthFailed(_) | EtcdError::PasswordRevoked(_))
+        )
+    }
+}
+
 const LEASES_DENIED: &str = "etcd refused to list leases and their keys to the etcd user etcdeck \
      acts as (permission denied); locks and elections are found through leases, so they need it too. \
      Run etcdeck as a user that may read the keys attached to leases, or as root.";
