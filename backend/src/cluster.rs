@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use etcdeck_shared::cluster::{
-    Alarm, ClusterView, LeaderChange, Member, MemberState, MemberStatus, Sample, quorum_of,
-    tolerance_words,
+    Alarm, ClusterView, LeaderChange, Member, MemberState, MemberStatus, Sample, duration_words,
+    quorum_of, tolerance_words,
 };
 use tokio::sync::watch;
 
@@ -481,24 +481,10 @@ fn forecast(samples: &VecDeque<Sample>, quota: Option<u64>) -> Forecast {
     Forecast {
         words: format!(
             "reaches the quota in about {} at the growth of the last {}",
-            words(secs),
-            words(span)
+            duration_words(secs.max(0.0) as u64),
+            duration_words(span.max(0.0) as u64)
         ),
         secs: Some(secs.clamp(0.0, u64::MAX as f64) as u64),
-    }
-}
-
-/// A duration in the largest unit that fits ("4 h", "12 min", "30 s").
-fn words(secs: f64) -> String {
-    let secs = secs.max(0.0);
-    if secs >= 2.0 * 86_400.0 {
-        format!("{:.0} days", secs / 86_400.0)
-    } else if secs >= 2.0 * 3_600.0 {
-        format!("{:.0} h", secs / 3_600.0)
-    } else if secs >= 120.0 {
-        format!("{:.0} min", secs / 60.0)
-    } else {
-        format!("{secs:.0} s")
     }
 }
 

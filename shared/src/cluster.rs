@@ -184,11 +184,12 @@ pub struct Alert {
 }
 
 /// The cluster's state at a glance, with every alert (the worst first).
-/// Thresholds follow etcd's own alerts (its `contrib/mixin`): no leader, a
-/// member down, too few members for a quorum, 4 leader changes in 15
-/// minutes, the database over 95 % of the quota (80 % is a warning) or
-/// forecast to reach it within 4 hours; and, beyond the mixin, active
-/// alarms and an apply lag that keeps growing.
+/// Thresholds follow etcd's own alerts (its `contrib/mixin`) where it has
+/// them: no leader, a member down, too few members for a quorum, 4 leader
+/// changes in 15 minutes, the database over 95 % of the quota; and, beyond
+/// the mixin: 80 % as a warning, a forecast (from the growth etcdeck saw in
+/// the last 15 minutes, where the mixin looks back 4 hours) to reach it
+/// within 4 hours, active alarms and an apply lag that keeps growing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verdict {
     pub tone: Tone,
@@ -409,12 +410,14 @@ fn apply_lag_growth(history: &[Sample]) -> Option<(u64, u64, u64)> {
 
 /// A duration in the largest unit that fits ("4 h", "12 min", "30 s").
 pub fn duration_words(secs: u64) -> String {
+    // Rounded to the nearest unit: these are "about" figures.
+    let in_units = |unit: u64| (secs + unit / 2) / unit;
     if secs >= 2 * 86_400 {
-        format!("{} days", secs / 86_400)
+        format!("{} days", in_units(86_400))
     } else if secs >= 2 * 3_600 {
-        format!("{} h", secs / 3_600)
+        format!("{} h", in_units(3_600))
     } else if secs >= 120 {
-        format!("{} min", secs / 60)
+        format!("{} min", in_units(60))
     } else {
         format!("{secs} s")
     }
