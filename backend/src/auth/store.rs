@@ -328,9 +328,12 @@ impl Sessions {
             return Err(self.why_ended(id));
         };
         if let Some(reason) = session.end_reason(&self.inner.config) {
+            // The tombstone goes in before the session leaves the map, so
+            // that no request in between finds neither and is told nothing.
+            self.remember(id, reason.clone());
             by_id.remove(id);
             drop(by_id);
-            self.bury(id, &session, reason.clone());
+            session.end();
             return Err(self.lookup(reason));
         }
         session.touch();
@@ -457,12 +460,6 @@ impl Sessions {
         Lookup::TooOld {
             limit: lifetime_words(self.inner.config.session_max),
         }
-    }
-
-    /// Ends `session` (already out of the map) and remembers why.
-    fn bury(&self, id: &str, session: &BrowserSession, reason: EndReason) {
-        session.end();
-        self.remember(id, reason);
     }
 
     fn remember(&self, id: &str, reason: EndReason) {
@@ -761,7 +758,10 @@ impl Sessions {
             let removed = {
                 let mut by_id = lock(&sessions.inner.by_id);
                 match by_id.get(&id) {
-                    Some(held) if Arc::ptr_eq(held, &session) => by_id.remove(&id),
+                    Some(held) if Arc::ptr_eq(held, &session) => {
+                        sessions.remember(&id, reason.clone());
+                        by_id.remove(&id)
+                    }
                     _ => None,
                 }
             };
@@ -771,7 +771,7 @@ impl Sessions {
                     reason = ?reason,
                     "session ended"
                 );
-                sessions.bury(&id, &session, reason);
+                session.end();
             }
         });
     }
@@ -783,13 +783,14 @@ impl Sessions {
         let mut ended = Vec::new();
         lock(&self.inner.by_id).retain(|id, session| match session.end_reason(config) {
             Some(reason) => {
-                ended.push((id.clone(), session.clone(), reason));
+                self.remember(id, reason);
+                ended.push(session.clone());
                 false
             }
             None => true,
         });
-        for (id, session, reason) in ended {
-            self.bury(&id, &session, reason);
+        for session in ended {
+            session.end();
         }
         lock(&self.inner.tombstones).retain(|_, (at, _)| at.elapsed() < TOMBSTONE_KEPT);
     }
