@@ -18,6 +18,8 @@
 //! - [`auth`]: the browser sessions (login, wall token, open), each with its
 //!   etcd client; knows nothing of HTTP.
 //! - [`audit`]: the audit log of writes.
+//! - [`model`]: the live model of the keyspace (every key's metadata and,
+//!   within a budget, its value), kept current through the hub.
 //! - [`metrics`]: etcdeck's own metrics for Prometheus (`GET /metrics`),
 //!   one registry counted into by every part; names no other module.
 //! - [`api`]: HTTP routes, the session cookie and extractors, the one error
@@ -39,6 +41,7 @@ pub mod coord;
 pub mod etcd;
 pub mod hub;
 pub mod metrics;
+pub mod model;
 pub mod tree;
 
 use std::future::Future;
