@@ -125,6 +125,7 @@ pub async fn run(
         sockets: sockets.clone(),
         audit,
         metrics,
+        model: model::Model::disabled(),
     });
     // Handlers learn the client's address (login throttling, the sessions
     // list, the audit log) from the connection.

@@ -22,6 +22,7 @@
 //!   the leader, snapshot) and which of them a session may use.
 //! - [`mask`]: values hidden because their key looks secret, and the
 //!   reveal that shows one.
+//! - [`model`]: the keyspace model's state (off, building, ready, rebuilding).
 //! - [`limits`]: the limits both sides check (lease TTLs, value size, level
 //!   pages), each with the sentence that refuses a value past it.
 
@@ -32,6 +33,7 @@ pub mod coord;
 pub mod edit;
 pub mod limits;
 pub mod mask;
+pub mod model;
 pub mod operations;
 pub mod sessions;
 pub mod users;

@@ -102,6 +102,8 @@ pub struct AppState {
     pub throttle: crate::auth::Throttle,
     /// etcdeck's own metrics (`GET /metrics`).
     pub metrics: Metrics,
+    /// The live model of the keyspace.
+    pub model: crate::model::Model,
 }
 
 /// etcdeck's own metrics for Prometheus. Answered without a session, like
