@@ -21,14 +21,22 @@ pub use mask::{BadMask, DEFAULT_MASKS, Masks};
 #[derive(Debug, Parser)]
 #[command(name = "etcdeck", version, about)]
 pub struct Cli {
-    /// etcd endpoints, comma-separated; all are used, for failover.
-    #[arg(
-        long,
-        env = "ETCDCTL_ENDPOINTS",
-        value_delimiter = ',',
-        default_value = "http://127.0.0.1:2379"
-    )]
+    /// etcd endpoints, comma-separated; all are used, for failover
+    /// (default http://127.0.0.1:2379). The one cluster when no --cluster
+    /// or --config names others.
+    #[arg(long, env = "ETCDCTL_ENDPOINTS", value_delimiter = ',')]
     pub endpoints: Vec<String>,
+    /// A cluster by name, `NAME=ENDPOINTS` (endpoints comma-separated);
+    /// repeatable. Each uses --user, --cacert, --cert and --key unless the
+    /// config file gives it its own. Its pages live under `/c/NAME/`; the
+    /// first one's also at `/`.
+    #[arg(long = "cluster", env = "ETCDECK_CLUSTERS", value_delimiter = ';')]
+    pub clusters: Vec<String>,
+    /// A TOML file naming clusters, each with its own endpoints, TLS, user
+    /// and audit log (see `assets/etcdeck.example.toml`); its clusters come
+    /// before those of --cluster.
+    #[arg(long, env = "ETCDECK_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// etcd user name (`NAME`, or `NAME:PASSWORD` as in ETCDCTL_USER).
     #[arg(long, env = "ETCDCTL_USER", hide_env_values = true)]
     pub user: Option<String>,
@@ -158,11 +166,40 @@ pub struct Cli {
 /// Everything the backend needs, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The first (or only) cluster: served at `/` as well as `/c/NAME/`.
     pub etcd: EtcdConfig,
+    /// The first cluster's name ([`DEFAULT_CLUSTER`] unless named).
+    pub name: String,
+    /// Every further cluster, in the order given; empty for one cluster.
+    pub others: Vec<ClusterConfig>,
     pub server: ServerConfig,
     pub coord: CoordConfig,
     /// Where the audit log is kept, if on disk.
     pub audit: AuditConfig,
+}
+
+/// The first cluster's name when only `--endpoints` names it.
+pub const DEFAULT_CLUSTER: &str = "default";
+
+/// One further cluster: how to reach it and where its audit log is kept.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    pub name: String,
+    pub etcd: EtcdConfig,
+    pub audit: AuditConfig,
+}
+
+impl Config {
+    /// Every cluster, the first one first.
+    pub fn clusters(&self) -> Vec<ClusterConfig> {
+        std::iter::once(ClusterConfig {
+            name: self.name.clone(),
+            etcd: self.etcd.clone(),
+            audit: self.audit.clone(),
+        })
+        .chain(self.others.iter().cloned())
+        .collect()
+    }
 }
 
 /// `--audit-log` and its rotation size.
@@ -381,33 +418,107 @@ pub enum ConfigError {
     NoMaxLifetime,
     #[error(transparent)]
     BadMask(#[from] BadMask),
+    #[error(
+        "--cluster '{0}' is not NAME=ENDPOINTS with a NAME of lower-case letters, digits and '-'"
+    )]
+    BadCluster(String),
+    #[error("two clusters are named '{0}'")]
+    DuplicateCluster(String),
+    #[error("give the endpoints with --endpoints or with --cluster/--config, not both")]
+    EndpointsAndClusters,
+    #[error("cannot use the config file {path}: {reason}")]
+    BadConfigFile { path: PathBuf, reason: String },
 }
 
-impl Cli {
-    /// Validates the flags and reads the files they name. `env` looks up
-    /// environment variables (a parameter so tests need not touch the
-    /// process environment).
-    pub fn into_config(self, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let endpoints: Vec<String> = self
-            .endpoints
-            .iter()
-            .map(|e| e.trim().to_owned())
-            .filter(|e| !e.is_empty())
-            .collect();
-        if endpoints.is_empty() {
-            return Err(ConfigError::NoEndpoints);
-        }
-        if self.separator.is_empty() {
-            return Err(ConfigError::EmptySeparator);
-        }
+/// The config file (`--config`): clusters, each with what it does not
+/// share with the command line's defaults.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default, rename = "cluster")]
+    pub clusters: Vec<ClusterEntry>,
+}
+
+/// One `[[cluster]]` of the config file. What it leaves out comes from the
+/// flags (`--user`, `--password-file`, `--cacert`, `--cert`, `--key`);
+/// `audit_log` defaults to `--audit-log` with the cluster's name added.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterEntry {
+    pub name: String,
+    pub endpoints: Vec<String>,
+    pub user: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub cacert: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub audit_log: Option<PathBuf>,
+}
+
+impl ConfigFile {
+    /// Parses the text of a config file.
+    pub fn parse(text: &str) -> Result<ConfigFile, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    fn read(path: &Path) -> Result<ConfigFile, ConfigError> {
+        let bad = |reason: String| ConfigError::BadConfigFile {
+            path: path.to_owned(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|err| bad(err.to_string()))?;
+        ConfigFile::parse(&text).map_err(|err| bad(err.to_string()))
+    }
+}
+
+/// A cluster name is part of URLs (`/c/NAME/`) and of cookie and file
+/// names, so it is kept to what needs no escaping in any of them.
+fn valid_cluster_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 40
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// `--audit-log PATH` for one of several clusters: `NAME` joins the file
+/// name before its extension (`audit.jsonl` becomes `audit-prod.jsonl`), so
+/// each cluster's writes are apart and rotation (`PATH.1`) stays per file.
+pub fn audit_path_for(path: &Path, name: &str) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let file = match path.extension() {
+        Some(ext) => format!("{stem}-{name}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{name}"),
+    };
+    path.with_file_name(file)
+}
+
+/// The `--user`, `--password-file`, `--cacert`, `--cert` and `--key` of one
+/// cluster, before their files are read.
+struct Access<'a> {
+    user: Option<&'a str>,
+    password_file: Option<&'a Path>,
+    cacert: Option<&'a Path>,
+    cert: Option<&'a Path>,
+    key: Option<&'a Path>,
+}
+
+impl Access<'_> {
+    fn read(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(Option<Credentials>, Option<TlsConfig>), ConfigError> {
         let credentials = match self.user.filter(|u| !u.is_empty()) {
             None => None,
             Some(user) => {
                 let (user, inline) = match user.split_once(':') {
                     Some((name, password)) => (name.to_owned(), Some(password.to_owned())),
-                    None => (user, None),
+                    None => (user.to_owned(), None),
                 };
-                let password = match &self.password_file {
+                let password = match self.password_file {
                     Some(path) => Some(read_password(path)?),
                     None => env("ETCDECK_PASSWORD")
                         .or_else(|| env("ETCDCTL_PASSWORD"))
@@ -420,7 +531,7 @@ impl Cli {
                 })
             }
         };
-        let identity = match (&self.cert, &self.key) {
+        let identity = match (self.cert, self.key) {
             (Some(cert), Some(key)) => Some((
                 read_pem("client certificate", cert)?,
                 read_pem("client key", key)?,
@@ -430,10 +541,112 @@ impl Cli {
         };
         let ca = self
             .cacert
-            .as_deref()
             .map(|p| read_pem("CA certificate", p))
             .transpose()?;
         let tls = (ca.is_some() || identity.is_some()).then_some(TlsConfig { ca, identity });
+        Ok((credentials, tls))
+    }
+}
+
+fn clean_endpoints<'a>(given: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    given
+        .into_iter()
+        .map(|e| e.trim().to_owned())
+        .filter(|e| !e.is_empty())
+        .collect()
+}
+
+impl Cli {
+    /// Validates the flags and reads the files they name. `env` looks up
+    /// environment variables (a parameter so tests need not touch the
+    /// process environment).
+    pub fn into_config(self, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        if self.separator.is_empty() {
+            return Err(ConfigError::EmptySeparator);
+        }
+        let file = match &self.config {
+            Some(path) => ConfigFile::read(path)?,
+            None => ConfigFile::default(),
+        };
+        let global = Access {
+            user: self.user.as_deref(),
+            password_file: self.password_file.as_deref(),
+            cacert: self.cacert.as_deref(),
+            cert: self.cert.as_deref(),
+            key: self.key.as_deref(),
+        };
+        let max_bytes = self.audit_log_max_mb * 1024 * 1024;
+        let mut clusters: Vec<ClusterConfig> = Vec::new();
+        // The config file's clusters: what an entry leaves out is the flags'.
+        for entry in &file.clusters {
+            let access = Access {
+                user: entry.user.as_deref().or(global.user),
+                password_file: entry.password_file.as_deref().or(global.password_file),
+                cacert: entry.cacert.as_deref().or(global.cacert),
+                cert: entry.cert.as_deref().or(global.cert),
+                key: entry.key.as_deref().or(global.key),
+            };
+            clusters.push(self.named_cluster(
+                &entry.name,
+                clean_endpoints(&entry.endpoints),
+                &access,
+                entry.audit_log.clone(),
+                max_bytes,
+                &env,
+            )?);
+        }
+        for flag in &self.clusters {
+            let (name, endpoints) = flag
+                .split_once('=')
+                .ok_or_else(|| ConfigError::BadCluster(flag.clone()))?;
+            let endpoints =
+                clean_endpoints(&endpoints.split(',').map(str::to_owned).collect::<Vec<_>>());
+            clusters.push(self.named_cluster(
+                name.trim(),
+                endpoints,
+                &global,
+                None,
+                max_bytes,
+                &env,
+            )?);
+        }
+        let (first, others) = if clusters.is_empty() {
+            // Today's one cluster, named by --endpoints alone.
+            let endpoints = if self.endpoints.is_empty() {
+                vec!["http://127.0.0.1:2379".to_owned()]
+            } else {
+                clean_endpoints(&self.endpoints)
+            };
+            if endpoints.is_empty() {
+                return Err(ConfigError::NoEndpoints);
+            }
+            let (credentials, tls) = global.read(&env)?;
+            let first = ClusterConfig {
+                name: DEFAULT_CLUSTER.to_owned(),
+                etcd: EtcdConfig {
+                    endpoints,
+                    credentials,
+                    tls,
+                },
+                audit: AuditConfig {
+                    path: self.audit_log.clone(),
+                    max_bytes,
+                },
+            };
+            (first, Vec::new())
+        } else {
+            if !self.endpoints.is_empty() {
+                return Err(ConfigError::EndpointsAndClusters);
+            }
+            for (i, cluster) in clusters.iter().enumerate() {
+                if clusters[..i].iter().any(|c| c.name == cluster.name) {
+                    return Err(ConfigError::DuplicateCluster(cluster.name.clone()));
+                }
+            }
+            let mut rest = clusters.into_iter();
+            let first = rest.next().ok_or(ConfigError::NoEndpoints)?;
+            (first, rest.collect())
+        };
         // The dashboard's own certificate is read here only to fail at once
         // on a bad path; the server parses it (and checks the key matches).
         let serve_tls = match (self.tls_cert, self.tls_key) {
@@ -495,15 +708,10 @@ impl Cli {
         let masks = mask_patterns(self.no_mask, &self.masks)?;
         Ok(Config {
             coord,
-            audit: AuditConfig {
-                path: self.audit_log,
-                max_bytes: self.audit_log_max_mb * 1024 * 1024,
-            },
-            etcd: EtcdConfig {
-                endpoints,
-                credentials,
-                tls,
-            },
+            audit: first.audit,
+            etcd: first.etcd,
+            name: first.name,
+            others,
             server: ServerConfig {
                 tls: serve_tls,
                 read_only: self.read_only,
@@ -519,6 +727,42 @@ impl Cli {
                 login_throttle: ThrottlePolicy::default(),
                 masks,
             },
+        })
+    }
+}
+
+impl Cli {
+    /// One named cluster: its name checked (and not taken), its endpoints
+    /// present, its files read, its audit log apart from the others'.
+    fn named_cluster(
+        &self,
+        name: &str,
+        endpoints: Vec<String>,
+        access: &Access<'_>,
+        audit_log: Option<PathBuf>,
+        max_bytes: u64,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ClusterConfig, ConfigError> {
+        if !valid_cluster_name(name) {
+            return Err(ConfigError::BadCluster(name.to_owned()));
+        }
+        if endpoints.is_empty() {
+            return Err(ConfigError::NoEndpoints);
+        }
+        let (credentials, tls) = access.read(env)?;
+        let path = audit_log.or_else(|| {
+            self.audit_log
+                .as_deref()
+                .map(|path| audit_path_for(path, name))
+        });
+        Ok(ClusterConfig {
+            name: name.to_owned(),
+            etcd: EtcdConfig {
+                endpoints,
+                credentials,
+                tls,
+            },
+            audit: AuditConfig { path, max_bytes },
         })
     }
 }
@@ -774,6 +1018,120 @@ mod tests {
         assert!(
             err.to_string().starts_with("--mask 'a[b' is not a glob"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn one_cluster_by_endpoints_as_before() {
+        let cfg = parse(&[]).into_config(|_| None).unwrap();
+        assert_eq!(cfg.etcd.endpoints, ["http://127.0.0.1:2379"]);
+        assert_eq!(cfg.name, DEFAULT_CLUSTER);
+        assert!(cfg.others.is_empty());
+        let err = parse(&["--endpoints", " , "])
+            .into_config(|_| None)
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::NoEndpoints), "{err}");
+    }
+
+    #[test]
+    fn clusters_on_the_command_line_share_the_access_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = dir.path().join("audit.jsonl");
+        let cfg = parse(&[
+            "--cluster",
+            "prod=http://a:1, http://b:2",
+            "--cluster",
+            "staging=http://c:3",
+            "--user",
+            "deck:pw",
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ])
+        .into_config(|_| None)
+        .unwrap();
+        let all = cfg.clusters();
+        let names: Vec<&str> = all.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["prod", "staging"]);
+        assert_eq!(all[0].etcd.endpoints, ["http://a:1", "http://b:2"]);
+        assert_eq!(all[1].etcd.endpoints, ["http://c:3"]);
+        for cluster in &all {
+            assert_eq!(cluster.etcd.credentials.as_ref().unwrap().user, "deck");
+        }
+        assert_eq!(
+            all[1].audit.path.as_deref(),
+            Some(dir.path().join("audit-staging.jsonl").as_path())
+        );
+        for (args, expected) in [
+            (
+                &["--cluster", "Prod=http://a:1"][..],
+                "is not NAME=ENDPOINTS",
+            ),
+            (&["--cluster", "prod"][..], "is not NAME=ENDPOINTS"),
+            (
+                &["--cluster", "a=http://x:1", "--cluster", "a=http://y:1"][..],
+                "two clusters are named 'a'",
+            ),
+            (
+                &["--cluster", "a=http://x:1", "--endpoints", "http://y:1"][..],
+                "not both",
+            ),
+        ] {
+            let err = parse(args).into_config(|_| None).unwrap_err();
+            assert!(err.to_string().contains(expected), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_example_config_file_parses() {
+        let file = ConfigFile::parse(include_str!("../../assets/etcdeck.example.toml")).unwrap();
+        let names: Vec<&str> = file.clusters.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["prod", "staging"]);
+        assert_eq!(file.clusters[0].user.as_deref(), Some("etcdeck"));
+        assert!(file.clusters[1].cacert.is_none());
+        assert!(ConfigFile::parse("[[cluster]]\nname = \"x\"\nendpoint = []\n").is_err());
+    }
+
+    #[test]
+    fn a_config_file_cluster_overrides_the_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let password = dir.path().join("pw");
+        std::fs::write(&password, "from-file\n").unwrap();
+        let file = dir.path().join("etcdeck.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[[cluster]]\nname = \"one\"\nendpoints = [\"http://a:1\"]\n\
+                 user = \"alice\"\npassword_file = \"{}\"\n\n\
+                 [[cluster]]\nname = \"two\"\nendpoints = [\"http://b:1\"]\n",
+                password.display()
+            ),
+        )
+        .unwrap();
+        let cfg = parse(&[
+            "--config",
+            file.to_str().unwrap(),
+            "--user",
+            "deck:pw",
+            "--cluster",
+            "three=http://c:1",
+        ])
+        .into_config(|_| None)
+        .unwrap();
+        let all = cfg.clusters();
+        let users: Vec<(&str, &str)> = all
+            .iter()
+            .map(|c| {
+                let creds = c.etcd.credentials.as_ref().unwrap();
+                (c.name.as_str(), creds.user.as_str())
+            })
+            .collect();
+        assert_eq!(
+            users,
+            [("one", "alice"), ("two", "deck"), ("three", "deck")]
+        );
+        assert_eq!(
+            all[0].etcd.credentials.as_ref().unwrap().password.expose(),
+            "from-file"
         );
     }
 

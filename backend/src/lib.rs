@@ -92,41 +92,33 @@ pub async fn run(
             Some((certs, hangups))
         }
     };
-    // Before etcd: a dashboard that cannot keep its audit log must not
-    // start taking writes.
-    let audit = match &config.audit.path {
-        Some(path) => audit::Audit::open(path, config.audit.max_bytes)?,
-        None => audit::Audit::in_memory(),
-    };
     let (stop_tx, stop_rx) = watch::channel(false);
-    let metrics = metrics::Metrics::new();
-    let session =
-        etcd::EtcdSession::start(config.etcd.clone(), metrics.clone(), stop_rx.clone()).await?;
-    let hub = hub::Hub::new(metrics.clone());
-    let coord = coord::Coord::start(session.clone(), hub.clone(), config.coord, stop_rx.clone());
     let sockets = TaskTracker::new();
+    let clusters = config.clusters();
+    // One cluster keeps today's metric names without a label; several get
+    // a `cluster` label each, in one registry.
+    let metrics = if clusters.len() == 1 {
+        vec![metrics::Metrics::new()]
+    } else {
+        let names: Vec<String> = clusters.iter().map(|c| c.name.clone()).collect();
+        metrics::Metrics::per_cluster(&names)
+    };
     let server_config = Arc::new(config.server);
-    let cluster = cluster::Cluster::start(
-        session.clone(),
-        server_config.quota_backend_bytes,
-        stop_rx.clone(),
-    );
-    let sessions = auth::Sessions::start(session.clone(), server_config.clone(), stop_rx.clone());
-    let throttle = auth::Throttle::start(&server_config.login_throttle, stop_rx.clone());
-    let app = api::router(api::AppState {
-        hub,
-        coord,
-        cluster,
-        session,
-        sessions,
-        throttle,
-        config: server_config,
-        shutdown: stop_rx.clone(),
-        sockets: sockets.clone(),
-        audit,
-        metrics,
-        model: model::Model::disabled(),
-    });
+    let mut states = Vec::with_capacity(clusters.len());
+    for (cluster, metrics) in clusters.into_iter().zip(metrics) {
+        let name = cluster.name.clone();
+        let state = cluster_state(
+            cluster,
+            config.coord.clone(),
+            server_config.clone(),
+            metrics,
+            stop_rx.clone(),
+            sockets.clone(),
+        )
+        .await?;
+        states.push((name, state));
+    }
+    let app = api::router(states);
     // Handlers learn the client's address (login throttling, the sessions
     // list, the audit log) from the connection.
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
@@ -164,6 +156,50 @@ pub async fn run(
         tracing::warn!("some WebSockets did not close in time");
     }
     Ok(())
+}
+
+/// Everything of one cluster: its audit log, its etcd session, hub,
+/// coordination views, cluster view, browser sessions, login throttle and
+/// model. Nothing here is shared with another cluster, so a session, a
+/// watch or an audit entry of one can never be another's.
+async fn cluster_state(
+    cluster: config::ClusterConfig,
+    coord_config: config::CoordConfig,
+    server_config: Arc<config::ServerConfig>,
+    metrics: metrics::Metrics,
+    stop_rx: watch::Receiver<bool>,
+    sockets: TaskTracker,
+) -> Result<api::AppState, RunError> {
+    // Before etcd: a dashboard that cannot keep its audit log must not
+    // start taking writes.
+    let audit = match &cluster.audit.path {
+        Some(path) => audit::Audit::open(path, cluster.audit.max_bytes)?,
+        None => audit::Audit::in_memory(),
+    };
+    let session = etcd::EtcdSession::start(cluster.etcd, metrics.clone(), stop_rx.clone()).await?;
+    let hub = hub::Hub::new(metrics.clone());
+    let coord = coord::Coord::start(session.clone(), hub.clone(), coord_config, stop_rx.clone());
+    let cluster_view = cluster::Cluster::start(
+        session.clone(),
+        server_config.quota_backend_bytes,
+        stop_rx.clone(),
+    );
+    let sessions = auth::Sessions::start(session.clone(), server_config.clone(), stop_rx.clone());
+    let throttle = auth::Throttle::start(&server_config.login_throttle, stop_rx.clone());
+    Ok(api::AppState {
+        hub,
+        coord,
+        cluster: cluster_view,
+        session,
+        sessions,
+        throttle,
+        config: server_config,
+        shutdown: stop_rx,
+        sockets,
+        audit,
+        metrics,
+        model: model::Model::disabled(),
+    })
 }
 
 fn no_delay(tcp: &tokio::net::TcpStream) {

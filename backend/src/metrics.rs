@@ -17,8 +17,8 @@
 //! This module names no other module of the backend: everyone may use it.
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use etcdeck_shared::edit::SessionKind;
@@ -219,7 +219,9 @@ pub struct Metrics {
 }
 
 struct Inner {
-    registry: Registry,
+    /// The whole process's registry (every cluster's, when there are
+    /// several), set once every cluster's families are registered in it.
+    registry: Arc<OnceLock<Registry>>,
     http_requests: Family<RequestLabels, Counter>,
     http_duration: Histograms<RouteLabels>,
     sessions: Family<SessionLabels, Gauge>,
@@ -257,7 +259,36 @@ impl Default for Metrics {
 impl Metrics {
     /// A registry with every family registered (and empty).
     pub fn new() -> Self {
+        let shared = Arc::new(OnceLock::new());
         let mut registry = Registry::with_prefix("etcdeck");
+        let metrics = Metrics::register_in(&mut registry, shared.clone());
+        let _ = shared.set(registry);
+        metrics
+    }
+
+    /// One handle per cluster, each counting into its own families under a
+    /// `cluster` label of one registry: any handle's [`Metrics::encode`]
+    /// gives every cluster's (set each one's gauges with
+    /// [`Metrics::set_now`] first). Cluster names are few and chosen by
+    /// whoever starts etcdeck, so the label stays bounded.
+    pub fn per_cluster(names: &[String]) -> Vec<Self> {
+        let shared = Arc::new(OnceLock::new());
+        let mut root = Registry::with_prefix("etcdeck");
+        let all = names
+            .iter()
+            .map(|name| {
+                let sub = root.sub_registry_with_label((
+                    std::borrow::Cow::Borrowed("cluster"),
+                    std::borrow::Cow::Owned(name.clone()),
+                ));
+                Metrics::register_in(sub, shared.clone())
+            })
+            .collect();
+        let _ = shared.set(root);
+        all
+    }
+
+    fn register_in(registry: &mut Registry, shared: Arc<OnceLock<Registry>>) -> Self {
         let http_requests = Family::default();
         registry.register(
             "http_requests",
@@ -355,7 +386,7 @@ impl Metrics {
         );
         Metrics {
             inner: Arc::new(Inner {
-                registry,
+                registry: shared,
                 http_requests,
                 http_duration,
                 sessions,
@@ -379,7 +410,9 @@ impl Metrics {
     /// The whole registry in the Prometheus text format.
     pub fn encode(&self) -> Result<String, fmt::Error> {
         let mut out = String::new();
-        prometheus_client::encoding::prometheus_text::encode(&mut out, &self.inner.registry)?;
+        if let Some(registry) = self.inner.registry.get() {
+            prometheus_client::encoding::prometheus_text::encode(&mut out, registry)?;
+        }
         Ok(out)
     }
 

@@ -25,6 +25,28 @@ pub mod path {
     pub const ELECTIONS: &str = "/api/v1/elections";
     pub const QUEUES: &str = "/api/v1/queues";
     pub const SERVICES: &str = "/api/v1/services";
+    /// Every cluster this etcdeck serves ([`crate::ClusterSummary`]);
+    /// not under a cluster's prefix.
+    pub const CLUSTERS: &str = "/api/v1/clusters";
+    /// What a cluster's URLs start with: `/c/NAME` then the path of one
+    /// cluster (`/c/prod/api/v1/level`, `/c/prod/keys/...`). The first
+    /// cluster's URLs also work without it.
+    pub const CLUSTER_PREFIX: &str = "/c/";
+}
+
+/// One cluster of `GET /api/v1/clusters`: its name and how etcdeck's own
+/// connection to it stands (nothing a login would see).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterSummary {
+    pub name: String,
+    pub connection: Connection,
+}
+
+/// `GET /api/v1/clusters`, in the order etcdeck was given them; the
+/// first is the one served without a prefix.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Clusters {
+    pub clusters: Vec<ClusterSummary>,
 }
 
 /// Defined with the other limits both sides check.

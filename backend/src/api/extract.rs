@@ -13,13 +13,15 @@
 //!   were explicitly allowed); otherwise 403. etcd's own RBAC then decides
 //!   what the user may change.
 //!
-//! Over HTTPS the session cookie travels as [`HOST_SESSION_COOKIE`]
-//! (`__Host-etcdeck_session`, always `Secure`); over plain HTTP as
+//! Over HTTPS the session cookie travels as `__Host-etcdeck_session`
+//! (always `Secure`); over plain HTTP as
 //! [`SESSION_COOKIE`], since browsers refuse a `__Host-` cookie without
 //! `Secure`. Handlers read and set it under the one name [`SESSION_COOKIE`];
 //! [`host_cookie`], a layer around the whole router when it serves HTTPS,
 //! renames it both ways, so every handler finds the cookie of the transport
-//! it was reached over and no other.
+//! it was reached over and no other. Each further cluster's cookie has its
+//! own name (`etcdeck_session_NAME`, [`cluster_cookie`]), renamed the same
+//! way inside that cluster's routes.
 
 use std::sync::Arc;
 
@@ -186,12 +188,16 @@ pub(super) fn clear_cookie() -> String {
 /// The session cookie's name over HTTPS. Browsers take a `__Host-` cookie
 /// only when it is `Secure`, has `Path=/` and no `Domain`, so neither a
 /// plain-HTTP page of this host nor a sibling domain can plant one.
+#[cfg(test)]
 pub const HOST_SESSION_COOKIE: &str = "__Host-etcdeck_session";
+
+/// What the HTTPS form of every cluster's session cookie starts with.
+const HOST_PREFIX: &str = "__Host-";
 
 /// The layer that gives the session cookie its HTTPS form (see the module
 /// header). In requests, a cookie of the plain name is dropped (over HTTPS
 /// it can only have come from somewhere else: a plain-HTTP page of the same
-/// host, or a sibling domain) and [`HOST_SESSION_COOKIE`] is presented as
+/// host, or a sibling domain) and `__Host-etcdeck_session` is presented as
 /// [`SESSION_COOKIE`]; in answers, the session's `Set-Cookie` is renamed
 /// and marked `Secure`.
 pub(super) async fn host_cookie(mut request: Request, next: Next) -> Response {
@@ -199,6 +205,88 @@ pub(super) async fn host_cookie(mut request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     set_cookies_in_host_form(response.headers_mut());
     response
+}
+
+/// A session cookie of any cluster: [`SESSION_COOKIE`] (the first
+/// cluster's) or `SESSION_COOKIE_NAME` (see [`cluster_cookie`]).
+fn is_session_cookie(name: &str) -> bool {
+    name.strip_prefix(SESSION_COOKIE)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('_'))
+}
+
+/// The layer that gives a further cluster's session cookie its own name
+/// (`etcdeck_session_NAME`, the state), so that a login on one cluster
+/// never opens another: an etcd user of one cluster means nothing on the
+/// next. In requests the cluster's cookie is presented to the handlers as
+/// [`SESSION_COOKIE`] (and the first cluster's, of that name, is dropped);
+/// in answers the session's `Set-Cookie` is renamed back. Every cookie
+/// keeps `Path=/`, so the HTTPS form (`__Host-`, see [`host_cookie`]) works
+/// for each.
+pub(super) async fn cluster_cookie(
+    axum::extract::State(cookie): axum::extract::State<Arc<str>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    rename_cookies(request.headers_mut(), &cookie);
+    let mut response = next.run(request).await;
+    rename_set_cookies(response.headers_mut(), &cookie);
+    response
+}
+
+fn rename_cookies(headers: &mut HeaderMap, cookie: &str) {
+    let values: Vec<HeaderValue> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| {
+            let Ok(text) = value.to_str() else {
+                return Some(value.clone());
+            };
+            let kept: Vec<String> = text
+                .split(';')
+                .map(str::trim)
+                .filter(|pair| !pair.is_empty())
+                .filter_map(|pair| {
+                    let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+                    if name == SESSION_COOKIE {
+                        None
+                    } else if name == cookie {
+                        Some(format!("{SESSION_COOKIE}{}", &pair[name.len()..]))
+                    } else {
+                        Some(pair.to_owned())
+                    }
+                })
+                .collect();
+            (!kept.is_empty())
+                .then(|| HeaderValue::from_str(&kept.join("; ")).ok())
+                .flatten()
+        })
+        .collect();
+    headers.remove(header::COOKIE);
+    for value in values {
+        headers.append(header::COOKIE, value);
+    }
+}
+
+fn rename_set_cookies(headers: &mut HeaderMap, cookie: &str) {
+    let plain = format!("{SESSION_COOKIE}=");
+    let values: Vec<HeaderValue> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(
+            |value| match value.to_str().ok().and_then(|v| v.strip_prefix(&plain)) {
+                Some(rest) => HeaderValue::from_str(&format!("{cookie}={rest}"))
+                    .unwrap_or_else(|_| value.clone()),
+                None => value.clone(),
+            },
+        )
+        .collect();
+    if values.is_empty() {
+        return;
+    }
+    headers.remove(header::SET_COOKIE);
+    for value in values {
+        headers.append(header::SET_COOKIE, value);
+    }
 }
 
 fn cookies_from_host_form(headers: &mut HeaderMap) {
@@ -217,10 +305,13 @@ fn cookies_from_host_form(headers: &mut HeaderMap) {
                 .filter(|pair| !pair.is_empty())
                 .filter_map(|pair| {
                     let name = pair.split_once('=').map_or(pair, |(name, _)| name);
-                    if name == SESSION_COOKIE {
+                    if is_session_cookie(name) {
                         None
-                    } else if name == HOST_SESSION_COOKIE {
-                        Some(format!("{SESSION_COOKIE}{}", &pair[name.len()..]))
+                    } else if let Some(plain) = name
+                        .strip_prefix(HOST_PREFIX)
+                        .filter(|plain| is_session_cookie(plain))
+                    {
+                        Some(format!("{plain}{}", &pair[name.len()..]))
                     } else {
                         Some(pair.to_owned())
                     }
@@ -238,19 +329,21 @@ fn cookies_from_host_form(headers: &mut HeaderMap) {
 }
 
 fn set_cookies_in_host_form(headers: &mut HeaderMap) {
-    let plain = format!("{SESSION_COOKIE}=");
     let values: Vec<HeaderValue> = headers
         .get_all(header::SET_COOKIE)
         .iter()
         .map(|value| {
-            let Some(rest) = value.to_str().ok().and_then(|v| v.strip_prefix(&plain)) else {
+            let Some(text) = value.to_str().ok().filter(|v| {
+                v.split_once('=')
+                    .is_some_and(|(name, _)| is_session_cookie(name))
+            }) else {
                 return value.clone();
             };
-            let secure = rest
+            let secure = text
                 .split(';')
                 .any(|attribute| attribute.trim().eq_ignore_ascii_case("secure"));
             let secure = if secure { "" } else { "; Secure" };
-            HeaderValue::from_str(&format!("{HOST_SESSION_COOKIE}={rest}{secure}"))
+            HeaderValue::from_str(&format!("{HOST_PREFIX}{text}{secure}"))
                 .unwrap_or_else(|_| value.clone())
         })
         .collect();
@@ -293,7 +386,10 @@ mod tests {
 
     #[test]
     fn https_form_of_the_cookie() {
-        assert_eq!(HOST_SESSION_COOKIE, format!("__Host-{SESSION_COOKIE}"));
+        assert_eq!(
+            HOST_SESSION_COOKIE,
+            format!("{HOST_PREFIX}{SESSION_COOKIE}")
+        );
         let mut headers = HeaderMap::new();
         headers.append(
             header::COOKIE,

@@ -42,10 +42,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use etcdeck_shared::coord::{Elections, Leases, Locks, Queues, Services};
+use etcdeck_shared::edit::SESSION_COOKIE;
 use etcdeck_shared::edit::path as edit_path;
 use etcdeck_shared::sessions::path as sessions_path;
 use etcdeck_shared::{
-    Connection, DEFAULT_LEVEL_PAGE, KeyValue, Level, LiveStats, MAX_LEVEL_PAGE, Status, path,
+    ClusterSummary, Clusters, Connection, DEFAULT_LEVEL_PAGE, KeyValue, Level, LiveStats,
+    MAX_LEVEL_PAGE, Status, path,
 };
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -110,9 +112,43 @@ pub struct AppState {
 /// `/healthz`: it holds counts only, no key, value, user name or address.
 pub const METRICS_PATH: &str = "/metrics";
 
-/// The whole HTTP application.
-pub fn router(state: AppState) -> Router {
-    let https = state.config.tls.is_some();
+/// Every cluster's state, by name, the first one first: for the routes
+/// that answer for all of them (`/healthz`, `/metrics`, the cluster list).
+#[derive(Clone, Debug)]
+struct AllClusters(Arc<Vec<(String, AppState)>>);
+
+/// The whole HTTP application: each cluster's routes under
+/// `/c/NAME`, the first one's also without a prefix, and the routes that
+/// answer for every cluster. `clusters` must not be empty.
+pub fn router(clusters: Vec<(String, AppState)>) -> Router {
+    let https = clusters.iter().any(|(_, state)| state.config.tls.is_some());
+    let mut app = Router::new()
+        .route(path::HEALTHZ, get(healthz))
+        .route(METRICS_PATH, get(metrics_text))
+        .route(path::CLUSTERS, get(list_clusters))
+        .with_state(AllClusters(Arc::new(clusters.clone())));
+    for (i, (name, state)) in clusters.into_iter().enumerate() {
+        let routes = cluster_router(state);
+        if i == 0 {
+            app = app
+                .merge(routes.clone())
+                .nest(&format!("{}{name}", path::CLUSTER_PREFIX), routes);
+        } else {
+            // A login here must not open another cluster: this cluster's
+            // session cookie has its own name.
+            let cookie: Arc<str> = format!("{SESSION_COOKIE}_{name}").into();
+            let routes = routes.layer(axum::middleware::from_fn_with_state(
+                cookie,
+                extract::cluster_cookie,
+            ));
+            app = app.nest(&format!("{}{name}", path::CLUSTER_PREFIX), routes);
+        }
+    }
+    outer_layers(app, https)
+}
+
+/// One cluster's API, WebSocket and pages.
+fn cluster_router(state: AppState) -> Router {
     let api = Router::new()
         .route(path::STATUS, get(status))
         .route(edit_path::SESSION, get(session::session))
@@ -150,16 +186,18 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("no-store"),
         ));
     let metrics = state.metrics.clone();
-    let app = Router::new()
-        .route(path::HEALTHZ, get(healthz))
-        .route(METRICS_PATH, get(metrics_text))
+    Router::new()
         .route(path::WS, get(ws::upgrade))
         .route(path::LIVE, get(live))
         .merge(api)
         .fallback_service(frontend(state.config.dist.as_deref()))
         // Inside the routes, where the pattern each request matched is known.
         .layer(axum::middleware::from_fn_with_state(metrics, count_request))
-        .with_state(state);
+        .with_state(state)
+}
+
+/// What wraps every answer, of every cluster.
+fn outer_layers(app: Router, https: bool) -> Router {
     // Around the whole router, not each route: only there does a 405 carry
     // its `Allow` header, which the `ApiError` sentence names.
     let app = Router::new()
@@ -210,14 +248,56 @@ fn frontend(dist: Option<&Path>) -> Router {
 }
 
 /// `GET /healthz`: 200 when etcd answers now (some members may be down:
-/// the body names them), 503 otherwise.
-async fn healthz(State(state): State<AppState>) -> Response {
-    let connection = state.session.check().await;
-    let code = match connection {
-        Connection::Connected { .. } => StatusCode::OK,
-        Connection::Disconnected { .. } => StatusCode::SERVICE_UNAVAILABLE,
+/// the body names them), 503 otherwise. With several clusters the body is
+/// the first cluster's and `clusters` names each one's; the answer is 200
+/// while any cluster answers, since etcdeck still serves that one.
+async fn healthz(State(all): State<AllClusters>) -> Response {
+    let checks = futures::future::join_all(all.0.iter().map(|(_, s)| s.session.check())).await;
+    let up = |c: &Connection| matches!(c, Connection::Connected { .. });
+    let code = if checks.iter().any(up) {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
     };
-    (code, Json(connection)).into_response()
+    let Some(first) = checks.first() else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    if checks.len() == 1 {
+        return (code, Json(first.clone())).into_response();
+    }
+    let mut body = serde_json::to_value(first).unwrap_or_default();
+    let clusters: Vec<ClusterSummary> = all
+        .0
+        .iter()
+        .zip(&checks)
+        .map(|((name, _), connection)| ClusterSummary {
+            name: name.clone(),
+            connection: connection.clone(),
+        })
+        .collect();
+    if let (Some(object), Ok(list)) = (body.as_object_mut(), serde_json::to_value(clusters)) {
+        object.insert("clusters".to_owned(), list);
+    }
+    (code, Json(body)).into_response()
+}
+
+/// `GET /api/v1/clusters`: every cluster's name and etcdeck's own
+/// connection to it, for the header's switcher. Answered without a
+/// session: it names no key and no user.
+async fn list_clusters(State(all): State<AllClusters>) -> Response {
+    let clusters = all
+        .0
+        .iter()
+        .map(|(name, state)| ClusterSummary {
+            name: name.clone(),
+            connection: state.session.connection(),
+        })
+        .collect();
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(Clusters { clusters }),
+    )
+        .into_response()
 }
 
 /// Counts every request by the route pattern it matched (never its raw
@@ -240,17 +320,23 @@ async fn count_request(
 
 /// `GET /metrics`: the Prometheus text format, its gauges of sessions,
 /// subscriptions and upstream watches counted now by their owners.
-async fn metrics_text(State(state): State<AppState>) -> Response {
-    let (login_sessions, wall_sessions, open_sessions) = state.sessions.count_by_kind();
-    let live = state.hub.stats();
-    state.metrics.set_now(crate::metrics::Now {
-        login_sessions,
-        wall_sessions,
-        open_sessions,
-        subscriptions: live.subscribers,
-        upstream_watches: live.upstream_watches,
-    });
-    match state.metrics.encode() {
+async fn metrics_text(State(all): State<AllClusters>) -> Response {
+    for (_, state) in all.0.iter() {
+        let (login_sessions, wall_sessions, open_sessions) = state.sessions.count_by_kind();
+        let live = state.hub.stats();
+        state.metrics.set_now(crate::metrics::Now {
+            login_sessions,
+            wall_sessions,
+            open_sessions,
+            subscriptions: live.subscribers,
+            upstream_watches: live.upstream_watches,
+        });
+    }
+    // Every cluster's handle encodes the one registry they share.
+    let Some((_, first)) = all.0.first() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    match first.metrics.encode() {
         Ok(text) => (
             [
                 (header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE),

@@ -54,6 +54,8 @@ pub fn config(endpoints: Vec<String>, user: Option<(&str, &str)>) -> Config {
         },
         coord: Default::default(),
         audit: Default::default(),
+        name: etcdeck::config::DEFAULT_CLUSTER.to_owned(),
+        others: Vec::new(),
     }
 }
 
