@@ -64,7 +64,11 @@ pub fn run(args: Vec<String>) -> Result<()> {
     etcdeck.current_dir(&root);
     let listen = listen_address(&args);
     let mut demo = None;
-    if has_flag(&args, "--endpoints") {
+    // Any flag that names the clusters means the caller's own, not the demo's.
+    if ["--endpoints", "--cluster", "--config"]
+        .iter()
+        .any(|flag| has_flag(&args, flag))
+    {
         etcdeck.args(&args);
     } else {
         let started = Demo::start()?;
@@ -76,7 +80,9 @@ pub fn run(args: Vec<String>) -> Result<()> {
             .env_remove("ETCDECK_PASSWORD")
             .env_remove("ETCDCTL_PASSWORD")
             .env_remove("ETCDCTL_USER")
-            .env_remove("ETCDCTL_ENDPOINTS");
+            .env_remove("ETCDCTL_ENDPOINTS")
+            .env_remove("ETCDECK_CLUSTERS")
+            .env_remove("ETCDECK_CONFIG");
         if !has_flag(&args, "--listen") && std::env::var_os("ETCDECK_LISTEN").is_none() {
             etcdeck.args(["--listen", DEFAULT_LISTEN]);
         }
