@@ -446,4 +446,49 @@ mod tests {
             ]
         );
     }
+
+    /// A further cluster's cookie reaches its handlers under the one name,
+    /// the first cluster's is not taken for it, and over HTTPS both keep
+    /// their `__Host-` form apart.
+    #[test]
+    fn each_cluster_has_its_own_cookie() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("etcdeck_session=first; etcdeck_session_beta=second; x=1"),
+        );
+        rename_cookies(&mut headers, "etcdeck_session_beta");
+        assert_eq!(session_cookie(&headers).as_deref(), Some("second"));
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("etcdeck_session=first"),
+        );
+        rename_cookies(&mut headers, "etcdeck_session_beta");
+        assert_eq!(session_cookie(&headers), None);
+
+        let mut answer = HeaderMap::new();
+        answer.append(
+            header::SET_COOKIE,
+            HeaderValue::from_str(&set_cookie("id", true)).unwrap(),
+        );
+        rename_set_cookies(&mut answer, "etcdeck_session_beta");
+        set_cookies_in_host_form(&mut answer);
+        let set = answer[header::SET_COOKIE].to_str().unwrap();
+        assert!(
+            set.starts_with("__Host-etcdeck_session_beta=id; Path=/;"),
+            "{set}"
+        );
+
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static(
+                "etcdeck_session_beta=planted; __Host-etcdeck_session_beta=real; __Host-etcdeck_session=first",
+            ),
+        );
+        cookies_from_host_form(&mut headers);
+        rename_cookies(&mut headers, "etcdeck_session_beta");
+        assert_eq!(session_cookie(&headers).as_deref(), Some("real"));
+    }
 }
