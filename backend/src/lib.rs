@@ -69,6 +69,8 @@ pub enum RunError {
     Tls(#[from] api::tls::TlsError),
     #[error("cannot listen for SIGHUP, which reloads the HTTPS certificate: {0}")]
     Hangup(std::io::Error),
+    #[error("cluster {name}: {source}")]
+    Cluster { name: String, source: Box<RunError> },
     #[error("serving HTTP failed: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -105,6 +107,7 @@ pub async fn run(
     };
     let server_config = Arc::new(config.server);
     let mut states = Vec::with_capacity(clusters.len());
+    let several = clusters.len() > 1;
     for (cluster, metrics) in clusters.into_iter().zip(metrics) {
         let name = cluster.name.clone();
         let state = cluster_state(
@@ -115,7 +118,18 @@ pub async fn run(
             stop_rx.clone(),
             sockets.clone(),
         )
-        .await?;
+        .await
+        // With several clusters, a refusal says whose it is.
+        .map_err(|err| {
+            if several {
+                RunError::Cluster {
+                    name: name.clone(),
+                    source: Box::new(err),
+                }
+            } else {
+                err
+            }
+        })?;
         states.push((name, state));
     }
     let app = api::router(states);

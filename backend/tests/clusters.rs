@@ -350,3 +350,28 @@ async fn two_clusters_in_one_etcdeck_keep_logins_sessions_and_audit_apart() {
     }
     assert_eq!(put(&http, &server, "", &on_alpha, "app/after").await, 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refusal_at_start_names_its_cluster() {
+    let alpha = EtcdCluster::start(ClusterOptions::single().with_auth()).expect("alpha etcd");
+    let beta = EtcdCluster::start(ClusterOptions::single().with_auth()).expect("beta etcd");
+    let mut cfg = config(alpha.endpoints(), Some(("root", alpha.root_password())));
+    cfg.name = "alpha".to_owned();
+    cfg.others = vec![ClusterConfig {
+        name: "beta".to_owned(),
+        etcd: EtcdConfig {
+            endpoints: beta.endpoints(),
+            credentials: Some(Credentials {
+                user: "root".to_owned(),
+                password: Password::new("not-the-password"),
+            }),
+            tls: None,
+        },
+        audit: AuditConfig::default(),
+    }];
+    let err = Server::start_anonymous(cfg)
+        .await
+        .err()
+        .expect("a wrong password on beta stops start-up");
+    assert!(err.to_string().starts_with("cluster beta: "), "{err}");
+}
