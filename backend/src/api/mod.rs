@@ -26,6 +26,7 @@ mod origin;
 mod prefix;
 mod query;
 mod reveal;
+mod search;
 mod session;
 mod sessions;
 pub mod tls;
@@ -127,6 +128,7 @@ pub fn router(state: AppState) -> Router {
         .route(path::ELECTIONS, get(elections))
         .route(path::QUEUES, get(queues))
         .route(path::SERVICES, get(services))
+        .route(etcdeck_shared::search::SEARCH_PATH, get(search::search))
         .route(etcdeck_shared::cluster::CLUSTER_PATH, get(cluster::view))
         .route(
             edit_path::MAY_WRITE,
