@@ -26,7 +26,7 @@ mod origin;
 mod prefix;
 mod query;
 mod reveal;
-mod search;
+pub mod search;
 mod session;
 mod sessions;
 pub mod tls;

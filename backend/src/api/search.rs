@@ -25,6 +25,7 @@ use super::extract::Reader;
 use super::query::Query;
 use super::{AppState, Failure};
 use crate::etcd::{EtcdSession, SearchKv};
+use crate::model::Model;
 use crate::model::search::{Found, Matcher, candidates, count_under, hit, start_key};
 use crate::tree::range_end;
 
@@ -44,6 +45,16 @@ pub async fn search(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<SearchAnswer>, Failure> {
     let request = parse(&Query::parse(raw.as_deref())?)?;
+    Ok(Json(answer(&state.model, &reader.etcd, &request).await?))
+}
+
+/// One page of `request`'s search as `etcd`'s user sees it: from `model`
+/// when it is ready, else from etcd.
+pub async fn answer(
+    model: &Model,
+    etcd: &EtcdSession,
+    request: &SearchRequest,
+) -> Result<SearchAnswer, Failure> {
     let matcher = Matcher::new(
         request.q.as_slice(),
         request.mode,
@@ -55,15 +66,14 @@ pub async fn search(
         .limit
         .unwrap_or(DEFAULT_SEARCH_PAGE)
         .clamp(1, MAX_SEARCH_PAGE);
-    let answer = match from_model(&state, &reader.etcd, &request, &matcher, limit).await? {
-        Some(answer) => answer,
-        None => from_etcd(&reader.etcd, &request, &matcher, limit).await?,
-    };
-    Ok(Json(answer))
+    match from_model(model, etcd, request, &matcher, limit).await? {
+        Some(answer) => Ok(answer),
+        None => from_etcd(etcd, request, &matcher, limit).await,
+    }
 }
 
 /// The request's parameters, each checked with a sentence.
-pub fn parse(query: &Query) -> Result<SearchRequest, Failure> {
+fn parse(query: &Query) -> Result<SearchRequest, Failure> {
     let q = query.bytes("q").unwrap_or_default();
     if q.len() > MAX_QUERY_BYTES {
         return Err(Failure::BadRequest(format!(
@@ -129,7 +139,7 @@ fn search_hit(kv: SearchKv, found: Found) -> SearchHit {
 
 /// The answer from the model, or `None` when it is not ready.
 async fn from_model(
-    state: &AppState,
+    model: &Model,
     etcd: &EtcdSession,
     request: &SearchRequest,
     matcher: &Matcher,
@@ -137,7 +147,7 @@ async fn from_model(
 ) -> Result<Option<SearchAnswer>, Failure> {
     let began = Instant::now();
     let prefix = request.prefix.as_slice();
-    let Some(total) = state.model.read(|store| count_under(store, prefix)) else {
+    let Some(total) = model.read(|store| count_under(store, prefix)) else {
         return Ok(None);
     };
     // A keys-only search needs no value to confirm a hit.
@@ -153,7 +163,7 @@ async fn from_model(
     };
     loop {
         let wanted = limit - answer.hits.len();
-        let Some(found) = state.model.read(|store| {
+        let Some(found) = model.read(|store| {
             candidates(
                 store,
                 matcher,
@@ -215,7 +225,7 @@ async fn from_etcd(
     let mut total = None;
     if request.after.is_none() {
         let (at, count) = etcd
-            .count_range(prefix, &end, revision)
+            .count_range(&start_key(prefix, None), &end, revision)
             .await
             .map_err(failure)?;
         revision = Some(at);

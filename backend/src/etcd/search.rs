@@ -25,7 +25,9 @@ pub struct SearchKv {
     /// Empty for a keys-only read.
     pub value: Vec<u8>,
     pub value_size: u64,
+    pub create_revision: i64,
     pub mod_revision: i64,
+    pub version: i64,
     /// 0 for none.
     pub lease: i64,
 }
@@ -43,7 +45,9 @@ fn search_kv(kv: &etcd_client::KeyValue) -> SearchKv {
         key: kv.key().to_vec(),
         value: kv.value().to_vec(),
         value_size: kv.value().len() as u64,
+        create_revision: kv.create_revision(),
         mod_revision: kv.mod_revision(),
+        version: kv.version(),
         lease: kv.lease(),
     }
 }

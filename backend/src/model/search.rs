@@ -157,8 +157,9 @@ pub fn hit(matcher: &Matcher, key: &[u8], value: Option<&[u8]>) -> Option<Found>
     None
 }
 
-/// Where a walk over the store starts: the prefix, or just after the cursor
-/// when that lies under it.
+/// Where a walk over the store (or a range read) starts: the prefix, or
+/// just after the cursor when that lies under it; `\0` for the whole
+/// keyspace, since etcd takes no empty key (and holds none).
 pub fn start_key(prefix: &[u8], after: Option<&[u8]>) -> Vec<u8> {
     match after {
         Some(after) if after >= prefix => {
@@ -166,6 +167,7 @@ pub fn start_key(prefix: &[u8], after: Option<&[u8]>) -> Vec<u8> {
             start.push(0);
             start
         }
+        _ if prefix.is_empty() => vec![0],
         _ => prefix.to_vec(),
     }
 }
