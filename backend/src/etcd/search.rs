@@ -101,7 +101,7 @@ impl EtcdSession {
                 }
                 Err(EtcdError::PermissionDenied(_)) => {
                     let singles: Vec<Result<(i64, Option<SearchKv>), EtcdError>> =
-                        stream::iter(batch.into_iter())
+                        stream::iter(batch)
                             .map(|key| async move { self.read_one(&key, keys_only).await })
                             .buffered(SINGLE_READS_IN_FLIGHT)
                             .collect()
