@@ -23,6 +23,8 @@
 //! - [`mask`]: values hidden because their key looks secret, and the
 //!   reveal that shows one.
 //! - [`model`]: the keyspace model's state (off, building, ready, rebuilding).
+//! - [`search`]: search over keys and values (the request, hits with
+//!   their snippets, the answer and its cursor).
 //! - [`limits`]: the limits both sides check (lease TTLs, value size, level
 //!   pages), each with the sentence that refuses a value past it.
 
@@ -35,6 +37,7 @@ pub mod limits;
 pub mod mask;
 pub mod model;
 pub mod operations;
+pub mod search;
 pub mod sessions;
 pub mod users;
 pub mod ws;

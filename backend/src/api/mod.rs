@@ -26,6 +26,7 @@ mod origin;
 mod prefix;
 mod query;
 mod reveal;
+pub mod search;
 mod session;
 mod sessions;
 pub mod tls;
@@ -163,6 +164,7 @@ fn cluster_router(state: AppState) -> Router {
         .route(path::ELECTIONS, get(elections))
         .route(path::QUEUES, get(queues))
         .route(path::SERVICES, get(services))
+        .route(etcdeck_shared::search::SEARCH_PATH, get(search::search))
         .route(etcdeck_shared::cluster::CLUSTER_PATH, get(cluster::view))
         .route(
             edit_path::MAY_WRITE,

@@ -27,6 +27,7 @@ mod history;
 mod maintenance;
 mod metrics_scrape;
 mod probe;
+mod search;
 mod source;
 mod tls_check;
 mod watches;
@@ -53,6 +54,7 @@ pub use history::{HistoryError, KeyHistory};
 pub use maintenance::{Defragment, MaintenanceError, Snapshot, hex as member_hex, parse_member};
 pub use metrics_scrape::{MemberMetrics, MetricsReading, SCRAPE_EVERY};
 pub use probe::MayWrite;
+pub use search::{SearchKv, SearchPage};
 pub use watches::{RangeWatch, WatchEnd, WatchMessage};
 pub use writes::{
     CopyOutcome, CopyPlan, Guarded, MAX_TXN_OPS, SourceKv, Sources, is_lease_not_found,

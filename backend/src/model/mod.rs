@@ -6,9 +6,10 @@
 //! everything shown to a person from it is confirmed as that person (see
 //! "The keyspace model" in ARCHITECTURE.md).
 //!
-//! `store.rs` is the data; the builder, the state and the readers live
+//! `store.rs` is the data; `search.rs` the search over it (pure); the builder, the state and the readers live
 //! beside it.
 
+pub mod search;
 pub mod store;
 
 pub use store::{Entry, Store, Totals};
