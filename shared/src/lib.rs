@@ -23,6 +23,8 @@
 //! - [`mask`]: values hidden because their key looks secret, and the
 //!   reveal that shows one.
 //! - [`model`]: the keyspace model's state (off, building, ready, rebuilding).
+//! - [`transfer`]: export files, the import's dry run and result, and the
+//!   comparison of two prefixes.
 //! - [`limits`]: the limits both sides check (lease TTLs, value size, level
 //!   pages), each with the sentence that refuses a value past it.
 
@@ -36,6 +38,7 @@ pub mod mask;
 pub mod model;
 pub mod operations;
 pub mod sessions;
+pub mod transfer;
 pub mod users;
 pub mod ws;
 

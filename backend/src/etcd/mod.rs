@@ -29,6 +29,7 @@ mod metrics_scrape;
 mod probe;
 mod source;
 mod tls_check;
+mod transfer;
 mod watches;
 mod writes;
 
@@ -53,6 +54,7 @@ pub use history::{HistoryError, KeyHistory};
 pub use maintenance::{Defragment, MaintenanceError, Snapshot, hex as member_hex, parse_member};
 pub use metrics_scrape::{MemberMetrics, MetricsReading, SCRAPE_EVERY};
 pub use probe::MayWrite;
+pub use transfer::{BatchWrite, Page, PageKv};
 pub use watches::{RangeWatch, WatchEnd, WatchMessage};
 pub use writes::{
     CopyOutcome, CopyPlan, Guarded, MAX_TXN_OPS, SourceKv, Sources, is_lease_not_found,
