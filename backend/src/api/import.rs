@@ -302,7 +302,7 @@ impl Cursor {
             return Ok(());
         };
         let page = read_page(&self.etcd, &start, &self.end, self.revision, PAGE_KEYS).await?;
-        self.revision = Some(page.revision);
+        self.revision.get_or_insert(page.revision);
         if page.more
             && let Some(last) = page.kvs.last()
         {

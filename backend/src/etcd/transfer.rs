@@ -24,7 +24,7 @@ pub struct PageKv {
 /// One page of a range read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Page {
-    /// The revision read at.
+    /// The revision read at (the one asked for, else etcd's current).
     pub revision: i64,
     /// The cluster's id, from the answer's header.
     pub cluster_id: u64,
@@ -100,7 +100,9 @@ impl EtcdSession {
             })
             .collect();
         Ok(Page {
-            revision: header.map_or(0, |h| h.revision()),
+            // etcd's header names its current revision; the keys are as of
+            // the one asked for.
+            revision: revision.unwrap_or_else(|| header.map_or(0, |h| h.revision())),
             cluster_id: header.map_or(0, |h| h.cluster_id()),
             more: response.more(),
             count: response.count().max(0) as u64,
