@@ -25,6 +25,8 @@
 //! - [`model`]: the keyspace model's state (off, building, ready, rebuilding).
 //! - [`search`]: search over keys and values (the request, hits with
 //!   their snippets, the answer and its cursor).
+//! - [`transfer`]: export files, the import's dry run and result, and the
+//!   comparison of two prefixes.
 //! - [`limits`]: the limits both sides check (lease TTLs, value size, level
 //!   pages), each with the sentence that refuses a value past it.
 
@@ -39,6 +41,7 @@ pub mod model;
 pub mod operations;
 pub mod search;
 pub mod sessions;
+pub mod transfer;
 pub mod users;
 pub mod ws;
 

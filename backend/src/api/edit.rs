@@ -17,11 +17,12 @@ use etcdeck_shared::edit::{
     LeaseKept, LeaseRequest, MAX_VALUE_BYTES, PutRequest, Written, path,
 };
 use etcdeck_shared::limits::lease_ttl_error;
+use etcdeck_shared::transfer::path as transfer_path;
 use etcdeck_shared::{Bytes, KeyValue, LeaseId, Revision};
 
 use super::error::{body_rejected, lease_write_failure, write_failure};
 use super::extract::Writer;
-use super::{AppState, Failure, audit, copy, history, mask, prefix};
+use super::{AppState, Failure, audit, compare, copy, export, history, import, mask, prefix};
 use crate::etcd::{EtcdError, Guarded};
 
 /// Largest request body a write accepts: a value of [`MAX_VALUE_BYTES`] in
@@ -40,6 +41,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route(path::LEASE_REVOKE, post(lease_revoke))
         .route(path::LEASE_KEEP_ALIVE, post(lease_keep_alive))
         .route(path::AUDIT, get(audit::audit))
+        .route(transfer_path::EXPORT, get(export::export))
+        .route(transfer_path::IMPORT, post(import::import))
+        .route(transfer_path::COMPARE, get(compare::compare))
+        .route(transfer_path::COMPARE_COPY, post(compare::copy_across))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
@@ -93,8 +98,23 @@ impl<'a> Attempt<'a> {
         outcome: Result<T, Failure>,
         revision: impl Fn(&T) -> Option<Revision>,
     ) -> Result<Json<T>, Failure> {
+        self.finish_partial(outcome, revision, |_| None)
+    }
+
+    /// [`Self::finish`] for a write of many transactions, which may stop
+    /// part way: `stopped` says why it did (recorded as failed, with what
+    /// was written in the answer passed on).
+    pub(super) fn finish_partial<T>(
+        self,
+        outcome: Result<T, Failure>,
+        revision: impl Fn(&T) -> Option<Revision>,
+        stopped: impl Fn(&T) -> Option<String>,
+    ) -> Result<Json<T>, Failure> {
         let (new_revision, result, detail) = match &outcome {
-            Ok(done) => (revision(done), AuditResult::Ok, None),
+            Ok(done) => match stopped(done) {
+                None => (revision(done), AuditResult::Ok, None),
+                Some(why) => (revision(done), AuditResult::Failed, Some(why)),
+            },
             Err(failure) => (None, audit_result(failure), Some(failure.sentence())),
         };
         let recorded = self.state.audit.record_checked(AuditEntry {

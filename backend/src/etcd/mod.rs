@@ -30,6 +30,7 @@ mod probe;
 mod search;
 mod source;
 mod tls_check;
+mod transfer;
 mod watches;
 mod writes;
 
@@ -55,6 +56,7 @@ pub use maintenance::{Defragment, MaintenanceError, Snapshot, hex as member_hex,
 pub use metrics_scrape::{MemberMetrics, MetricsReading, SCRAPE_EVERY};
 pub use probe::MayWrite;
 pub use search::{SearchKv, SearchPage};
+pub use transfer::{BatchWrite, Page, PageKv};
 pub use watches::{RangeWatch, WatchEnd, WatchMessage};
 pub use writes::{
     CopyOutcome, CopyPlan, Guarded, MAX_TXN_OPS, SourceKv, Sources, is_lease_not_found,

@@ -223,6 +223,23 @@ impl Server {
         request.send().await
     }
 
+    /// `POST path` with a raw body (an import file), the session cookie and
+    /// the CSRF token.
+    pub async fn post_body(&self, path: &str, body: Vec<u8>) -> reqwest::Response {
+        self.ensure_session().await;
+        let mut request = self.with_session(self.http.post(self.url(path))).body(body);
+        let csrf = self
+            .session
+            .lock()
+            .expect("session lock")
+            .as_ref()
+            .map(|(_, c)| c.clone());
+        if let Some(csrf) = csrf {
+            request = request.header(etcdeck_shared::edit::CSRF_HEADER, csrf);
+        }
+        request.send().await.expect("request")
+    }
+
     /// [`Server::post`] decoded as `T`, or the status and JSON body of a
     /// refusal (an `ApiError`, or a `Conflict` for 409 on one key).
     pub async fn post_json<T: serde::de::DeserializeOwned>(
