@@ -192,6 +192,8 @@ async fn start(endpoints: Vec<String>) -> (Deck, tokio::sync::oneshot::Sender<()
         },
         coord: Default::default(),
         audit: Default::default(),
+        name: etcdeck::config::DEFAULT_CLUSTER.to_owned(),
+        others: Vec::new(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(etcdeck::run(listener, config, async {

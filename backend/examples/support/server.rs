@@ -43,6 +43,8 @@ impl Running {
             },
             coord,
             audit: Default::default(),
+            name: etcdeck::config::DEFAULT_CLUSTER.to_owned(),
+            others: Vec::new(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(etcdeck::run(listener, config, async {
