@@ -23,6 +23,9 @@
 //! - [`mask`]: values hidden because their key looks secret, and the
 //!   reveal that shows one.
 //! - [`model`]: the keyspace model's state (off, building, ready, rebuilding).
+//! - [`kubernetes`]: Kubernetes objects in etcd (the decoded view of a
+//!   value, the read-only rule under `/registry/`, kinds from key paths).
+//! - [`etcdctl`]: "copy as etcdctl commands" for a few keys, byte for byte.
 //! - [`limits`]: the limits both sides check (lease TTLs, value size, level
 //!   pages), each with the sentence that refuses a value past it.
 
@@ -31,6 +34,8 @@ pub mod bytes;
 pub mod cluster;
 pub mod coord;
 pub mod edit;
+pub mod etcdctl;
+pub mod kubernetes;
 pub mod limits;
 pub mod mask;
 pub mod model;

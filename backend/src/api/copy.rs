@@ -12,6 +12,7 @@ use etcdeck_shared::edit::{CopyRequest, MAX_COPY_KEYS, MAX_VALUE_BYTES, Written}
 use super::edit::{Attempt, body};
 use super::error::write_failure;
 use super::extract::Writer;
+use super::kubernetes::refuse_kubernetes_write;
 use super::{AppState, Failure, mask};
 use crate::config::Masks;
 use crate::etcd::{CopyOutcome, CopyPlan, SourceKv};
@@ -33,6 +34,11 @@ pub(super) async fn copy(
 
 async fn do_copy(writer: &Writer, request: CopyRequest, masks: &Masks) -> Result<Written, Failure> {
     check_copy(&request)?;
+    // The copy's targets, and a rename's sources, which it deletes.
+    refuse_kubernetes_write(&request.to, request.prefix)?;
+    if request.rename {
+        refuse_kubernetes_write(&request.from, request.prefix)?;
+    }
     let CopyRequest {
         from,
         to,
