@@ -10,6 +10,7 @@ pub mod cluster_ops;
 pub mod conflict;
 pub mod coord;
 pub mod copy_button;
+pub mod decoded_value;
 pub mod diff_view;
 pub mod editor;
 pub mod event_row;
