@@ -13,6 +13,7 @@ pub mod copy_button;
 pub mod decoded_value;
 pub mod diff_view;
 pub mod editor;
+pub mod etcdctl_copy;
 pub mod event_row;
 pub mod header;
 pub mod history;
