@@ -1,7 +1,8 @@
 // Kubernetes values: a ConfigMap in the API server's protobuf envelope
 // under /registry/ shows its kind per row in the tree and, opened, its kind,
 // namespace, name and YAML decoded by the backend; its write controls are
-// disabled with the reason; a gzip'd value shows decompressed, saying so.
+// disabled with the reason, on the key and on its level, whose keys copy as
+// etcdctl commands; a gzip'd value shows decompressed, saying so.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -58,6 +59,23 @@ test('the tree shows the kind per row, the key view the decoded object, read-onl
     what: 'the ConfigMap row with its kind',
     saw: async () => (await byTestId(page, 'tree-row').allInnerTexts()).join(' | '),
   });
+
+  // The level is read-only too, and its keys copy as etcdctl commands
+  // (binary values through base64).
+  const deletePrefix = byTestId(page, 'delete-prefix');
+  await waitFor(async () => (await deletePrefix.isDisabled()) && /Kubernetes API server/.test((await deletePrefix.getAttribute('title')) ?? ''), {
+    what: 'delete prefix disabled with the reason',
+    saw: async () => `title ${await deletePrefix.getAttribute('title')}`,
+  });
+  await byTestId(page, 'level-etcdctl').click();
+  const script = byTestId(page, 'level-etcdctl-script');
+  await script.waitFor({ state: 'visible' });
+  const commands = await script.inputValue();
+  assert.match(commands, /ENDPOINTS=/);
+  assert.ok(
+    commands.includes(`printf '%s' '${CONFIG_MAP.toString('base64')}' | base64 -d | etcdctl --endpoints="$ENDPOINTS" --user="$ETCD_USER" put -- '${KEY}'`),
+    commands,
+  );
 
   await page.goto(`${app.url}/?prefix=/registry/configmaps/default/&key=${KEY}`);
   const text = byTestId(page, 'decoded-text');

@@ -205,7 +205,7 @@ async fn kubernetes_values_are_decoded_and_never_written() {
             .await,
         "delete",
     );
-    for prefix in ["/registry/", "/registry/configmaps/", "/reg"] {
+    for prefix in ["/registry/", "/registry/configmaps/", "/reg", "/"] {
         refused(
             server
                 .post_json(

@@ -102,12 +102,21 @@ pub struct KubeObject {
 /// on every key under `key` (a prefix delete, copy or rename) or on the key
 /// alone. The backend refuses with this sentence; the browser shows it
 /// before the user tries.
+///
+/// A prefix that covers the whole registry ("/", "/registry") is not
+/// refused here: most etcd clusters hold no Kubernetes objects, and the
+/// backend refuses such a write only when keys lie under `/registry/`
+/// ([`covers_registry`]).
 pub fn write_refusal(key: &[u8], prefix: bool) -> Option<String> {
-    let inside = key.starts_with(REGISTRY_PREFIX);
-    // A prefix that the registry's prefix starts with ("/reg", "/registry")
-    // covers every Kubernetes object as well.
-    let covers = prefix && REGISTRY_PREFIX.starts_with(key);
-    (inside || covers).then(|| REFUSAL.to_owned())
+    let _ = prefix;
+    key.starts_with(REGISTRY_PREFIX).then(|| REFUSAL.to_owned())
+}
+
+/// Whether a write on every key under `prefix` would reach keys under
+/// `/registry/` without the prefix lying inside it ("/", "/reg",
+/// "/registry").
+pub fn covers_registry(prefix: &[u8]) -> bool {
+    !prefix.starts_with(REGISTRY_PREFIX) && REGISTRY_PREFIX.starts_with(prefix)
 }
 
 /// The sentence of [`write_refusal`].
@@ -224,10 +233,13 @@ mod tests {
         assert!(write_refusal(b"/registry/pods/default/web", false).is_some());
         assert!(write_refusal(b"/registry/", true).is_some());
         assert!(write_refusal(b"/registry/pods/", true).is_some());
-        // Prefixes that cover the registry.
-        assert!(write_refusal(b"/reg", true).is_some());
-        assert!(write_refusal(b"/registry", true).is_some());
-        assert!(write_refusal(b"", true).is_some());
+        // Prefixes that cover the registry are the backend's to judge.
+        assert!(write_refusal(b"/reg", true).is_none());
+        assert!(covers_registry(b"/reg"));
+        assert!(covers_registry(b"/registry"));
+        assert!(covers_registry(b"/"));
+        assert!(!covers_registry(b"/registry/pods/"));
+        assert!(!covers_registry(b"/app/"));
         // The same bytes as one key do not touch the registry.
         assert!(write_refusal(b"/registry", false).is_none());
         assert!(write_refusal(b"/registryx/a", false).is_none());

@@ -6,7 +6,9 @@
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use etcdeck_shared::Bytes;
-use etcdeck_shared::kubernetes::{Content, Decoded, REGISTRY_PREFIX, write_refusal};
+use etcdeck_shared::kubernetes::{
+    Content, Decoded, REFUSAL, REGISTRY_PREFIX, covers_registry, write_refusal,
+};
 
 use super::extract::{Reader, Writer};
 use super::query::Query;
@@ -82,4 +84,25 @@ pub(super) async fn refuse_kubernetes_lease(writer: &Writer, id: i64) -> Result<
         Some(key) => refuse_kubernetes_write(&Bytes(key.clone()), false),
         None => Ok(()),
     }
+}
+
+/// A write on every key under `prefix` that covers the whole registry
+/// (`/`, `/registry`) is refused when etcd holds keys under `/registry/`
+/// (one `count_only` read, as the session's user).
+pub(super) async fn refuse_kubernetes_prefix(
+    writer: &Writer,
+    prefix: &Bytes,
+) -> Result<(), Failure> {
+    refuse_kubernetes_write(prefix, true)?;
+    if !covers_registry(&prefix.0) {
+        return Ok(());
+    }
+    let (count, _) = writer
+        .etcd
+        .count_prefix(&Bytes(REGISTRY_PREFIX.to_vec()))
+        .await?;
+    if count > 0 {
+        return Err(Failure::ReadOnly(REFUSAL.to_owned()));
+    }
+    Ok(())
 }
