@@ -20,6 +20,8 @@
 //! - [`audit`]: the audit log of writes.
 //! - [`model`]: the live model of the keyspace (every key's metadata and,
 //!   within a budget, its value), kept current through the hub.
+//! - [`kubernetes`]: Kubernetes objects and gzip streams in values, decoded
+//!   for people (pure).
 //! - [`metrics`]: etcdeck's own metrics for Prometheus (`GET /metrics`),
 //!   one registry counted into by every part; names no other module.
 //! - [`api`]: HTTP routes, the session cookie and extractors, the one error
@@ -40,6 +42,7 @@ pub mod config;
 pub mod coord;
 pub mod etcd;
 pub mod hub;
+pub mod kubernetes;
 pub mod metrics;
 pub mod model;
 pub mod tree;

@@ -99,6 +99,21 @@ pub async fn key(key: &Bytes) -> Result<KeyValue, ApiFailure> {
     get_json(key_url(key)).await
 }
 
+/// `GET /api/v1/decoded`: the key's value as the backend decodes it (a
+/// Kubernetes object, or gzip decompressed), as read at `revision`.
+pub async fn decoded(
+    key: &Bytes,
+    revision: etcdeck_shared::Revision,
+) -> Result<etcdeck_shared::kubernetes::Decoded, ApiFailure> {
+    get_json(format!(
+        "{}?key={}&revision={}",
+        etcdeck_shared::kubernetes::DECODED_PATH,
+        key.to_url(),
+        revision.0
+    ))
+    .await
+}
+
 /// `GET /api/v1/leases`: every lease with its TTLs and attached keys.
 pub async fn leases() -> Result<Leases, ApiFailure> {
     get_json(path::LEASES.to_owned()).await

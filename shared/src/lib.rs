@@ -27,6 +27,9 @@
 //!   their snippets, the answer and its cursor).
 //! - [`transfer`]: export files, the import's dry run and result, and the
 //!   comparison of two prefixes.
+//! - [`kubernetes`]: Kubernetes objects in etcd (the decoded view of a
+//!   value, the read-only rule under `/registry/`, kinds from key paths).
+//! - [`etcdctl`]: "copy as etcdctl commands" for a few keys, byte for byte.
 //! - [`limits`]: the limits both sides check (lease TTLs, value size, level
 //!   pages), each with the sentence that refuses a value past it.
 
@@ -35,6 +38,8 @@ pub mod bytes;
 pub mod cluster;
 pub mod coord;
 pub mod edit;
+pub mod etcdctl;
+pub mod kubernetes;
 pub mod limits;
 pub mod mask;
 pub mod model;

@@ -12,6 +12,7 @@ use etcdeck_shared::edit::{CopyRequest, MAX_COPY_KEYS, MAX_VALUE_BYTES, Written}
 use super::edit::{Attempt, body};
 use super::error::write_failure;
 use super::extract::Writer;
+use super::kubernetes::{refuse_kubernetes_prefix, refuse_kubernetes_write};
 use super::{AppState, Failure, mask};
 use crate::config::Masks;
 use crate::etcd::{CopyOutcome, CopyPlan, SourceKv};
@@ -33,6 +34,18 @@ pub(super) async fn copy(
 
 async fn do_copy(writer: &Writer, request: CopyRequest, masks: &Masks) -> Result<Written, Failure> {
     check_copy(&request)?;
+    // The copy's targets, and a rename's sources, which it deletes.
+    let refuse = |key: Bytes| async move {
+        if request.prefix {
+            refuse_kubernetes_prefix(writer, &key).await
+        } else {
+            refuse_kubernetes_write(&key, false)
+        }
+    };
+    refuse(request.to.clone()).await?;
+    if request.rename {
+        refuse(request.from.clone()).await?;
+    }
     let CopyRequest {
         from,
         to,

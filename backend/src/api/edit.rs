@@ -22,6 +22,7 @@ use etcdeck_shared::{Bytes, KeyValue, LeaseId, Revision};
 
 use super::error::{body_rejected, lease_write_failure, write_failure};
 use super::extract::Writer;
+use super::kubernetes::{refuse_kubernetes_lease, refuse_kubernetes_write};
 use super::{AppState, Failure, audit, compare, copy, export, history, import, mask, prefix};
 use crate::etcd::{EtcdError, Guarded};
 
@@ -226,6 +227,7 @@ async fn do_put(writer: &Writer, request: PutRequest) -> Result<Written, Failure
     if key.is_empty() {
         return Err(Failure::BadRequest("the key must not be empty".into()));
     }
+    refuse_kubernetes_write(&key, false)?;
     if value.len() > MAX_VALUE_BYTES {
         return Err(too_large_value(value.len()));
     }
@@ -284,6 +286,7 @@ async fn do_delete(writer: &Writer, request: DeleteRequest) -> Result<Written, F
     if key.is_empty() {
         return Err(Failure::BadRequest("the key must not be empty".into()));
     }
+    refuse_kubernetes_write(&key, false)?;
     if expect.0 <= 0 {
         return Err(Failure::BadRequest(
             "expect_mod_revision must be the mod revision of the key you saw".into(),
@@ -342,6 +345,9 @@ async fn lease_revoke(
 ) -> Result<Json<Written>, Failure> {
     let request = body(request)?;
     let attempt = Attempt::new(&state, &writer, "lease_revoke", &lease_key(request.id));
+    if let Err(refused) = refuse_kubernetes_lease(&writer, request.id.0).await {
+        return attempt.finish(Err(refused), |w: &Written| Some(w.revision));
+    }
     let outcome = match writer.etcd.lease_revoke(request.id.0).await {
         Ok(revision) => Ok(Written {
             revision,

@@ -125,8 +125,10 @@ fn parse_options(query: &Query) -> Result<ImportOptions, Failure> {
 
 /// The one place every key an import, or a copy across prefixes, is about
 /// to write (put or delete) is checked, in the dry run and again before it
-/// is written: it must lie under the import's target prefix.
+/// is written: it must lie under the import's target prefix, and never
+/// under Kubernetes' `/registry/`.
 pub(super) fn check_key_to_write(to: &[u8], key: &[u8]) -> Result<(), Failure> {
+    super::kubernetes::refuse_kubernetes_write(&Bytes::from(key), false)?;
     if to.is_empty() {
         return Err(Failure::BadRequest(
             "the target prefix must not be empty: etcdeck does not import into the whole keyspace"

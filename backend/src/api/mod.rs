@@ -8,7 +8,8 @@
 //! log, and the body says what happened in words a user can act on.
 //! `extract.rs` holds the session cookie and the `Reader` / `Writer`
 //! extractors; the write side is split by concern (`edit.rs`, `prefix.rs`,
-//! `copy.rs`, `history.rs`, `audit.rs`).
+//! `copy.rs`, `history.rs`, `audit.rs`); `kubernetes.rs` decodes values and
+//! holds the one check that keeps writes out of `/registry/`.
 
 mod assets;
 mod audit;
@@ -22,6 +23,7 @@ mod export;
 mod extract;
 mod history;
 mod import;
+mod kubernetes;
 mod mask;
 mod may_write;
 mod operations;
@@ -162,6 +164,10 @@ fn cluster_router(state: AppState) -> Router {
         .route(sessions_path::END_SESSION, post(sessions::end))
         .route(path::LEVEL, get(level))
         .route(path::KEY, get(key))
+        .route(
+            etcdeck_shared::kubernetes::DECODED_PATH,
+            get(kubernetes::decoded),
+        )
         .route(path::LEASES, get(leases))
         .route(path::LOCKS, get(locks))
         .route(path::ELECTIONS, get(elections))

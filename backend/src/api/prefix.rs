@@ -10,6 +10,7 @@ use etcdeck_shared::edit::{DeletePrefixRequest, PrefixPreview, Written};
 use super::edit::{Attempt, body};
 use super::error::write_failure;
 use super::extract::{Reader, Writer};
+use super::kubernetes::refuse_kubernetes_prefix;
 use super::query::Query;
 use super::{AppState, Failure};
 
@@ -57,6 +58,7 @@ async fn do_delete_prefix(
             "the prefix must not be empty: etcdeck does not delete the whole keyspace".into(),
         ));
     }
+    refuse_kubernetes_prefix(writer, &prefix).await?;
     let shown = prefix.display();
     if confirm != shown {
         return Err(Failure::BadRequest(format!(

@@ -29,6 +29,7 @@ use leptos::prelude::*;
 
 use crate::api::{self, ApiFailure};
 use crate::components::copy_button::CopyButton;
+use crate::components::decoded_value::DecodedValue;
 use crate::components::editor::{EditTarget, Editor};
 use crate::components::history::HistoryPanel;
 use crate::components::masked_value::{MaskedValue, REVEAL_FIRST, edit_refusal};
@@ -240,7 +241,7 @@ pub fn KeyView(
     let controls = Controls {
         editing,
         dialog,
-        may: may_write::may_write(target),
+        may: kubernetes_read_only(selected, may_write::may_write(target)),
         session: may_write::may_write(Signal::stored(None)),
         past,
     };
@@ -462,6 +463,16 @@ fn loaded_view(
                 masked,
             } = kv;
             let value_view = match masked {
+                // Kubernetes objects and gzip streams are decoded by the
+                // backend; the stored bytes stay viewable below.
+                None if etcdeck_shared::kubernetes::decodable(&value.0) => view! {
+                    <DecodedValue key=read_key.clone() revision=revision />
+                    <details data-testid="stored-bytes" class="rounded border border-slate-200 dark:border-slate-700">
+                        <summary class="cursor-pointer px-3 py-1 text-sm">"stored bytes"</summary>
+                        <ValueViewer value=value />
+                    </details>
+                }
+                .into_any(),
                 None => view! { <ValueViewer value=value /> }.into_any(),
                 Some(masked) => view! {
                     <MaskedValue key=read_key masked=masked revision=mod_revision revealed=revealed />
@@ -595,6 +606,24 @@ fn key_actions(
     };
     let (key, mod_revision, seen_at) = (kv.key.clone(), kv.mod_revision, kv.revision);
     let (copy_key, rename_key) = (kv.key.clone(), kv.key.clone());
+    // A masked value is left out of the script (with a comment) unless
+    // root revealed it.
+    let script_kv = kv.clone();
+    let etcdctl_script = Callback::new(move |()| {
+        let value = match script_kv.masked {
+            None => Some(script_kv.value.clone()),
+            Some(_) => revealed.get_untracked(),
+        };
+        let item = etcdeck_shared::etcdctl::KeyToCopy {
+            key: script_kv.key.clone(),
+            value,
+            lease: script_kv
+                .lease
+                .as_ref()
+                .map(|l| (l.id.to_string(), l.granted_ttl)),
+        };
+        etcdeck_shared::etcdctl::commands(&[item], &[], None)
+    });
     view! {
         {write_button("edit", "edit", "Edit this value (saved only if no one changed it meanwhile)", may_edit, controls, move || {
             let mut target = edit_target.clone();
@@ -613,10 +642,29 @@ fn key_actions(
         {write_button("copy to…", "copy-key-to", "Copy this key to another key", controls.session, controls, move || {
             controls.dialog.set(Some(KeyDialog::Copy { key: copy_key.clone(), rename: false, seen_at }));
         })}
+        <CopyButton text=etcdctl_script what="as etcdctl commands" testid="copy-etcdctl" />
         {write_button("rename…", "rename-key", "Move this key to another key", controls.may, controls, move || {
             controls.dialog.set(Some(KeyDialog::Copy { key: rename_key.clone(), rename: true, seen_at }));
         })}
     }
+}
+
+/// etcdeck never writes Kubernetes objects: under `/registry/` the write
+/// controls are refused with the backend's own sentence, without asking.
+fn kubernetes_read_only(
+    selected: Signal<Option<Bytes>>,
+    probed: Signal<Permission>,
+) -> Signal<Permission> {
+    Signal::derive(move || {
+        let refusal = selected.with(|k| {
+            k.as_ref()
+                .and_then(|k| etcdeck_shared::kubernetes::write_refusal(&k.0, false))
+        });
+        match refusal {
+            Some(why) => Permission::Refused(why),
+            None => probed.get(),
+        }
+    })
 }
 
 /// The key in display form with a copy button; children go at the end.

@@ -294,6 +294,7 @@ pub fn TreeList(
             child.name.display()
         };
         let full_key = child.key(&prefix());
+        let full_key_text = full_key.clone();
         let is_key = child.is_key;
         let is_selected =
             Memo::new(move |_| is_key && selected.with(|s| s.as_ref() == Some(&full_key)));
@@ -321,6 +322,13 @@ pub fn TreeList(
         } else {
             view! { <span>{name.clone()}</span> }.into_any()
         };
+        // Kubernetes objects (`/registry/<resource>/[<namespace>/]<name>`)
+        // show their kind from the key's path; the name is the row's own.
+        let kube_kind = child
+            .is_key
+            .then(|| etcdeck_shared::kubernetes::key_kind(&full_key_text.0))
+            .flatten()
+            .map(|k| k.kind);
         let count = child.count.filter(|_| child.has_children);
         let both = child.is_key && child.has_children;
         let dir = child.dir(&prefix(), &separator.get_untracked());
@@ -351,6 +359,18 @@ pub fn TreeList(
                 >
                     {icon}
                 </span>
+                {kube_kind
+                    .map(|kind| {
+                        view! {
+                            <span
+                                data-testid="kube-kind"
+                                class="shrink-0 rounded bg-indigo-100 px-1.5 text-xs font-semibold text-indigo-900 dark:bg-indigo-900 dark:text-indigo-100"
+                                title=format!("Kubernetes {kind}")
+                            >
+                                {kind.clone()}
+                            </span>
+                        }
+                    })}
                 <span class="min-w-0 flex-1 truncate font-mono" title=name.clone()>
                     {label}
                 </span>

@@ -196,10 +196,20 @@ pub fn BrowsePage() -> impl IntoView {
     // Whether etcd would let this user write every key of the level, asked
     // once per level opened (the whole keyspace is not asked: nothing acts
     // on it at once, and a new key at the root is judged at save).
-    let level_may = crate::may_write::may_write(Signal::derive(move || {
+    let level_probe = crate::may_write::may_write(Signal::derive(move || {
         (at.get().is_none() && !prefix.with(Bytes::is_empty))
             .then(|| crate::may_write::prefix(prefix.get()))
     }));
+    // etcdeck never writes Kubernetes objects: refused with the backend's
+    // own sentence, without asking.
+    let level_may = Signal::derive(move || {
+        match prefix.with(|p| etcdeck_shared::kubernetes::write_refusal(&p.0, true)) {
+            Some(why) if !prefix.with(Bytes::is_empty) => {
+                crate::may_write::Permission::Refused(why)
+            }
+            _ => level_probe.get(),
+        }
+    });
     let creating = RwSignal::new(None::<EditTarget>);
     let dialog = RwSignal::new(None::<PrefixDialog>);
     // Another level closes what was open for the last one.
@@ -300,6 +310,7 @@ pub fn BrowsePage() -> impl IntoView {
                             {format!("Read-only here: {why}")}
                         </span>
                     })}
+                    <crate::components::etcdctl_copy::EtcdctlCopy prefix=prefix />
                     <RevisionJump go=Callback::new(move |revision: Revision| {
                         let href = route::href_at(here.with_untracked(BrowseLocation::href), Some(revision));
                         navigate.with_value(|nav| nav(&href, NavigateOptions::default()));
