@@ -126,6 +126,7 @@ pub async fn run(
         audit,
         metrics,
         model: model::Model::disabled(),
+        readable: api::ReadableCache::default(),
     });
     // Handlers learn the client's address (login throttling, the sessions
     // list, the audit log) from the connection.

@@ -36,6 +36,7 @@ pub mod mask;
 pub mod model;
 pub mod operations;
 pub mod sessions;
+pub mod sizes;
 pub mod users;
 pub mod ws;
 

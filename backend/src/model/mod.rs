@@ -9,6 +9,9 @@
 //! `store.rs` is the data; the builder, the state and the readers live
 //! beside it.
 
+pub mod access;
+pub mod level;
+pub mod sizes;
 pub mod store;
 
 pub use store::{Entry, Store, Totals};
