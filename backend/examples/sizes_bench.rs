@@ -110,7 +110,11 @@ async fn bench_size(size: usize, repeat: usize) {
     let started = Instant::now();
     let store = fill(&client).await;
     let filled = started.elapsed();
-    eprintln!("filled the store with {} keys in {}", store.len(), ms(filled));
+    eprintln!(
+        "filled the store with {} keys in {}",
+        store.len(),
+        ms(filled)
+    );
 
     let deck =
         server::Running::start(etcd.endpoints(), ROOT_PASSWORD, CoordConfig::default()).await;
@@ -217,7 +221,9 @@ async fn fill(client: &Client) -> Store {
     let mut start = vec![0u8];
     let mut revision = None;
     loop {
-        let mut options = GetOptions::new().with_range(vec![0u8]).with_limit(FILL_PAGE);
+        let mut options = GetOptions::new()
+            .with_range(vec![0u8])
+            .with_limit(FILL_PAGE);
         if let Some(revision) = revision {
             options = options.with_revision(revision);
         }

@@ -79,15 +79,10 @@ pub(super) async fn readable(state: &AppState, reader: &Reader) -> Result<Readab
 
 /// `user`'s readable ranges, read as that user's own session.
 async fn readable_of(etcd: &EtcdSession, user: &str) -> Result<Readable, EtcdError> {
-    let entry = etcd.user_entry(user).await?;
-    if entry.roles.iter().any(|role| role == "root") {
-        return Ok(Readable::all());
-    }
-    let mut permissions = Vec::new();
-    for role in &entry.roles {
-        permissions.extend(etcd.role_entry(role).await?.permissions);
-    }
-    Ok(Readable::from_permissions(&permissions))
+    Ok(match etcd.own_permissions(user).await? {
+        None => Readable::all(),
+        Some(permissions) => Readable::from_permissions(&permissions),
+    })
 }
 
 /// A level page from the model when it is ready, at the asked revision (or
