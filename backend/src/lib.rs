@@ -216,6 +216,7 @@ async fn cluster_state(
         audit,
         metrics,
         model: model::Model::disabled(),
+        readable: api::ReadableCache::default(),
     })
 }
 

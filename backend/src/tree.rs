@@ -249,6 +249,7 @@ pub async fn list_level_at<S: KeySource>(
                     is_key: true,
                     has_children: false,
                     count: None,
+                    bytes: None,
                 });
                 emitted += 1;
                 consumed_to = Some(successor(key));
@@ -269,6 +270,7 @@ pub async fn list_level_at<S: KeySource>(
                     is_key: false,
                     has_children: true,
                     count: None,
+                    bytes: None,
                 });
                 emitted += 1;
             }

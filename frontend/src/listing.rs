@@ -283,6 +283,7 @@ mod tests {
             is_key: true,
             has_children: false,
             count: None,
+            bytes: None,
         }
     }
 
@@ -425,6 +426,7 @@ mod tests {
             is_key,
             has_children,
             count: None,
+            bytes: None,
         }
     }
 

@@ -34,6 +34,7 @@ fn keys(range: std::ops::Range<usize>) -> Vec<Child> {
             is_key: true,
             has_children: false,
             count: None,
+            bytes: None,
         })
         .collect()
 }

@@ -49,6 +49,7 @@ fn child(name: &[u8], is_key: bool, has_children: bool, count: Option<u64>) -> C
         is_key,
         has_children,
         count,
+        bytes: None,
     }
 }
 

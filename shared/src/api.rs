@@ -190,6 +190,11 @@ pub struct Child {
     /// How many keys lie under `prefix + name + separator`, when it was cheap
     /// to count them.
     pub count: Option<u64>,
+    /// The bytes (keys and values) of `prefix + name` itself and of every
+    /// key under `prefix + name + separator`, when the keyspace model knows
+    /// them (absent when it is off or building).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
 }
 
 impl Child {
@@ -305,12 +310,14 @@ mod tests {
                     is_key: true,
                     has_children: true,
                     count: Some(12),
+                    bytes: None,
                 },
                 Child {
                     name: Bytes::new(vec![0xff]),
                     is_key: true,
                     has_children: false,
                     count: None,
+                    bytes: None,
                 },
             ],
             next: Some(Bytes::from("/app/db0")),

@@ -46,6 +46,7 @@ pub mod model;
 pub mod operations;
 pub mod search;
 pub mod sessions;
+pub mod sizes;
 pub mod transfer;
 pub mod users;
 pub mod ws;

@@ -35,7 +35,13 @@ pub fn run(args: Vec<String>) -> Result<()> {
     setup::ensure_all()?;
     setup::build_release()?;
     print_machine();
-    for example in ["bench", "watch_bench", "coord_bench", "move_bench"] {
+    for example in [
+        "bench",
+        "watch_bench",
+        "coord_bench",
+        "move_bench",
+        "sizes_bench",
+    ] {
         let mut bench = command(cargo());
         bench
             .args([

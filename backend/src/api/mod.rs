@@ -34,6 +34,7 @@ mod reveal;
 pub mod search;
 mod session;
 mod sessions;
+mod sizes;
 pub mod tls;
 mod users;
 mod ws;
@@ -70,6 +71,7 @@ pub use error::Failure;
 use extract::Reader;
 use origin::same_site;
 use query::Query;
+pub use sizes::ReadableCache;
 
 /// How long one API request may take before it is answered with 503.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -112,6 +114,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The live model of the keyspace.
     pub model: crate::model::Model,
+    /// Each browser session's readable ranges, briefly (sizes from the model).
+    pub readable: ReadableCache,
 }
 
 /// etcdeck's own metrics for Prometheus. Answered without a session, like
@@ -163,6 +167,7 @@ fn cluster_router(state: AppState) -> Router {
         .route(sessions_path::SESSIONS, get(sessions::list))
         .route(sessions_path::END_SESSION, post(sessions::end))
         .route(path::LEVEL, get(level))
+        .route(etcdeck_shared::sizes::SIZES_PATH, get(sizes::sizes))
         .route(path::KEY, get(key))
         .route(
             etcdeck_shared::kubernetes::DECODED_PATH,
@@ -397,6 +402,18 @@ async fn level(
             .clamp(1, MAX_LEVEL_PAGE),
     };
     let at = history::revision_param(&query)?;
+    let warm = sizes::level_from_model(
+        &state,
+        &reader,
+        prefix.as_slice(),
+        after.as_ref().map(|a| a.as_slice()),
+        limit,
+        at.map(|r| r.0),
+    )
+    .await?;
+    if let Some(level) = warm {
+        return Ok(Json(level));
+    }
     let level = tree::list_level_at(
         &reader.etcd,
         prefix.as_slice(),

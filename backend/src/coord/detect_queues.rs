@@ -373,6 +373,7 @@ mod tests {
             is_key: true,
             has_children: false,
             count: Some(0),
+            bytes: None,
         }
     }
 
@@ -382,6 +383,7 @@ mod tests {
             is_key: false,
             has_children: true,
             count: Some(count),
+            bytes: None,
         }
     }
 

@@ -8,7 +8,7 @@
 //! member only when the request never reached the first.
 
 use etcd_client::{Permission, PermissionType, RoleRevokePermissionOptions};
-use etcdeck_shared::users::{Access, AuthChange, RoleEntry, UserEntry};
+use etcdeck_shared::users::{Access, AuthChange, PermissionEntry, RoleEntry, UserEntry};
 
 use super::{EtcdError, EtcdSession, Retry, convert};
 
@@ -69,6 +69,24 @@ impl EtcdSession {
                 .map(convert::permission)
                 .collect(),
         })
+    }
+
+    /// The permissions of `user`'s roles, read as `user`'s own session
+    /// (etcd lets a user read their own user and the roles they hold);
+    /// `None` when the user has the root role, which may read everything.
+    pub async fn own_permissions(
+        &self,
+        user: &str,
+    ) -> Result<Option<Vec<PermissionEntry>>, EtcdError> {
+        let entry = self.user_entry(user).await?;
+        if entry.roles.iter().any(|role| role == "root") {
+            return Ok(None);
+        }
+        let mut permissions = Vec::new();
+        for role in &entry.roles {
+            permissions.extend(self.role_entry(role).await?.permissions);
+        }
+        Ok(Some(permissions))
     }
 
     /// Makes one change to etcd's users and roles.

@@ -9,7 +9,10 @@
 //! `store.rs` is the data; `search.rs` the search over it (pure); the builder, the state and the readers live
 //! beside it.
 
+pub mod access;
+pub mod level;
 pub mod search;
+pub mod sizes;
 pub mod store;
 
 pub use store::{Entry, Store, Totals};

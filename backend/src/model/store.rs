@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
+use super::sizes::{Size, Sizes};
 use crate::tree::{End, prefix_end};
 
 /// One key as the model holds it.
@@ -44,6 +45,8 @@ pub struct Store {
     /// The revision the store is complete at.
     revision: i64,
     totals: Totals,
+    /// Keys and bytes under every tree prefix, kept with the keys.
+    sizes: Sizes,
 }
 
 impl Store {
@@ -73,6 +76,11 @@ impl Store {
 
     pub fn totals(&self) -> Totals {
         self.totals
+    }
+
+    /// Keys and bytes under every tree prefix.
+    pub fn sizes(&self) -> &Sizes {
+        &self.sizes
     }
 
     pub fn get(&self, key: &[u8]) -> Option<&Entry> {
@@ -140,6 +148,7 @@ impl Store {
     }
 
     fn add_to_totals(&mut self, key: &[u8], entry: &Entry) {
+        self.sizes.add(key, Size::of(key, entry.value_size));
         self.totals.keys += 1;
         self.totals.key_bytes += key.len() as u64;
         self.totals.value_bytes += u64::from(entry.value_size);
@@ -147,6 +156,7 @@ impl Store {
     }
 
     fn remove_from_totals(&mut self, key: &[u8], entry: &Entry) {
+        self.sizes.remove(key, Size::of(key, entry.value_size));
         self.totals.keys -= 1;
         self.totals.key_bytes -= key.len() as u64;
         self.totals.value_bytes -= u64::from(entry.value_size);

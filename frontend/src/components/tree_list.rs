@@ -330,6 +330,8 @@ pub fn TreeList(
             .flatten()
             .map(|k| k.kind);
         let count = child.count.filter(|_| child.has_children);
+        // Known only when the backend answered from its keyspace model.
+        let bytes = child.bytes;
         let both = child.is_key && child.has_children;
         let dir = child.dir(&prefix(), &separator.get_untracked());
         let clicked = child.clone();
@@ -383,6 +385,18 @@ pub fn TreeList(
                                 title=format!("{n} keys under it")
                             >
                                 {n}
+                            </span>
+                        }
+                    })}
+                {bytes
+                    .map(|b| {
+                        view! {
+                            <span
+                                data-testid="child-bytes"
+                                class="shrink-0 text-xs tabular-nums text-slate-500 dark:text-slate-400"
+                                title=format!("{b} bytes of keys and values")
+                            >
+                                {crate::format::human_size(usize::try_from(b).unwrap_or(usize::MAX))}
                             </span>
                         }
                     })}
