@@ -9,6 +9,7 @@ pub mod edit;
 pub mod live;
 pub mod may_write;
 pub mod operations;
+pub mod search;
 pub mod session;
 pub mod users;
 

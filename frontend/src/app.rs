@@ -20,6 +20,7 @@
 //! - `/cluster`: [`ClusterPage`];
 //! - `/sessions`: [`SessionsPage`];
 //! - `/users`: [`UsersPage`];
+//! - `/search?q=..&prefix=..&in=..&mode=..&case=..`: [`SearchPage`];
 //! - `/wall` (`?kiosk`: without the header): [`WallPage`];
 //! - anything else: [`NotFound`].
 
@@ -44,6 +45,7 @@ use crate::pages::coord::{ElectionsPage, LeasesPage, LocksPage, QueuesPage, Serv
 use crate::pages::events::EventsPage;
 use crate::pages::login::{LOGIN_PATH, LoginPage, SessionEndedDialog, login_href};
 use crate::pages::not_found::NotFound;
+use crate::pages::search::SearchPage;
 use crate::pages::sessions::SessionsPage;
 use crate::pages::users::UsersPage;
 use crate::pages::wall::{WALL_PATH, WallPage, is_kiosk};
@@ -169,6 +171,7 @@ fn Shell(session: Session) -> impl IntoView {
                                     <Route path=path!("/cluster") view=ClusterPage />
                                     <Route path=path!("/sessions") view=SessionsPage />
                                     <Route path=path!("/users") view=UsersPage />
+                                    <Route path=path!("/search") view=SearchPage />
                                     <Route path=path!("/wall") view=WallPage />
                                     <Route path=path!("/login") view=LoginPage />
                                 </Routes>

@@ -8,6 +8,7 @@
 //! [`Bytes::from_url`], which keeps every byte. It is the only place that
 //! spells the query parameter names.
 
+use etcdeck_shared::search::{MatchIn, SearchHit, SearchIn, SearchMode, SearchRequest};
 use etcdeck_shared::{Bytes, Revision};
 
 /// Where the browse page is: the tree level shown and the key selected.
@@ -140,6 +141,85 @@ impl EventsLocation {
             format!("{EVENTS_PATH}?prefix={}", self.prefix.to_url())
         }
     }
+}
+
+/// The search results page's path.
+pub const SEARCH_PATH: &str = "/search";
+
+/// Where the search page is: `/search?q=..&prefix=..&in=..&mode=..&case=..`,
+/// the search as the backend takes it (without its cursor).
+pub fn search_request(search: &str) -> SearchRequest {
+    let search = search.strip_prefix('?').unwrap_or(search);
+    let mut request = SearchRequest::default();
+    let mut seen = Vec::new();
+    for pair in search.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if seen.contains(&name) {
+            continue;
+        }
+        seen.push(name);
+        match name {
+            "q" => request.q = Bytes::from_url(value),
+            "prefix" => request.prefix = Bytes::from_url(value),
+            "in" => request.within = SearchIn::parse(value).unwrap_or_default(),
+            "mode" => request.mode = SearchMode::parse(value).unwrap_or_default(),
+            "case" => request.case_sensitive = value == "sensitive",
+            _ => {}
+        }
+    }
+    request
+}
+
+/// The search page's URL for `request` (its cursor and limit left out).
+pub fn search_href(request: &SearchRequest) -> String {
+    let request = SearchRequest {
+        after: None,
+        revision: None,
+        limit: None,
+        ..request.clone()
+    };
+    format!("{SEARCH_PATH}?{}", request.to_query())
+}
+
+/// The browse page's URL of a hit's key, with `hl=S-E` (bytes of the value)
+/// when the match is in the value, so the value view highlights it.
+pub fn hit_href(hit: &SearchHit) -> String {
+    let parent = parent_prefix(&hit.key);
+    let href = BrowseLocation {
+        prefix: parent,
+        key: Some(hit.key.clone()),
+    }
+    .href();
+    if hit.matched_in == MatchIn::Value {
+        let start = hit.snippet_offset + hit.match_start;
+        let end = hit.snippet_offset + hit.match_end;
+        format!("{href}&hl={start}-{end}")
+    } else {
+        href
+    }
+}
+
+/// The level a key is listed in: everything up to and including its last
+/// `/` before the end (the root when there is none).
+fn parent_prefix(key: &Bytes) -> Bytes {
+    let bytes = key.as_slice();
+    let body = bytes.strip_suffix(b"/").unwrap_or(bytes);
+    match body.iter().rposition(|b| *b == b'/') {
+        Some(at) => Bytes::new(bytes[..=at].to_vec()),
+        None => Bytes::default(),
+    }
+}
+
+/// The `hl=S-E` parameter of the browse page: bytes `[S, E)` of the value
+/// to highlight, as a search hit found them.
+pub fn highlight_param(search: &str) -> Option<(usize, usize)> {
+    let search = search.strip_prefix('?').unwrap_or(search);
+    let value = search
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("hl="))?;
+    let (start, end) = value.split_once('-')?;
+    let (start, end) = (start.parse::<usize>().ok()?, end.parse::<usize>().ok()?);
+    (start < end).then_some((start, end))
 }
 
 /// The coordination pages, one route each.
@@ -312,5 +392,49 @@ mod tests {
         }
         // A lone backslash or a bad escape is taken literally.
         assert_eq!(bytes_from_display("a\\q\\xZ"), Bytes::from("a\\q\\xZ"));
+    }
+
+    #[unit_test]
+    fn a_search_deep_link_round_trips() {
+        let request = SearchRequest {
+            q: Bytes::new(vec![b'a', b' ', 0xff]),
+            prefix: Bytes::from("/app/"),
+            within: SearchIn::Values,
+            mode: SearchMode::Regex,
+            case_sensitive: true,
+            ..SearchRequest::default()
+        };
+        let href = search_href(&request);
+        let query = href.split_once('?').map(|(_, q)| q).unwrap_or_default();
+        assert_eq!(search_request(query), request);
+        assert_eq!(search_request(""), SearchRequest::default());
+    }
+
+    #[unit_test]
+    fn a_hit_links_to_its_key_with_the_match() {
+        let hit = SearchHit {
+            key: Bytes::from("/app/a/b"),
+            matched_in: MatchIn::Value,
+            snippet: Bytes::from("x needle y"),
+            match_start: 2,
+            match_end: 8,
+            snippet_offset: 10,
+            value_size: 30,
+            mod_revision: 7,
+            lease: None,
+        };
+        let href = hit_href(&hit);
+        assert_eq!(href, "/?prefix=/app/a/&key=/app/a/b&hl=12-18");
+        assert_eq!(
+            highlight_param(href.trim_start_matches('/')),
+            Some((12, 18))
+        );
+        let key_hit = SearchHit {
+            key: Bytes::from("top"),
+            matched_in: MatchIn::Key,
+            ..hit
+        };
+        assert_eq!(hit_href(&key_hit), "/?key=top");
+        assert_eq!(highlight_param("?hl=5-5"), None);
     }
 }

@@ -5,20 +5,25 @@
 //! WebSocket, and not live while the status poll fails or says
 //! disconnected), and the session: the etcd user (`session-user`), a
 //! read-only badge with the backend's reason (`read-only`,
-//! `read-only-reason`) and the logout button (`logout`).
+//! `read-only-reason`) and the logout button (`logout`). The search box
+//! (`header-search`) is focused by `/` or Ctrl-K (not while typing in another
+//! field; on the events page `/` stays its filter's), Enter opens the results
+//! page for the typed text (under the prefix being browsed), Escape leaves it.
 
 use etcdeck_shared::edit::SessionKind;
 use etcdeck_shared::{Bytes, Connection};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_location;
+use leptos::wasm_bindgen::JsCast;
+use leptos_router::hooks::{use_location, use_navigate};
 
 use crate::api::live::LiveClient;
 use crate::connection::{ConnectionState, POLL_EVERY};
 use crate::live::LiveState;
 use crate::route::{
     AUDIT_PATH, BrowseLocation, CLUSTER_PATH, CoordKind, EVENTS_PATH, EventsLocation, LOGIN_PATH,
-    SESSIONS_PATH, USERS_PATH, WALL_PATH,
+    SEARCH_PATH, SESSIONS_PATH, USERS_PATH, WALL_PATH, bytes_from_display, search_href,
+    search_request,
 };
 use crate::session::{Phase, Session, read_only_text};
 
@@ -31,6 +36,7 @@ pub fn Header() -> impl IntoView {
                 "etcdeck"
             </a>
             <PageLinks />
+            <SearchBox />
             <ConnectionIndicator state=state />
             {use_context::<LiveClient>()
                 .map(|client| {
@@ -203,7 +209,10 @@ fn PageLinks() -> impl IntoView {
         let here = location.pathname.get();
         own_pages.iter().any(|(path, ..)| here == *path)
     });
-    let on_browse = move || !on_events.get() && !on_own_page.get() && on_coord.get().is_none();
+    let on_search = Memo::new(move |_| location.pathname.get() == SEARCH_PATH);
+    let on_browse = move || {
+        !on_events.get() && !on_own_page.get() && !on_search.get() && on_coord.get().is_none()
+    };
     let prefix =
         Memo::new(move |_| -> Bytes { BrowseLocation::from_query(&location.search.get()).prefix });
     let browse_href = move || BrowseLocation::default().with_prefix(prefix.get()).href();
@@ -273,6 +282,107 @@ fn PageLinks() -> impl IntoView {
                 })
                 .collect_view()}
         </nav>
+    }
+}
+
+/// The search box: a shortcut focuses it, Enter searches.
+#[component]
+fn SearchBox() -> impl IntoView {
+    let location = use_location();
+    let navigate = use_navigate();
+    let input = NodeRef::<leptos::html::Input>::new();
+    let text = RwSignal::new(String::new());
+    // On the results page the box shows the search; elsewhere it is empty.
+    Effect::new(move |_| {
+        if location.pathname.get() == SEARCH_PATH {
+            text.set(search_request(&location.search.get()).q.display());
+        }
+    });
+    // The prefix searched: the level being browsed (a person limited to a
+    // prefix finds their keys without typing it), or that of the search shown.
+    let prefix = Memo::new(move |_| -> Bytes {
+        let path = location.pathname.get();
+        let search = location.search.get();
+        if path == SEARCH_PATH {
+            search_request(&search).prefix
+        } else if path == "/" {
+            BrowseLocation::from_query(&search).prefix
+        } else {
+            Bytes::default()
+        }
+    });
+    let keys = window_event_listener(leptos::ev::keydown, move |e: leptos::ev::KeyboardEvent| {
+        if e.default_prevented() || e.alt_key() {
+            return;
+        }
+        let target = e
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok());
+        let tag = target.as_ref().map(|t| t.tag_name()).unwrap_or_default();
+        let typing = matches!(tag.as_str(), "INPUT" | "TEXTAREA" | "SELECT")
+            || target.as_ref().is_some_and(|t| t.is_content_editable());
+        if typing {
+            return;
+        }
+        let slash = e.key() == "/"
+            && !e.ctrl_key()
+            && !e.meta_key()
+            && location.pathname.get_untracked() != EVENTS_PATH;
+        let ctrl_k = (e.ctrl_key() || e.meta_key()) && e.key().eq_ignore_ascii_case("k");
+        if (slash || ctrl_k)
+            && let Some(input) = input.get_untracked()
+        {
+            e.prevent_default();
+            let _ = input.focus();
+            input.select();
+        }
+    });
+    on_cleanup(move || keys.remove());
+    let on_key = move |e: leptos::ev::KeyboardEvent| match e.key().as_str() {
+        "Enter" => {
+            e.prevent_default();
+            let q = text.get_untracked();
+            if q.is_empty() {
+                return;
+            }
+            let mut request = search_request(&location.search.get_untracked());
+            if location.pathname.get_untracked() != SEARCH_PATH {
+                request = Default::default();
+            }
+            request.q = bytes_from_display(&q);
+            request.prefix = prefix.get_untracked();
+            navigate(&search_href(&request), Default::default());
+            if let Some(input) = input.get_untracked() {
+                let _ = input.blur();
+            }
+        }
+        "Escape" => {
+            if let Some(input) = input.get_untracked() {
+                let _ = input.blur();
+            }
+        }
+        _ => {}
+    };
+    let placeholder = move || {
+        let prefix = prefix.get();
+        if prefix.is_empty() {
+            "search keys and values (/)".to_owned()
+        } else {
+            format!("search under {} (/)", prefix.display())
+        }
+    };
+    view! {
+        <input
+            node_ref=input
+            type="search"
+            data-testid="header-search"
+            aria-label="Search keys and values"
+            aria-keyshortcuts="/ Control+K"
+            placeholder=placeholder
+            class="w-56 rounded border border-slate-300 bg-white px-2 py-0.5 text-sm dark:border-slate-700 dark:bg-slate-950"
+            bind:value=text
+            on:keydown=on_key
+        />
     }
 }
 

@@ -473,7 +473,13 @@ fn loaded_view(
                     </details>
                 }
                 .into_any(),
-                None => view! { <ValueViewer value=value /> }.into_any(),
+                None => {
+                    // Opened from a search hit: the match is marked.
+                    let highlight = leptos_router::hooks::use_location()
+                        .search
+                        .with_untracked(|search| crate::route::highlight_param(search));
+                    view! { <ValueViewer value=value highlight=highlight /> }.into_any()
+                }
                 Some(masked) => view! {
                     <MaskedValue key=read_key masked=masked revision=mod_revision revealed=revealed />
                 }

@@ -1,6 +1,8 @@
 //! A value in one of several view modes (Text, JSON, YAML, Hex, Base64),
 //! starting in the detected one, with highlighting, a copy button and a
-//! size limit that the user can lift ("show all").
+//! size limit that the user can lift ("show all"). Opened from a search hit
+//! (`highlight`: bytes `[start, end)` of a UTF-8 value) it starts in Text
+//! mode with those bytes marked (`value-match`).
 
 use etcdeck_shared::Bytes;
 use leptos::prelude::*;
@@ -10,9 +12,26 @@ use crate::format::{self, Rendered, TRUNCATE_AT, ViewMode};
 use crate::highlight::{self, Token};
 
 #[component]
-pub fn ValueViewer(value: Bytes) -> impl IntoView {
+pub fn ValueViewer(
+    value: Bytes,
+    #[prop(default = None)] highlight: Option<(usize, usize)>,
+) -> impl IntoView {
     let detected = format::detect(&value);
-    let mode = RwSignal::new(detected);
+    // The match is marked in the value's own text, so only where that text
+    // is whole UTF-8 at both ends of the match.
+    let highlight = highlight.filter(|&(start, end)| {
+        value.as_text().is_some_and(|text| {
+            start < end
+                && end <= text.len()
+                && text.is_char_boundary(start)
+                && text.is_char_boundary(end)
+        })
+    });
+    let mode = RwSignal::new(if highlight.is_some() {
+        ViewMode::Text
+    } else {
+        detected
+    });
     let show_all = RwSignal::new(false);
     let size = value.len();
     // Shared, not cloned per mode switch: values can be megabytes.
@@ -53,7 +72,18 @@ pub fn ValueViewer(value: Bytes) -> impl IntoView {
                 ViewMode::Yaml => highlight::yaml(&text),
                 _ => Vec::new(),
             };
-            let content = if tokens.is_empty() {
+            let marked = highlight
+                .filter(|&(_, end)| mode.get_untracked() == ViewMode::Text && end <= text.len());
+            let content = if let Some((start, end)) = marked {
+                view! {
+                    {text[..start].to_owned()}
+                    <mark data-testid="value-match" class="rounded bg-amber-200 text-slate-900 dark:bg-amber-500">
+                        {text[start..end].to_owned()}
+                    </mark>
+                    {text[end..].to_owned()}
+                }
+                .into_any()
+            } else if tokens.is_empty() {
                 view! { {text} }.into_any()
             } else {
                 tokens

@@ -8,6 +8,7 @@ pub mod coord;
 pub mod events;
 pub mod login;
 pub mod not_found;
+pub mod search;
 pub mod sessions;
 pub mod users;
 pub mod wall;
