@@ -35,7 +35,7 @@ pub fn run(args: Vec<String>) -> Result<()> {
     setup::ensure_all()?;
     setup::build_release()?;
     print_machine();
-    for example in ["bench", "watch_bench", "coord_bench"] {
+    for example in ["bench", "watch_bench", "coord_bench", "locks_load_bench"] {
         let mut bench = command(cargo());
         bench
             .args([
