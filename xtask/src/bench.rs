@@ -41,6 +41,7 @@ pub fn run(args: Vec<String>) -> Result<()> {
         "coord_bench",
         "move_bench",
         "sizes_bench",
+        "locks_load_bench",
     ] {
         let mut bench = command(cargo());
         bench
