@@ -22,6 +22,50 @@ use gloo_net::http::{Request, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+thread_local! {
+    /// The page's cluster base, read once: the page path never changes
+    /// cluster without a full load.
+    static BASE: String = base_of(&web_sys::window()
+        .and_then(|window| window.location().pathname().ok())
+        .unwrap_or_default());
+}
+
+/// The current cluster's base: `/c/NAME` when the page was loaded under it,
+/// else empty (the first cluster is also served unprefixed). It is the
+/// router's base and the prefix of every API and WebSocket URL.
+pub fn base() -> String {
+    BASE.with(Clone::clone)
+}
+
+/// `url` (an absolute API path) within the current cluster.
+pub fn within(url: &str) -> String {
+    format!("{}{url}", base())
+}
+
+/// `pathname` without the current cluster's base, for comparing it with the
+/// app's fixed paths.
+pub fn unbased(pathname: &str) -> String {
+    let base = base();
+    match pathname.strip_prefix(base.as_str()) {
+        Some("") if !base.is_empty() => "/".to_owned(),
+        Some(rest) if !base.is_empty() && rest.starts_with('/') => rest.to_owned(),
+        _ => pathname.to_owned(),
+    }
+}
+
+/// The cluster base of a page path: `/c/NAME` when it starts with it.
+fn base_of(pathname: &str) -> String {
+    let Some(rest) = pathname.strip_prefix(path::CLUSTER_PREFIX) else {
+        return String::new();
+    };
+    let name = rest.split('/').next().unwrap_or_default();
+    if name.is_empty() {
+        String::new()
+    } else {
+        format!("{}{name}", path::CLUSTER_PREFIX)
+    }
+}
+
 /// Why a request failed, in a form the UI can always show.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ApiFailure {
@@ -177,7 +221,7 @@ pub fn notice_failure(failure: &ApiFailure) {
 /// [`notice_failure`]).
 pub async fn get_json<T: DeserializeOwned>(url: String) -> Result<T, ApiFailure> {
     let answer = async {
-        let response = Request::get(&url)
+        let response = Request::get(&within(&url))
             .header("Accept", "application/json")
             .send()
             .await
@@ -208,7 +252,7 @@ async fn post_json_once<B: Serialize, T: DeserializeOwned>(
     url: &str,
     body: &B,
 ) -> Result<T, ApiFailure> {
-    let mut request = Request::post(url).header("Accept", "application/json");
+    let mut request = Request::post(&within(url)).header("Accept", "application/json");
     if let Some(csrf) = crate::session::csrf() {
         request = request.header(CSRF_HEADER, &csrf);
     }
@@ -313,6 +357,15 @@ mod tests {
     }
 
     #[unit_test]
+    fn a_cluster_base_is_the_first_two_segments_under_c() {
+        assert_eq!(base_of("/c/prod/browse/a"), "/c/prod");
+        assert_eq!(base_of("/c/prod"), "/c/prod");
+        assert_eq!(base_of("/c/"), "");
+        assert_eq!(base_of("/browse"), "");
+        assert_eq!(base_of("/"), "");
+    }
+
+    #[test]
     fn failures_read_as_sentences() {
         let denied = ApiFailure::Api {
             status: 403,

@@ -92,7 +92,7 @@ pub fn App() -> impl IntoView {
         }
     });
     view! {
-        <Router>
+        <Router base=crate::api::base()>
             <LoginRedirect session=session />
             <div class="flex min-h-screen flex-col bg-white text-base text-slate-900 lg:h-screen 2xl:text-lg dark:bg-slate-950 dark:text-slate-100">
                 <TopBar active=active />
@@ -114,7 +114,11 @@ fn Shell(session: Session) -> impl IntoView {
             Phase::Unknown => Gate::Loading,
             Phase::Unreachable(why) => Gate::Unreachable(why.clone()),
             Phase::Active(_) => Gate::Ready,
-            Phase::LoggedOut { .. } if location.pathname.get() == LOGIN_PATH => Gate::Ready,
+            Phase::LoggedOut { .. }
+                if crate::api::unbased(&location.pathname.get()) == LOGIN_PATH =>
+            {
+                Gate::Ready
+            }
             // The page keeps its place under the login dialog.
             Phase::LoggedOut { ended: true } => Gate::Ready,
             Phase::LoggedOut { ended: false } => Gate::Loading,
@@ -189,7 +193,8 @@ fn Shell(session: Session) -> impl IntoView {
 fn TopBar(active: Memo<bool>) -> impl IntoView {
     let location = use_location();
     let kiosk = Memo::new(move |_| {
-        location.pathname.get() == WALL_PATH && is_kiosk(&location.search.get())
+        crate::api::unbased(&location.pathname.get()) == WALL_PATH
+            && is_kiosk(&location.search.get())
     });
     view! {
         <Show when=move || active.get() && !kiosk.get()>
@@ -223,7 +228,7 @@ fn LoginRedirect(session: Session) -> impl IntoView {
         let logged_out = session
             .phase
             .with(|p| matches!(p, Phase::LoggedOut { ended: false }));
-        let path = location.pathname.get();
+        let path = crate::api::unbased(&location.pathname.get());
         let _ = location.search.get();
         if !logged_out || path == LOGIN_PATH {
             return;
@@ -233,7 +238,10 @@ fn LoginRedirect(session: Session) -> impl IntoView {
         let browser = window().location();
         let here = format!(
             "{}{}",
-            browser.pathname().unwrap_or_else(|_| path.clone()),
+            browser
+                .pathname()
+                .map(|p| crate::api::unbased(&p))
+                .unwrap_or_else(|_| path.clone()),
             browser.search().unwrap_or_default()
         );
         navigate(

@@ -479,7 +479,7 @@ fn socket_url() -> String {
         _ => "ws",
     };
     let host = location.host().unwrap_or_default();
-    format!("{scheme}://{host}{}", path::WS)
+    format!("{scheme}://{host}{}", super::within(path::WS))
 }
 
 fn log(text: &str) {

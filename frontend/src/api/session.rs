@@ -19,7 +19,7 @@ use super::{ApiFailure, decode, get_json, network_detail, post_json};
 /// `GET /api/v1/session`: the browser's session; a 401 `login_required`
 /// when there is none.
 pub async fn session() -> Result<SessionInfo, ApiFailure> {
-    let response = Request::get(path::SESSION)
+    let response = Request::get(&super::within(path::SESSION))
         .header("Accept", "application/json")
         .send()
         .await
@@ -84,7 +84,7 @@ pub async fn login(request: &LoginRequest) -> Result<SessionInfo, LoginFailure> 
         failure,
         retry_after_secs: None,
     };
-    let response = Request::post(path::LOGIN)
+    let response = Request::post(&super::within(path::LOGIN))
         .header("Accept", "application/json")
         .json(request)
         .map_err(|err| failed(ApiFailure::Network(err.to_string())))?
@@ -103,7 +103,8 @@ pub async fn login(request: &LoginRequest) -> Result<SessionInfo, LoginFailure> 
 
 /// `POST /api/v1/logout`: ends the session (204, no body).
 pub async fn logout() -> Result<(), ApiFailure> {
-    let mut request = Request::post(path::LOGOUT).header("Accept", "application/json");
+    let mut request =
+        Request::post(&super::within(path::LOGOUT)).header("Accept", "application/json");
     if let Some(csrf) = crate::session::csrf() {
         request = request.header(CSRF_HEADER, &csrf);
     }
@@ -132,8 +133,8 @@ pub async fn sessions() -> Result<SessionList, ApiFailure> {
 /// body). A 401 means this session itself ended.
 pub async fn end_session(handle: String) -> Result<(), ApiFailure> {
     let answer = async {
-        let mut request =
-            Request::post(sessions_path::END_SESSION).header("Accept", "application/json");
+        let mut request = Request::post(&super::within(sessions_path::END_SESSION))
+            .header("Accept", "application/json");
         if let Some(csrf) = crate::session::csrf() {
             request = request.header(CSRF_HEADER, &csrf);
         }

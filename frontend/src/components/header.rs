@@ -32,7 +32,7 @@ pub fn Header() -> impl IntoView {
     let state = use_context::<ConnectionState>().unwrap_or_default();
     view! {
         <header class="flex flex-wrap items-center gap-x-4 gap-y-1 border-b border-slate-200 bg-slate-50 px-4 py-2 dark:border-slate-800 dark:bg-slate-900">
-            <a href="/" class="text-lg font-semibold tracking-tight">
+            <a href=crate::api::within("/") class="text-lg font-semibold tracking-tight">
                 "etcdeck"
             </a>
             <PageLinks />
@@ -195,8 +195,10 @@ pub fn describe(connection: &Connection, since: u64) -> (Health, String, String)
 #[component]
 fn PageLinks() -> impl IntoView {
     let location = use_location();
-    let on_events = Memo::new(move |_| location.pathname.get() == EVENTS_PATH);
-    let on_coord = Memo::new(move |_| CoordKind::at(&location.pathname.get()));
+    let on_events =
+        Memo::new(move |_| crate::api::unbased(&location.pathname.get()) == EVENTS_PATH);
+    let on_coord =
+        Memo::new(move |_| CoordKind::at(&crate::api::unbased(&location.pathname.get())));
     // The pages of etcdeck itself, after the coordination pages.
     let own_pages = [
         (AUDIT_PATH, "nav-audit", "Audit"),
@@ -206,7 +208,7 @@ fn PageLinks() -> impl IntoView {
         (WALL_PATH, "nav-wall", "Wall"),
     ];
     let on_own_page = Memo::new(move |_| {
-        let here = location.pathname.get();
+        let here = crate::api::unbased(&location.pathname.get());
         own_pages.iter().any(|(path, ..)| here == *path)
     });
     let on_search = Memo::new(move |_| location.pathname.get() == SEARCH_PATH);
@@ -268,7 +270,7 @@ fn PageLinks() -> impl IntoView {
             {own_pages
                 .into_iter()
                 .map(|(path, testid, label)| {
-                    let here = move || location.pathname.get() == path;
+                    let here = move || crate::api::unbased(&location.pathname.get()) == path;
                     view! {
                         <a
                             href=path
@@ -472,7 +474,9 @@ pub fn SessionBadge() -> impl IntoView {
                     }
                     // A fresh page load: nothing the previous user saw
                     // stays in memory.
-                    let _ = window().location().set_href(LOGIN_PATH);
+                    let _ = window()
+                        .location()
+                        .set_href(&crate::api::within(LOGIN_PATH));
                 }
                 Err(failure) => {
                     logging_out.try_set(false);

@@ -246,7 +246,7 @@ pub fn SessionEndedDialog(session: Session) -> impl IntoView {
         session
             .phase
             .with(|p| *p == Phase::LoggedOut { ended: true })
-            && location.pathname.get() != LOGIN_PATH
+            && crate::api::unbased(&location.pathname.get()) != LOGIN_PATH
     };
     let error = RwSignal::new(None::<String>);
     let sending = RwSignal::new(false);

@@ -8,7 +8,7 @@ pub fn NotFound() -> impl IntoView {
         <div class="p-8">
             <h1 class="text-xl font-semibold">"Nothing here"</h1>
             <p class="mt-2">
-                <a href="/" class="text-sky-700 underline dark:text-sky-300">
+                <a href=crate::api::within("/") class="text-sky-700 underline dark:text-sky-300">
                     "Browse keys from the root"
                 </a>
             </p>

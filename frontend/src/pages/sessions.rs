@@ -83,7 +83,9 @@ fn log_out_here(session: Option<Session>) {
     if let Some(session) = session {
         session.set(Phase::LoggedOut { ended: false });
     }
-    let _ = window().location().set_href(LOGIN_PATH);
+    let _ = window()
+        .location()
+        .set_href(&crate::api::within(LOGIN_PATH));
 }
 
 /// The sessions as a table (fetches nothing).
