@@ -38,5 +38,5 @@ pub async fn move_leader(request: &MemberRequest) -> Result<Done, ApiFailure> {
 /// The download link of `member`'s snapshot, with this session's CSRF
 /// token (`None` without a session).
 pub fn snapshot_link(member: &str) -> Option<String> {
-    crate::session::csrf().map(|csrf| snapshot_url(member, &csrf))
+    crate::session::csrf().map(|csrf| crate::api::within(&snapshot_url(member, &csrf)))
 }
