@@ -24,9 +24,10 @@ use super::error::at_revision_failure;
 use super::extract::Reader;
 use super::query::Query;
 use super::{AppState, Failure};
-use crate::etcd::{EtcdSession, SearchKv};
+use crate::config::Masks;
+use crate::etcd::{EtcdError, EtcdSession, SearchKv};
 use crate::model::Model;
-use crate::model::search::{Found, Matcher, candidates, count_under, hit, start_key};
+use crate::model::search::{Found, Matcher, candidates, hit, start_key};
 use crate::tree::range_end;
 
 /// How long one answer may take before it returns what it has and a cursor.
@@ -45,15 +46,29 @@ pub async fn search(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<SearchAnswer>, Failure> {
     let request = parse(&Query::parse(raw.as_deref())?)?;
-    Ok(Json(answer(&state.model, &reader.etcd, &request).await?))
+    Ok(Json(
+        answer_masked(&state.model, &reader.etcd, &request, &state.config.masks).await?,
+    ))
 }
 
 /// One page of `request`'s search as `etcd`'s user sees it: from `model`
-/// when it is ready, else from etcd.
+/// when it is ready, else from etcd. No value is masked.
 pub async fn answer(
     model: &Model,
     etcd: &EtcdSession,
     request: &SearchRequest,
+) -> Result<SearchAnswer, Failure> {
+    answer_masked(model, etcd, request, &Masks::off()).await
+}
+
+/// [`answer`], where the values of keys that `masks` hide are never
+/// searched: such a key is found by its name only, so neither a snippet nor
+/// the mere fact of a hit tells anything of its value.
+pub async fn answer_masked(
+    model: &Model,
+    etcd: &EtcdSession,
+    request: &SearchRequest,
+    masks: &Masks,
 ) -> Result<SearchAnswer, Failure> {
     let matcher = Matcher::new(
         request.q.as_slice(),
@@ -66,9 +81,9 @@ pub async fn answer(
         .limit
         .unwrap_or(DEFAULT_SEARCH_PAGE)
         .clamp(1, MAX_SEARCH_PAGE);
-    match from_model(model, etcd, request, &matcher, limit).await? {
+    match from_model(model, etcd, request, &matcher, limit, masks).await? {
         Some(answer) => Ok(answer),
-        None => from_etcd(etcd, request, &matcher, limit).await,
+        None => from_etcd(etcd, request, &matcher, limit, masks).await,
     }
 }
 
@@ -144,12 +159,16 @@ async fn from_model(
     request: &SearchRequest,
     matcher: &Matcher,
     limit: usize,
+    masks: &Masks,
 ) -> Result<Option<SearchAnswer>, Failure> {
     let began = Instant::now();
     let prefix = request.prefix.as_slice();
-    let Some(total) = model.read(|store| count_under(store, prefix)) else {
+    // The model is etcdeck's own user's view: how many keys it holds under
+    // the prefix is not the person's to know, so the answer counts only the
+    // keys read back as the person.
+    if model.read(|_| ()).is_none() {
         return Ok(None);
-    };
+    }
     // A keys-only search needs no value to confirm a hit.
     let keys_only = !matcher.within().values();
     let mut after = request.after.as_ref().map(|a| a.0.clone());
@@ -158,7 +177,7 @@ async fn from_model(
         revision: 0,
         source: SearchSource::Model,
         scanned: 0,
-        total: Some(total),
+        total: None,
         next: None,
     };
     loop {
@@ -178,7 +197,6 @@ async fn from_model(
             answer.next = after.map(Bytes::new);
             return Ok(Some(answer));
         };
-        answer.scanned += found.scanned;
         answer.revision = answer.revision.max(found.revision);
         let keys: Vec<(Vec<u8>, u64)> = found
             .keys
@@ -189,10 +207,12 @@ async fn from_model(
         let (_, read) = etcd.read_back(&keys, keys_only).await?;
         for (kv, size) in read.into_iter().zip(sizes) {
             let Some(mut kv) = kv else { continue };
+            answer.scanned += 1;
             if keys_only {
                 kv.value_size = size;
             }
-            let value = (!keys_only).then_some(kv.value.as_slice());
+            let value =
+                (!keys_only && masks.matching(&kv.key).is_none()).then_some(kv.value.as_slice());
             if let Some(found) = hit(matcher, &kv.key, value) {
                 answer.hits.push(search_hit(kv, found));
             }
@@ -215,6 +235,7 @@ async fn from_etcd(
     request: &SearchRequest,
     matcher: &Matcher,
     limit: usize,
+    masks: &Masks,
 ) -> Result<SearchAnswer, Failure> {
     let began = Instant::now();
     let prefix = request.prefix.as_slice();
@@ -240,18 +261,30 @@ async fn from_etcd(
         next: None,
     };
     let mut start = start_key(prefix, request.after.as_ref().map(|a| a.as_slice()));
+    // Large values can make a page of keys larger than etcd answers at
+    // once: the page halves until it fits, for the rest of this answer.
+    let mut page_keys = ETCD_PAGE;
     loop {
-        let page = etcd
-            .search_page(&start, &end, ETCD_PAGE, revision, false)
-            .await
-            .map_err(failure)?;
+        let page = loop {
+            match etcd
+                .search_page(&start, &end, page_keys, revision, false)
+                .await
+            {
+                Err(EtcdError::TooLarge(_)) if page_keys > 1 => page_keys /= 2,
+                other => break other.map_err(failure)?,
+            }
+        };
         let at = *revision.get_or_insert(page.revision);
         answer.revision = at;
         let mut last = None;
         for kv in page.kvs {
             answer.scanned += 1;
             last = Some(kv.key.clone());
-            if let Some(found) = hit(matcher, &kv.key, Some(&kv.value)) {
+            let value = masks
+                .matching(&kv.key)
+                .is_none()
+                .then_some(kv.value.as_slice());
+            if let Some(found) = hit(matcher, &kv.key, value) {
                 answer.hits.push(search_hit(kv, found));
                 if answer.hits.len() >= limit {
                     answer.next = last.map(Bytes::new);
