@@ -83,11 +83,18 @@ pub(super) async fn import(
             .audit
             .check_writable()
             .map_err(|err| Failure::Unavailable(err.to_string()))?;
-        let attempt = Attempt::new(&state, &writer, "import", &to).saw(seen);
-        let outcome = apply(&writer, &header, &to, &options, source).await;
-        Ok(attempt
-            .finish_partial(outcome, |r| r.revision, |r| r.failure.clone())?
-            .into_response())
+        // The writes and their audit line run in a task of their own, so a
+        // request that times out or a browser that goes away cannot stop
+        // an import between a written transaction and its audit line.
+        let task = tokio::spawn(async move {
+            let attempt = Attempt::new(&state, &writer, "import", &to).saw(seen);
+            let outcome = apply(&writer, &header, &to, &options, source).await;
+            attempt
+                .finish_partial(outcome, |r| r.revision, |r| r.failure.clone())
+                .map(IntoResponse::into_response)
+        });
+        task.await
+            .map_err(|err| Failure::Internal(format!("the import stopped: {err}")))?
     } else {
         let plan = dry_run(&writer, header, to, &options, source, &state.config.masks).await?;
         Ok(Json(plan).into_response())
