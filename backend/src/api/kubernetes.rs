@@ -11,9 +11,7 @@ use etcdeck_shared::kubernetes::{
 };
 
 use super::extract::{Reader, Writer};
-use super::query::Query;
-use super::{AppState, Failure, error, history, mask};
-use crate::etcd::KeyRead;
+use super::{AppState, Failure};
 
 /// `GET /api/v1/decoded?key=K&revision=R`: the key read as the session's
 /// own etcd user (so etcd's permissions apply as for `GET /api/v1/key`),
@@ -23,28 +21,8 @@ pub(super) async fn decoded(
     reader: Reader,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Decoded>, Failure> {
-    let query = Query::parse(raw.as_deref())?;
-    let key = query
-        .bytes("key")
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| Failure::BadRequest("the key parameter is missing or empty".into()))?;
-    let at = history::revision_param(&query)?;
-    let read = reader
-        .etcd
-        .get_key_at(&key, at)
-        .await
-        .map_err(|err| error::at_revision_failure(err, at))?;
-    let kv = match read {
-        KeyRead::Found(kv) => kv,
-        KeyRead::Missing { revision } => {
-            return Err(Failure::KeyMissing {
-                message: format!("the key {} does not exist", key.display()),
-                revision,
-            });
-        }
-    };
-    // Masking is applied where it always is; a masked value is not decoded.
-    let kv = mask::masked(kv, &state.config.masks);
+    // Read and masked as `GET /api/v1/key` does; a masked value is not decoded.
+    let kv = super::read_key(&state, &reader, raw.as_deref()).await?;
     if let Some(masked) = kv.masked {
         return Ok(Json(Decoded {
             key: kv.key,

@@ -433,7 +433,17 @@ async fn key(
     reader: Reader,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<KeyValue>, Failure> {
-    let query = Query::parse(raw.as_deref())?;
+    Ok(Json(read_key(&state, &reader, raw.as_deref()).await?))
+}
+
+/// The key a `?key=K&revision=R` query names, read as the session's own etcd
+/// user and masked: the one read behind `GET /api/v1/key` and the decoded view.
+pub(super) async fn read_key(
+    state: &AppState,
+    reader: &Reader,
+    raw: Option<&str>,
+) -> Result<KeyValue, Failure> {
+    let query = Query::parse(raw)?;
     let key = query
         .bytes("key")
         .filter(|k| !k.is_empty())
@@ -445,7 +455,7 @@ async fn key(
         .await
         .map_err(|err| error::at_revision_failure(err, at))?;
     match read {
-        KeyRead::Found(kv) => Ok(Json(mask::masked(kv, &state.config.masks))),
+        KeyRead::Found(kv) => Ok(mask::masked(kv, &state.config.masks)),
         KeyRead::Missing { revision } => Err(Failure::KeyMissing {
             message: format!("the key {} does not exist", key.display()),
             revision,
